@@ -1,0 +1,27 @@
+"""One module per Kaggle dataset format; `FORMATS` maps a `dataset` param to its module.
+
+A format module provides `KAGGLE_HANDLE`, `CLASS_NAMES` and `read(raw_dir, image_size) -> Prepared`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from handsign.datasets import fingers, leapgestrecog, sign_mnist
+from handsign.datasets.base import DatasetFormatError, Prepared, PreparedStore
+
+FORMATS: dict[str, ModuleType] = {
+    "sign_mnist": sign_mnist,
+    "leapgestrecog": leapgestrecog,
+    "fingers": fingers,
+}
+
+
+def get_format(name: str) -> ModuleType:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(FORMATS)}") from None
+
+
+__all__ = ["FORMATS", "DatasetFormatError", "Prepared", "PreparedStore", "get_format"]

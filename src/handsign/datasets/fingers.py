@@ -1,0 +1,48 @@
+"""Fingers (Kaggle `koryakinp/fingers`): 128x128 PNGs named `<uuid4>_<count><hand>.png`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_grey_image, to_square_array
+
+KAGGLE_HANDLE = "koryakinp/fingers"
+IMAGE_SIZE = (128, 128)
+# The seed's task is the finger count; the hand (L/R) is kept in the group column for analysis.
+CLASS_NAMES = [str(i) for i in range(6)]
+_NAME = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}_([0-5])([LR])\.png$")
+
+
+def locate(raw_dir: Path) -> list[tuple[Path, str, int, str]]:
+    """(path, official split, count, hand) per image; a second copy of train/ and test/ counts once."""
+    seen: dict[tuple[str, str], tuple[Path, str, int, str]] = {}
+    for path in find_files(raw_dir, "*.png"):
+        split = path.parent.name
+        if split not in ("train", "test"):
+            continue
+        m = _NAME.match(path.name)
+        if not m:
+            raise DatasetFormatError(f"{path}: name is not <uuid4>_<count 0-5><hand L|R>.png")
+        seen.setdefault((split, path.name), (path, split, int(m.group(1)), m.group(2)))
+    if not seen:
+        raise DatasetFormatError(f"{raw_dir}: no train/ or test/ folders of <uuid>_<count><hand>.png inside")
+    return [seen[k] for k in sorted(seen)]
+
+
+def read(raw_dir: Path, image_size: int = 128) -> Prepared:
+    files = locate(raw_dir)
+    images = np.empty((len(files), 1, image_size, image_size), dtype=np.uint8)
+    for i, (path, *_rest) in enumerate(tqdm(files, desc="Fingers images", unit="img")):
+        images[i, 0] = to_square_array(read_grey_image(path, IMAGE_SIZE), image_size)
+    return Prepared(
+        images=images,
+        labels=np.array([count for _, _, count, _ in files], dtype=np.int64),
+        class_names=list(CLASS_NAMES),
+        sources=[p.relative_to(raw_dir).as_posix() for p, *_ in files],
+        groups=[hand for *_, hand in files],
+        official_splits=[split for _, split, _, _ in files],
+    )

@@ -1,0 +1,56 @@
+"""LeapGestRecog (Kaggle `gti-upm/leapgestrecog`): 640x240 near-infrared PNGs, subject/gesture tree."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_grey_image, to_square_array
+
+KAGGLE_HANDLE = "gti-upm/leapgestrecog"
+GESTURES = ["01_palm", "02_l", "03_fist", "04_fist_moved", "05_thumb", "06_index", "07_ok", "08_palm_moved", "09_c", "10_down"]
+CLASS_NAMES = [g.split("_", 1)[1] for g in GESTURES]
+FRAME_SIZE = (640, 240)
+_NAME = re.compile(r"^frame_(\d{2})_(\d{2})_(\d{4})\.png$")
+
+
+def frame_path(subject: int, gesture: int, frame: int) -> str:
+    """`leapGestRecog/03/07_ok/frame_03_07_0142.png` for subject 3, gesture index 6, frame 142."""
+    g = GESTURES[gesture]
+    return f"leapGestRecog/{subject:02d}/{g}/frame_{subject:02d}_{g[:2]}_{frame:04d}.png"
+
+
+def locate(raw_dir: Path) -> list[tuple[Path, str, int]]:
+    """(path, subject, class index) per frame; a nested second copy of the tree is counted once."""
+    seen: dict[tuple[str, str, str], tuple[Path, str, int]] = {}
+    for path in find_files(raw_dir, "frame_*.png"):
+        m = _NAME.match(path.name)
+        if not m:
+            continue
+        subject, gesture_no, _ = m.groups()
+        gesture_dir, subject_dir = path.parent.name, path.parent.parent.name
+        if gesture_dir not in GESTURES or subject_dir != subject or gesture_dir[:2] != gesture_no:
+            raise DatasetFormatError(f"{path}: file name does not match its folders <subject>/<gesture>/")
+        key = (subject, gesture_dir, path.name)
+        seen.setdefault(key, (path, subject, GESTURES.index(gesture_dir)))
+    if not seen:
+        raise DatasetFormatError(f"{raw_dir}: no leapGestRecog/<subject>/<gesture>/frame_*.png files inside")
+    return [seen[k] for k in sorted(seen)]
+
+
+def read(raw_dir: Path, image_size: int = 224) -> Prepared:
+    frames = locate(raw_dir)
+    images = np.empty((len(frames), 1, image_size, image_size), dtype=np.uint8)
+    for i, (path, _, _) in enumerate(tqdm(frames, desc="LeapGestRecog frames", unit="img")):
+        images[i, 0] = to_square_array(read_grey_image(path, FRAME_SIZE), image_size)
+    return Prepared(
+        images=images,
+        labels=np.array([c for _, _, c in frames], dtype=np.int64),
+        class_names=list(CLASS_NAMES),
+        sources=[p.relative_to(raw_dir).as_posix() for p, _, _ in frames],
+        groups=[s for _, s, _ in frames],
+        official_splits=[""] * len(frames),
+    )

@@ -1,0 +1,76 @@
+"""Deterministic train/val/test splits, written as a file that lists every sample.
+
+Strategies: `official` (the download's own test set, validation carved from its training set,
+stratified), `random` (stratified frame split) and `subject` (whole subjects held out, so no
+person is seen in training and testing: LeapGestRecog's honest measure).
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from handsign.config import SplitParams
+
+SPLITS = ("train", "val", "test")
+
+
+def resolve_strategy(samples: pd.DataFrame, strategy: str) -> str:
+    has_official = (samples["official_split"] == "test").any()
+    if strategy == "auto":
+        return "official" if has_official else "random"
+    return strategy
+
+
+def _stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(len(labels))
+    counts = np.bincount(labels)
+    stratify = labels if counts[counts > 0].min() >= 2 else None
+    return train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
+
+
+def assign_splits(samples: pd.DataFrame, params: SplitParams, seed: int) -> pd.Series:
+    """A split name per sample (index-aligned with `samples`), a pure function of its inputs."""
+    strategy = resolve_strategy(samples, params.strategy)
+    labels = samples["label"].to_numpy()
+    out = np.empty(len(samples), dtype=object)
+    if strategy == "official":
+        test = (samples["official_split"] == "test").to_numpy()
+        out[test] = "test"
+        pool = np.flatnonzero(~test)
+        keep, val = _stratified(labels[pool], params.val_fraction, seed)
+        out[pool[keep]], out[pool[val]] = "train", "val"
+    elif strategy == "random":
+        rest, test = _stratified(labels, params.test_fraction, seed)
+        keep, val = _stratified(labels[rest], params.val_fraction / (1 - params.test_fraction), seed)
+        out[test], out[rest[keep]], out[rest[val]] = "test", "train", "val"
+    elif strategy == "subject":
+        groups = sorted(set(samples["group"]) - {""})
+        if len(groups) < 3:
+            raise ValueError(f"split.strategy subject needs at least 3 subjects, this dataset has {len(groups)}")
+        order = np.random.default_rng(seed).permutation(groups)
+        n_test = max(1, round(len(groups) * params.test_fraction))
+        n_val = max(1, round(len(groups) * params.val_fraction))
+        test_groups, val_groups = set(order[:n_test]), set(order[n_test : n_test + n_val])
+        g = samples["group"].to_numpy()
+        out[:] = "train"
+        out[np.isin(g, list(val_groups))] = "val"
+        out[np.isin(g, list(test_groups))] = "test"
+    else:
+        raise ValueError(f"unknown split strategy {strategy!r}")
+    return pd.Series(out, index=samples.index, name="split")
+
+
+def content_hashes(images: np.ndarray) -> list[str]:
+    return [hashlib.sha1(np.ascontiguousarray(img).tobytes()).hexdigest()[:16] for img in images]
+
+
+def cross_split_duplicates(split_table: pd.DataFrame) -> pd.DataFrame:
+    """Images whose exact pixels occur in more than one split: one row per such sample."""
+    by_hash = split_table.groupby("content_hash")["split"].nunique()
+    leaking = by_hash[by_hash > 1].index
+    dup = split_table[split_table["content_hash"].isin(leaking)]
+    return dup.sort_values(["content_hash", "split", "sample_id"])[["content_hash", "sample_id", "source", "label", "split"]]

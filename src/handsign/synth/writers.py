@@ -1,0 +1,97 @@
+"""Write synthetic datasets in the Kaggle layouts, so the real parsers read them unchanged."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from handsign.config import SyntheticParams
+from handsign.datasets import fingers, leapgestrecog, sign_mnist
+from handsign.synth.hand import Anatomy, jitter
+from handsign.synth.looks import LeapSubject, render_fingers, render_leap, render_sign
+from handsign.synth.vocab import FINGER_COUNTS, LEAP_SHAPES, MOVED, SIGN_SHAPES, finger_count_shape
+
+
+def _rng(seed: int, *keys: int | str) -> np.random.Generator:
+    """An independent stream per (seed, what is drawn), stable across runs and platforms."""
+    return np.random.default_rng([seed, *(k if isinstance(k, int) else zlib.crc32(k.encode()) for k in keys)])
+
+
+def _save_png(img: np.ndarray, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(img, mode="L").save(path, format="PNG", compress_level=1)
+
+
+def write_sign_mnist(out: Path, p: SyntheticParams, seed: int) -> None:
+    anatomies = [Anatomy.random(_rng(seed, "sign-subject", s)) for s in range(p.subjects)]
+    letters = sign_mnist.LETTER_LABELS
+    for split, per_class in (("train", p.per_class_train), ("test", p.per_class_test)):
+        rng = _rng(seed, "sign", split)
+        jobs = [(label, k) for label in letters for k in range(per_class)]
+        order = rng.permutation(len(jobs))  # the Kaggle files are not sorted by label either
+        path = out / f"sign_mnist_{split}" / sign_mnist.FILES[split]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(sign_mnist.HEADER)
+            for j in tqdm(order, desc=f"synthetic Sign MNIST {split}", unit="img", leave=False):
+                label, k = jobs[j]
+                r = _rng(seed, "sign", split, label, k)
+                letter = sign_mnist.CLASS_NAMES[letters.index(label)]
+                anatomy = anatomies[int(r.integers(len(anatomies)))]
+                img = render_sign(anatomy, jitter(SIGN_SHAPES[letter], r), r)
+                w.writerow([label, *img.ravel().tolist()])
+
+
+def write_leapgestrecog(out: Path, p: SyntheticParams, seed: int) -> None:
+    jobs = [(s, g) for s in range(p.subjects) for g in range(len(leapgestrecog.GESTURES))]
+    for s, g in tqdm(jobs, desc="synthetic LeapGestRecog", unit="sequence", leave=False):
+        subject = LeapSubject.random(_rng(seed, "leap-subject", s))
+        name = leapgestrecog.CLASS_NAMES[g]
+        r = _rng(seed, "leap", s, g)
+        shape = jitter(LEAP_SHAPES[name], r, bend=0.04, spread=3.0)
+        # A recording drifts slowly: consecutive frames are near-identical, as in the real set.
+        drift = np.cumsum(r.normal(0, [1.5, 1.0, 0.6], (p.frames_per_gesture, 3)), axis=0)
+        start = r.normal(0, [40.0, 10.0, 8.0])
+        for f in range(p.frames_per_gesture):
+            frame_shape = jitter(shape, r, bend=0.015, spread=1.0)
+            img = render_leap(subject, frame_shape, r, tuple(start + drift[f]), moved=name in MOVED)
+            _save_png(img, out / leapgestrecog.frame_path(s, g, f + 1))
+
+
+def write_fingers(out: Path, p: SyntheticParams, seed: int) -> None:
+    anatomies = [Anatomy.random(_rng(seed, "fingers-subject", s)) for s in range(p.subjects)]
+    for split, per_class in (("train", p.per_class_train), ("test", p.per_class_test)):
+        jobs = [(count, hand, k) for count in range(6) for hand in "LR" for k in range(per_class)]
+        for count, hand, k in tqdm(jobs, desc=f"synthetic Fingers {split}", unit="img", leave=False):
+            r = _rng(seed, "fingers", split, count, hand, k)
+            options = FINGER_COUNTS[count]
+            shape = finger_count_shape(options[int(r.integers(len(options)))])
+            anatomy = anatomies[int(r.integers(len(anatomies)))]
+            img = render_fingers(anatomy, jitter(shape, r), r, left=hand == "L")
+            name = f"{uuid.UUID(bytes=r.bytes(16), version=4)}_{count}{hand}.png"
+            _save_png(img, out / "fingers" / split / name)
+
+
+RENDERERS: dict[str, Callable[[Path, SyntheticParams, int], None]] = {
+    "sign_mnist": write_sign_mnist,
+    "leapgestrecog": write_leapgestrecog,
+    "fingers": write_fingers,
+}
+
+
+def render_dataset(dataset: str, out: Path, params: SyntheticParams, seed: int) -> None:
+    """Render `dataset` into `out` (created), in its Kaggle layout."""
+    try:
+        writer = RENDERERS[dataset]
+    except KeyError:
+        raise ValueError(f"no synthetic renderer for dataset {dataset!r}; known: {', '.join(RENDERERS)}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    writer(out, params, seed)

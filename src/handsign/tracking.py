@@ -1,0 +1,129 @@
+"""MLflow bookkeeping: one sqlite store per repository, one run per training.
+
+`import mlflow` costs seconds, so it happens inside these functions, never at CLI start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from handsign.config import Params
+
+T = TypeVar("T")
+MODEL_ALIAS = "newest"
+
+
+def _mlflow() -> Any:
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    import mlflow
+
+    return mlflow
+
+
+def tracking_uri(root: Path) -> str:
+    """`MLFLOW_TRACKING_URI` if set, else `<repo>/mlflow.db`; absolute, so temp experiment copies reach it."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def experiment_name(params: Params) -> str:
+    return f"handsign-{params.dataset}"
+
+
+def _retry(fn: Callable[[], T], attempts: int = 6) -> T:
+    """sqlite allows one writer: parallel queued experiments can see 'database is locked'."""
+    for i in range(attempts):
+        try:
+            return fn()
+        except Exception as e:
+            if "locked" not in str(e).lower() or i == attempts - 1:
+                raise
+            time.sleep(0.5 * 2**i)
+    raise AssertionError("unreachable")
+
+
+def git_commit(root: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 else "unknown"
+
+
+def start_run(params: Params, root: Path, workdir: Path) -> str:
+    """Open a run for a training, log the resolved config and tags; returns the run id."""
+    mlflow = _mlflow()
+    mlflow.set_tracking_uri(tracking_uri(root))
+    name = experiment_name(params)
+
+    def experiment_id() -> str:
+        found = mlflow.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        # Artifacts beside the store, by absolute path: a temp experiment's copy is deleted.
+        return mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).resolve().as_uri())
+
+    exp_id = _retry(experiment_id)
+    tags = {
+        "dataset": params.dataset,
+        "model": params.model,
+        "data_source": params.source,
+        "git_commit": git_commit(workdir),
+        "dvc_experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
+    }
+    run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{params.model}-{tags['dvc_experiment']}", tags=tags))
+    _retry(lambda: mlflow.log_params(params.to_flat_dict()))
+    mlflow.end_run()
+    return run.info.run_id
+
+
+def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
+    step = int(row["epoch"])
+    metrics = [mlflow.entities.Metric(k, float(v), int(time.time() * 1000), step) for k, v in row.items() if k != "epoch"]
+    _retry(lambda: client.log_batch(run_id, metrics=metrics))
+
+
+def finish_run(
+    root: Path,
+    run_id: str,
+    params: Params,
+    metrics: dict[str, float],
+    artifacts: list[Path],
+    model: Any,
+    input_example: Any,
+) -> str:
+    """Log test metrics, report files and the model; register it and point the alias at it."""
+    mlflow = _mlflow()
+    import mlflow.pytorch
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(tracking_uri(root))
+    name = experiment_name(params)
+    with mlflow.start_run(run_id=run_id):
+        _retry(lambda: mlflow.log_metrics(metrics))
+        for path in artifacts:
+            _retry(lambda p=path: mlflow.log_artifact(str(p), artifact_path="reports"))
+        import torch
+
+        with torch.inference_mode():
+            output = model(torch.from_numpy(input_example)).numpy()
+        info = mlflow.pytorch.log_model(
+            model,
+            name="model",
+            input_example=input_example,
+            signature=infer_signature(input_example, output),
+            # Inferring requirements re-imports torch in a subprocess; we know them.
+            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            registered_model_name=name,
+        )
+    client = mlflow.MlflowClient()
+    version = info.registered_model_version
+    _retry(lambda: client.set_registered_model_alias(name, MODEL_ALIAS, version))
+    return f"models:/{name}@{MODEL_ALIAS} (version {version})"
