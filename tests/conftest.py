@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+SIGN_MNIST_ZIP = SHARED_DATA / "sign-language-mnist.zip"
+BIN = Path(sys.executable).parent
+
+
+def needs_real_sign_mnist() -> pytest.MarkDecorator:
+    return pytest.mark.skipif(
+        not SIGN_MNIST_ZIP.exists(), reason=f"real data absent: {SIGN_MNIST_ZIP} is only present in the project's workplace"
+    )
+
+
+def tool_env(**extra: str) -> dict[str, str]:
+    """The environment the pipeline's commands run in: the venv first on PATH, telemetry off."""
+    env = dict(os.environ)
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1", CI="1")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env.update(extra)
+    return env
+
+
+def run(cmd: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+    out = subprocess.run(cmd, cwd=cwd, env=tool_env(**extra), capture_output=True, text=True)
+    if out.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({out.returncode}):\n{out.stdout[-4000:]}\n{out.stderr[-4000:]}")
+    return out
+
+
+@pytest.fixture
+def repo_copy(tmp_path: Path) -> Path:
+    """A fresh git repository holding the project's tracked files, as a clean clone would."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    dest = tmp_path / "handsign"
+    for name in filter(None, files.split("\0")):
+        src = REPO / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
+    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], dest)
+    return dest

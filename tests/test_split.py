@@ -1,0 +1,69 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from handsign.config import SplitParams
+from handsign.split import assign_splits, content_hashes, cross_split_duplicates
+
+
+def samples(n=600, classes=6, official_test=0, groups=None):
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({
+        "sample_id": np.arange(n),
+        "label": rng.integers(0, classes, n),
+        "group": groups if groups is not None else [""] * n,
+        "official_split": ["train"] * (n - official_test) + ["test"] * official_test,
+    })  # fmt: skip
+
+
+@pytest.mark.parametrize("strategy, official_test", [("auto", 100), ("random", 0)])
+def test_same_seed_same_split_other_seed_other_split(strategy, official_test):
+    table = samples(official_test=official_test)
+    params = SplitParams(strategy=strategy)
+    a, b = assign_splits(table, params, 7), assign_splits(table, params, 7)
+    assert a.equals(b)
+    assert not a.equals(assign_splits(table, params, 8))
+    assert set(a) == {"train", "val", "test"}
+
+
+def test_official_test_file_is_the_test_split_and_val_is_stratified():
+    table = samples(n=1200, official_test=200)
+    split = assign_splits(table, SplitParams(val_fraction=0.1), 0)
+    assert (split[table["official_split"] == "test"] == "test").all()
+    assert (split[table["official_split"] == "train"] != "test").all()
+    val = table[split == "val"]
+    assert len(val) == 100
+    # stratified: every class's share of val matches its share of the training file within a sample
+    train_file = table[table["official_split"] == "train"]
+    expected = train_file["label"].value_counts(normalize=True)
+    observed = val["label"].value_counts(normalize=True)
+    assert (observed - expected).abs().max() < 0.02
+
+
+def test_subject_split_keeps_each_subject_in_one_split():
+    groups = [f"{i % 10:02d}" for i in range(1000)]
+    table = samples(n=1000, groups=groups)
+    split = assign_splits(table, SplitParams(strategy="subject"), 3)
+    per_group = pd.DataFrame({"group": groups, "split": split}).groupby("group")["split"].nunique()
+    assert (per_group == 1).all()
+    assert split.value_counts().to_dict() == {"train": 800, "val": 100, "test": 100}
+
+
+def test_subject_split_needs_subjects():
+    with pytest.raises(ValueError, match="needs at least 3 subjects"):
+        assign_splits(samples(), SplitParams(strategy="subject"), 0)
+
+
+def test_cross_split_duplicates_are_reported():
+    images = np.zeros((4, 1, 2, 2), dtype=np.uint8)
+    images[1] += 1
+    images[3] += 1  # same pixels as image 1
+    table = pd.DataFrame({
+        "sample_id": range(4), "source": list("abcd"), "label": [0, 1, 0, 1],
+        "split": ["train", "train", "val", "test"], "content_hash": content_hashes(images),
+    })  # fmt: skip
+    dup = cross_split_duplicates(table)
+    # image 0 and 2 are identical too (all zeros) and sit in train and val
+    assert sorted(dup["sample_id"]) == [0, 1, 2, 3]
+    table.loc[2, "split"] = "train"
+    assert sorted(cross_split_duplicates(table)["sample_id"]) == [1, 3]
