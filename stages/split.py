@@ -27,7 +27,8 @@ def split(params: Params) -> None:
     write_json(layout.SPLIT_SUMMARY, summary)
     print("split: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     if len(duplicates):
-        print(f"split: warning: {summary['cross_split_duplicate_images']} images occur in more than one split; see {layout.SPLIT_DUPLICATES}")
+        n = summary["cross_split_duplicate_images"]
+        print(f"split: warning: {n} images occur in more than one split; see {layout.SPLIT_DUPLICATES}")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ def train(params: Params) -> None:
     store = PreparedStore.load(layout.PREPARED)
     split = pd.read_csv(layout.SPLIT, usecols=["split"])["split"].to_numpy()
     root = repo_root()
-    run_id = tracking.start_run(params, root, workdir=layout.REPORTS.resolve().parent)
+    run_id = tracking.start_run(params, root)
     result = fit(params, store, split, layout.MODEL, on_epoch=lambda row: tracking.log_epoch(root, run_id, row))
     with atomic_path(layout.HISTORY) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
@@ -27,7 +27,9 @@ def train(params: Params) -> None:
         "train_seconds": round(result.train_seconds, 1),
     })  # fmt: skip
     write_json(layout.MLFLOW_RUN, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
-    print(f"train: best epoch {result.best_epoch} (val loss {best['val_loss']:.4f}) in {result.train_seconds:.0f}s on {result.device}; MLflow run {run_id}")
+    seconds = result.train_seconds
+    print(f"train: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s on {result.device}")
+    print(f"train: MLflow run {run_id}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,10 @@ from handsign.split import assign_splits
 from handsign.synth import render_dataset
 from handsign.train import fit
 
-SHRUNK = {"synthetic": {"seed": 0, "per_class_train": 12, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 4}, "epochs": 2}
+SHRUNK = {
+    "synthetic": {"seed": 0, "per_class_train": 12, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 4},
+    "epochs": 2,
+}
 
 
 def shrink(repo, **extra):
@@ -51,8 +54,10 @@ def test_dvc_repro_then_experiments_share_one_mlflow_store(repo_copy):
     assert len(split) == 24 * 16 and split["sample_id"].is_unique
     for png in ("training_curves.png", "confusion_matrix.png"):
         assert (repo / "reports/figures" / png).read_bytes()[:4] == b"\x89PNG"
-    plots = json.loads(run([dvc, "plots", "show", "--json"], repo).stdout)
-    assert {"Loss", "Accuracy", "Confusion matrix (test)"} <= set(plots)
+    plots = json.loads(run([dvc, "plots", "show", "--json"], repo).stdout)["data"]
+    assert set(plots) == {"Loss", "Accuracy", "Confusion matrix (test)"}
+    confusion = plots["Confusion matrix (test)"][0]["content"]["data"]["values"]
+    assert len(confusion) == 96 and {"actual", "predicted"} <= set(confusion[0])
 
     client = mlflow_client(repo)
     (exp,) = client.search_experiments(filter_string="name = 'handsign-sign_mnist'")
@@ -102,9 +107,7 @@ def test_bad_raw_row_stops_prepare_and_leaves_no_output(repo_copy):
     lines = csv.read_text().splitlines()
     lines[5] = lines[5].replace(",", ",x", 1)
     csv.write_text("\n".join(lines) + "\n")
-    out = __import__("subprocess").run(
-        [sys.executable, "stages/prepare.py"], cwd=repo, capture_output=True, text=True
-    )
+    out = __import__("subprocess").run([sys.executable, "stages/prepare.py"], cwd=repo, capture_output=True, text=True)
     assert out.returncode == 1
     assert "sign_mnist_train.csv: row 5 has a non-integer value" in out.stderr
     assert "Traceback" not in out.stderr

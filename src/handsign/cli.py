@@ -33,8 +33,16 @@ def synth(
 
     if out.exists():
         raise typer.BadParameter(f"{out} exists; choose a new folder")
-    raw = {"dataset": dataset, "synthetic": {"seed": seed, "per_class_train": per_class_train, "per_class_test": per_class_test,
-                                              "subjects": subjects, "frames_per_gesture": frames_per_gesture}}
+    raw = {
+        "dataset": dataset,
+        "synthetic": {
+            "seed": seed,
+            "per_class_train": per_class_train,
+            "per_class_test": per_class_test,
+            "subjects": subjects,
+            "frames_per_gesture": frames_per_gesture,
+        },
+    }
     try:
         params = params_from_dict(raw)
     except ConfigError as e:

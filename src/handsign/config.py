@@ -113,9 +113,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(raw) - names)
     if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(prefix + k for k in unknown)}; known: {', '.join(sorted(names))}"
-        )
+        raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; known: {', '.join(sorted(names))}")
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in raw.items()}
     return cls(**kwargs)
 

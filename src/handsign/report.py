@@ -22,9 +22,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
         "f1_macro": float(f1),
         "n_test": int(len(y_true)),
     }
-    per_class = classification_report(
-        y_true, y_pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0
-    )
+    per_class = classification_report(y_true, y_pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0)
     return summary, per_class
 
 
@@ -73,6 +71,8 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
     for i in range(n):
         for j in range(n):
             if cm[i, j]:
-                ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if cm[i, j] > threshold else "black")
+                ax.text(
+                    j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if cm[i, j] > threshold else "black"
+                )
     fig.colorbar(im, ax=ax, fraction=0.046)
     _save_figure(fig, path)

@@ -55,7 +55,7 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def start_run(params: Params, root: Path, workdir: Path) -> str:
+def start_run(params: Params, root: Path) -> str:
     """Open a run for a training, log the resolved config and tags; returns the run id."""
     mlflow = _mlflow()
     mlflow.set_tracking_uri(tracking_uri(root))
@@ -73,7 +73,7 @@ def start_run(params: Params, root: Path, workdir: Path) -> str:
         "dataset": params.dataset,
         "model": params.model,
         "data_source": params.source,
-        "git_commit": git_commit(workdir),
+        "git_commit": git_commit(Path.cwd()),  # the checkout that runs, a temp copy included
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
     }
     run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{params.model}-{tags['dvc_experiment']}", tags=tags))
@@ -100,8 +100,9 @@ def finish_run(
     input_example: Any,
 ) -> str:
     """Log test metrics, report files and the model; register it and point the alias at it."""
-    mlflow = _mlflow()
+    _mlflow()
     import mlflow.pytorch
+    import torch
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri(root))
@@ -110,8 +111,6 @@ def finish_run(
         _retry(lambda: mlflow.log_metrics(metrics))
         for path in artifacts:
             _retry(lambda p=path: mlflow.log_artifact(str(p), artifact_path="reports"))
-        import torch
-
         with torch.inference_mode():
             output = model(torch.from_numpy(input_example)).numpy()
         info = mlflow.pytorch.log_model(

@@ -102,7 +102,9 @@ def read_grey_image(path: Path, expected_size: tuple[int, int] | None = None) ->
     except Exception as e:  # PIL raises many types for a damaged file
         raise DatasetFormatError(f"{path}: cannot read image ({e})") from None
     if expected_size is not None and grey.size != expected_size:
-        raise DatasetFormatError(f"{path}: image is {grey.size[0]}x{grey.size[1]}, expected {expected_size[0]}x{expected_size[1]}")
+        raise DatasetFormatError(
+            f"{path}: image is {grey.size[0]}x{grey.size[1]}, expected {expected_size[0]}x{expected_size[1]}"
+        )
     return grey
 
 

@@ -33,13 +33,17 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
         if header is None:
             raise DatasetFormatError(f"{path}: empty file, expected the header label,pixel1,...,pixel784")
         if [h.strip() for h in header] != HEADER:
-            raise DatasetFormatError(f"{path}: header is not label,pixel1,...,pixel784 (got {len(header)} columns starting {header[:3]})")
+            raise DatasetFormatError(
+                f"{path}: header is not label,pixel1,...,pixel784 (got {len(header)} columns starting {header[:3]})"
+            )
         rows: list[list[int]] = []
         for row_no, row in enumerate(reader, start=1):
             if not row:
                 continue
             if len(row) != len(HEADER):
-                raise DatasetFormatError(f"{path}: row {row_no} has {len(row)} columns, expected {len(HEADER)} (truncated or malformed)")
+                raise DatasetFormatError(
+                    f"{path}: row {row_no} has {len(row)} columns, expected {len(HEADER)} (truncated or malformed)"
+                )
             try:
                 values = [int(v) for v in row]
             except ValueError:
@@ -53,7 +57,9 @@ def read_csv(path: Path) -> tuple[np.ndarray, np.ndarray]:
     out_of_range = np.flatnonzero((pixels < 0).any(axis=1) | (pixels > 255).any(axis=1))
     if out_of_range.size:
         r = int(out_of_range[0])
-        raise DatasetFormatError(f"{path}: row {r + 1} has a pixel outside 0..255 ({int(pixels[r][(pixels[r] < 0) | (pixels[r] > 255)][0])})")
+        raise DatasetFormatError(
+            f"{path}: row {r + 1} has a pixel outside 0..255 ({int(pixels[r][(pixels[r] < 0) | (pixels[r] > 255)][0])})"
+        )
     unknown = np.flatnonzero(~np.isin(labels, LETTER_LABELS))
     if unknown.size:
         r = int(unknown[0])

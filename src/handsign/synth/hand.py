@@ -120,9 +120,7 @@ def _finger_chain(name: str, anatomy: Anatomy, shape: HandShape) -> list[tuple[f
     return out
 
 
-def draw_hand(
-    img: Image.Image, anatomy: Anatomy, shape: HandShape, where: Placement, skin: float, arm: float = 0.88
-) -> None:
+def draw_hand(img: Image.Image, anatomy: Anatomy, shape: HandShape, where: Placement, skin: float, arm: float = 0.88) -> None:
     """Draw the hand onto a greyscale image in place; `skin` is the palm's grey level (0..255)."""
     draw = ImageDraw.Draw(img)
     theta = math.radians(where.angle + shape.roll)

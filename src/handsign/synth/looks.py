@@ -21,7 +21,9 @@ def _clouds(rng: np.random.Generator, size: tuple[int, int], cells: tuple[int, i
     return np.asarray(Image.fromarray(coarse, mode="F").resize(size, Image.BILINEAR), dtype=np.float32)
 
 
-def _composite(background: np.ndarray, anatomy: Anatomy, shape: HandShape, where: Placement, skin: float, blur: float) -> np.ndarray:
+def _composite(
+    background: np.ndarray, anatomy: Anatomy, shape: HandShape, where: Placement, skin: float, blur: float
+) -> np.ndarray:
     """The hand over the background, with soft (blurred, premultiplied) edges."""
     h, w = background.shape
     hand = Image.new("L", (w, h), 0)
@@ -109,11 +111,7 @@ FINGERS_SIZE = (128, 128)
 
 def render_fingers(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator, left: bool) -> np.ndarray:
     base = rng.uniform(45, 80)
-    background = (
-        base
-        + _clouds(rng, FINGERS_SIZE, (5, 5), 14)
-        + _clouds(rng, FINGERS_SIZE, (20, 20), 6)
-    )
+    background = base + _clouds(rng, FINGERS_SIZE, (5, 5), 14) + _clouds(rng, FINGERS_SIZE, (20, 20), 6)
     where = Placement(
         cx=64 + rng.normal(0, 5),
         cy=76 + rng.normal(0, 5),

@@ -13,7 +13,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from handsign.config import SyntheticParams
-from handsign.datasets import fingers, leapgestrecog, sign_mnist
+from handsign.datasets import leapgestrecog, sign_mnist
 from handsign.synth.hand import Anatomy, jitter
 from handsign.synth.looks import LeapSubject, render_fingers, render_leap, render_sign
 from handsign.synth.vocab import FINGER_COUNTS, LEAP_SHAPES, MOVED, SIGN_SHAPES, finger_count_shape
