@@ -118,4 +118,4 @@ def test_unknown_dataset_is_rejected(tmp_path):
         render_dataset("mnist", tmp_path / "x", TINY, 0)
 
 
-GOLDEN_SIGN_MNIST_TEST = "4293b658056377169470993f183474260cc9375e7985723ceea60525ef74faed"
+GOLDEN_SIGN_MNIST_TEST = "64095d39fd0e973b7c788cb260f810ef8075ea56bcac8640a140150f2b2d8322"

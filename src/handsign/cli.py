@@ -55,3 +55,110 @@ def synth(
 
 if __name__ == "__main__":
     app()
+
+
+SHEET_CELLS = {"sign_mnist": (28, (56, 56)), "leapgestrecog": (224, (256, 96)), "fingers": (128, (96, 96))}
+
+
+@app.command("contact-sheets")
+def contact_sheets(
+    out: Path = typer.Option(Path("reports/synthetic"), help="Folder for <dataset>.png."),
+    seed: int = typer.Option(0, help="Renderer seed."),
+    per_class: int = typer.Option(6, help="Samples shown per class."),
+) -> None:
+    """Render a few samples of each synthetic dataset and draw one labelled grid per dataset."""
+    import tempfile
+
+    from handsign.config import SyntheticParams
+    from handsign.datasets import get_format
+    from handsign.synth import render_dataset
+    from handsign.synth.contact_sheet import contact_sheet
+
+    params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1, subjects=per_class, frames_per_gesture=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (size, cell) in SHEET_CELLS.items():
+            render_dataset(name, Path(tmp) / name, params, seed)
+            data = get_format(name).read(Path(tmp) / name, size)
+            path = contact_sheet(data, out / f"{name}.png", per_class=per_class, cell=cell, seed=seed)
+            typer.echo(f"wrote {path}")
+
+
+@bench_app.command("render")
+def bench_render(
+    dataset: str = typer.Option("leapgestrecog", help="sign_mnist | leapgestrecog | fingers"),
+    images: int = typer.Option(1000, help="About how many images to render (rounded to whole classes)."),
+    seed: int = typer.Option(0),
+) -> None:
+    """Synthetic rendering rate, files written to disk included (one process, one core)."""
+    import tempfile
+    import time
+
+    from handsign.config import SyntheticParams
+    from handsign.datasets import get_format
+    from handsign.synth import render_dataset
+
+    classes = len(get_format(dataset).CLASS_NAMES)
+    if dataset == "leapgestrecog":
+        params = SyntheticParams(seed=seed, subjects=max(1, images // (classes * 100)), frames_per_gesture=100)
+    else:
+        per_class = max(1, images // (classes * (2 if dataset == "fingers" else 1)))
+        params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        render_dataset(dataset, Path(tmp) / "out", params, seed)
+        seconds = time.perf_counter() - start
+        count = len(get_format(dataset).read(Path(tmp) / "out", 8).labels)
+    typer.echo(f"render {dataset}: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s (1 core)")
+
+
+@bench_app.command("train")
+def bench_train(
+    model: str = typer.Option("cnn_small", help="A model from the registry."),
+    image_size: int = typer.Option(28),
+    batch_size: int = typer.Option(64),
+    classes: int = typer.Option(24),
+    steps: int = typer.Option(30, help="Timed optimisation steps (after 3 warm-up steps)."),
+    device: str = typer.Option("auto"),
+) -> None:
+    """Training and inference throughput of a model on random input (images/s)."""
+    import time
+
+    import torch
+
+    from handsign.models import build_model
+    from handsign.runtime import pick_device
+    from handsign.train import to_device
+
+    dev = pick_device(device)
+    net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+    x = to_device(torch.randint(0, 256, (batch_size, 1, image_size, image_size), dtype=torch.uint8), dev)
+    y = torch.randint(0, classes, (batch_size,), device=dev)
+
+    def step() -> None:
+        optimizer.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        optimizer.step()
+
+    def timed(fn, n: int) -> float:
+        for _ in range(3):
+            fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return n * batch_size / (time.perf_counter() - start)
+
+    net.train()
+    train_rate = timed(step, steps)
+    net.eval()
+    with torch.inference_mode():
+        infer_rate = timed(lambda: net(x), steps)
+    threads = torch.get_num_threads()
+    typer.echo(
+        f"{model} {image_size}x{image_size} batch {batch_size} on {dev} ({threads} threads): "
+        f"train {train_rate:.0f} img/s, inference {infer_rate:.0f} img/s"
+    )

@@ -59,7 +59,7 @@ def train_one_epoch(
 ) -> dict[str, float]:
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
-    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False)
+    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
     for images, labels in bar:
         images, labels = to_device(images, device), labels.to(device)
         if augment is not None:

@@ -36,7 +36,7 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int, str]]:
 def read(raw_dir: Path, image_size: int = 128) -> Prepared:
     files = locate(raw_dir)
     images = np.empty((len(files), 1, image_size, image_size), dtype=np.uint8)
-    for i, (path, *_rest) in enumerate(tqdm(files, desc="Fingers images", unit="img")):
+    for i, (path, *_rest) in enumerate(tqdm(files, desc="Fingers images", unit="img", disable=None)):
         images[i, 0] = to_square_array(read_grey_image(path, IMAGE_SIZE), image_size)
     return Prepared(
         images=images,

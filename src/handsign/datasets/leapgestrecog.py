@@ -44,7 +44,7 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int]]:
 def read(raw_dir: Path, image_size: int = 224) -> Prepared:
     frames = locate(raw_dir)
     images = np.empty((len(frames), 1, image_size, image_size), dtype=np.uint8)
-    for i, (path, _, _) in enumerate(tqdm(frames, desc="LeapGestRecog frames", unit="img")):
+    for i, (path, _, _) in enumerate(tqdm(frames, desc="LeapGestRecog frames", unit="img", disable=None)):
         images[i, 0] = to_square_array(read_grey_image(path, FRAME_SIZE), image_size)
     return Prepared(
         images=images,

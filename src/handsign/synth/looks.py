@@ -6,6 +6,7 @@ function of its arguments, so the same seed gives the same bytes.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -22,18 +23,50 @@ def _clouds(rng: np.random.Generator, size: tuple[int, int], cells: tuple[int, i
 
 
 def _composite(
-    background: np.ndarray, anatomy: Anatomy, shape: HandShape, where: Placement, skin: float, blur: float
+    background: np.ndarray,
+    anatomy: Anatomy,
+    shape: HandShape,
+    where: Placement,
+    skin: float,
+    blur: float,
+    gain: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The hand over the background, with soft (blurred, premultiplied) edges."""
+    """The hand over the background with soft (blurred, premultiplied) edges; `gain` scales the hand.
+
+    Only the hand's bounding box is blurred and blended: most of a 640x240 frame is background.
+    """
     h, w = background.shape
     hand = Image.new("L", (w, h), 0)
     draw_hand(hand, anatomy, shape, where, skin)
+    out = background.copy()
+    box = hand.getbbox()
+    if box is None:
+        return out
+    pad = int(3 * blur) + 2
+    x0, y0, x1, y1 = max(box[0] - pad, 0), max(box[1] - pad, 0), min(box[2] + pad, w), min(box[3] + pad, h)
+    hand = hand.crop((x0, y0, x1, y1))
     mask = hand.point(lambda v: 255 if v else 0)
     if blur > 0:
         hand = hand.filter(ImageFilter.GaussianBlur(blur))
         mask = mask.filter(ImageFilter.GaussianBlur(blur))
-    alpha = np.asarray(mask, dtype=np.float32) / 255.0
-    return background * (1.0 - alpha) + np.asarray(hand, dtype=np.float32)
+    bg = background[y0:y1, x0:x1]
+    delta = np.asarray(hand, dtype=np.float32) - bg * (np.asarray(mask, dtype=np.float32) / 255.0)
+    if gain is not None:
+        delta *= gain[y0:y1, x0:x1]
+    out[y0:y1, x0:x1] = bg + delta
+    return out
+
+
+@functools.cache
+def _noise_bank(h: int, w: int) -> np.ndarray:
+    return np.random.default_rng(20240917).standard_normal((2 * h, 2 * w), dtype=np.float32)
+
+
+def _noise(rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> np.ndarray:
+    """Sensor noise: a random window of a fixed bank, far cheaper than fresh normals per frame."""
+    h, w = shape
+    y, x = rng.integers(h), rng.integers(w)
+    return _noise_bank(h, w)[y : y + h, x : x + w] * sigma
 
 
 def _to_uint8(a: np.ndarray) -> np.ndarray:
@@ -85,12 +118,10 @@ def render_leap(
     if moved:
         dx += float(rng.choice([-1, 1]) * rng.uniform(60, 140))
     where = Placement(cx=subject.cx + dx, cy=subject.cy + dy, scale=subject.scale, angle=da)
-    frame = _composite(subject.room, subject.anatomy, shape, where, subject.skin, blur=1.6)
-    frame = subject.room + (frame - subject.room) * LEAP_FALLOFF
+    frame = _composite(subject.room, subject.anatomy, shape, where, subject.skin, blur=1.6, gain=LEAP_FALLOFF)
     if moved:
         frame = _motion_blur(frame, length=int(rng.integers(12, 28)), vertical=bool(rng.random() < 0.3))
-    noise = rng.standard_normal(frame.shape, dtype=np.float32) * 2.5
-    return _to_uint8(frame + noise)
+    return _to_uint8(frame + _noise(rng, frame.shape, 2.5))
 
 
 def _motion_blur(a: np.ndarray, length: int, vertical: bool) -> np.ndarray:
@@ -120,7 +151,7 @@ def render_fingers(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator,
         mirror=left,
     )
     img = _composite(background, anatomy, shape, where, skin=rng.uniform(190, 230), blur=0.9)
-    return _to_uint8(img + rng.standard_normal(img.shape, dtype=np.float32) * 5)
+    return _to_uint8(img + _noise(rng, img.shape, 5.0))
 
 
 # --- Sign Language MNIST: a cropped hand filling a 28x28 frame, on varied backgrounds ---
@@ -144,4 +175,4 @@ def render_sign(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator) ->
     )
     img = _composite(background, anatomy, shape, where, skin=skin, blur=1.2)
     small = Image.fromarray(_to_uint8(img)).resize((28, 28), Image.BOX)
-    return _to_uint8(np.asarray(small, dtype=np.float32) + rng.standard_normal((28, 28), dtype=np.float32) * 2)
+    return _to_uint8(np.asarray(small, dtype=np.float32) + _noise(rng, (28, 28), 2.0))
