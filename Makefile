@@ -27,7 +27,7 @@ install: $(VENV)/.installed
 demo: install
 	dvc exp run
 	dvc exp run --temp -S model=cnn_seed -S lr=0.02
-	dvc exp show --md --only-changed --drop 'Created|State|Executor' --sort-by reports/metrics.json:accuracy
+	dvc exp show --md --only-changed --drop 'Created|State|Executor|^data/|^models/|^src/' --sort-by reports/metrics.json:accuracy
 
 test: install
 	$(BIN)/pytest -v
@@ -42,7 +42,7 @@ real: install
 	@test -f $(SIGN_MNIST_ZIP) || { echo "make real: $(SIGN_MNIST_ZIP) not found (see README: Real data)"; exit 1; }
 	dvc exp run --temp $(REAL) -S model=cnn_small -S epochs=12 -S lr=0.05
 	dvc exp run --temp $(REAL) -S model=cnn_seed -S epochs=12 -S lr=0.02
-	dvc exp show --md --only-changed --drop 'Created|State|Executor' --sort-by reports/metrics.json:accuracy
+	dvc exp show --md --only-changed --drop 'Created|State|Executor|^data/|^models/|^src/' --sort-by reports/metrics.json:accuracy
 
 lint: install
 	$(BIN)/ruff check .

@@ -3,6 +3,7 @@
 import json
 import sqlite3
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -96,8 +97,21 @@ def test_dvc_repro_then_experiments_share_one_mlflow_store(repo_copy):
     assert client.list_artifacts(runs[0].info.run_id, "reports")  # artifacts survived the temp copy
     assert client.get_model_version_by_alias("handsign-sign_mnist", "newest").run_id == runs[0].info.run_id
     assert yaml.safe_load((repo / "params.yaml").read_text())["model"] == "cnn_small"
+
+    # A queued run executes in a worker's own copy; it too must land in this store.
+    run([dvc, "exp", "run", "--queue", "-S", "optimizer=adam", "-S", "lr=0.002"], repo)
+    run([dvc, "queue", "start"], repo)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = run([dvc, "queue", "status"], repo).stdout
+        if not any(state in status for state in ("Queued", "Running")):
+            break
+        time.sleep(3)
+    assert "Success" in status, status
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
+    assert len(runs) == 4 and runs[0].data.params["optimizer"] == "adam"
     with sqlite3.connect(repo / "mlflow.db") as db:
-        assert db.execute("select count(*) from model_versions").fetchone()[0] == 3
+        assert db.execute("select count(*) from model_versions").fetchone()[0] == 4
 
 
 def test_bad_raw_row_stops_prepare_and_leaves_no_output(repo_copy):

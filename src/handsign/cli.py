@@ -57,6 +57,42 @@ if __name__ == "__main__":
     app()
 
 
+@app.command()
+def score(
+    checkpoint: Path = typer.Argument(..., help="A checkpoint written by the train stage (models/model.pt)."),
+    data: Path = typer.Argument(..., help="The dataset to score on: a Kaggle archive (.zip) or its unpacked folder."),
+    dataset: str = typer.Option("sign_mnist", help="The format of DATA: sign_mnist | leapgestrecog | fingers"),
+    split: str = typer.Option("test", help="Which official part of DATA to score: test | train | all"),
+) -> None:
+    """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file)."""
+    import json
+    import tempfile
+
+    import numpy as np
+
+    from handsign.datasets import get_format
+    from handsign.report import classification_metrics
+    from handsign.sources import safe_extract
+    from handsign.train import load_checkpoint, predict
+
+    model, ckpt = load_checkpoint(checkpoint)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = data
+        if data.is_file():
+            raw = Path(tmp) / "raw"
+            safe_extract(data, raw)
+        prepared = get_format(dataset).read(raw, ckpt["input_shape"][1])
+    if prepared.class_names != ckpt["class_names"]:
+        raise typer.BadParameter(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
+    chosen = np.arange(len(prepared.labels))
+    if split != "all":
+        chosen = np.flatnonzero(np.asarray(prepared.official_splits) == split)
+        if chosen.size == 0:
+            raise typer.BadParameter(f"{data} has no official {split} part; use --split all")
+    summary, _ = classification_metrics(prepared.labels[chosen], predict(model, prepared.images, chosen), prepared.class_names)
+    typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
+
+
 SHEET_CELLS = {"sign_mnist": (28, (56, 56)), "leapgestrecog": (224, (256, 96)), "fingers": (128, (96, 96))}
 
 

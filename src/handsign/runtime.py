@@ -40,11 +40,9 @@ def seed_everything(seed: int) -> torch.Generator:
 def repo_root(start: str | Path | None = None) -> Path:
     """The repository that owns this run, also from inside a `dvc exp run --temp/--queue` copy.
 
-    DVC runs temporary experiments in `<repo>/.dvc/tmp/exps/...` and sets `DVC_ROOT` for queued
-    ones; both must reach the repository's own MLflow store rather than a throwaway copy.
+    DVC runs those experiments in `<repo>/.dvc/tmp/exps/...` (and sets `DVC_ROOT` for queued
+    ones); they must reach the repository's own MLflow store, not one in a throwaway copy.
     """
-    if os.environ.get("HANDSIGN_ROOT"):
-        return Path(os.environ["HANDSIGN_ROOT"]).resolve()
     here = Path(start or Path.cwd()).resolve()
     parts = here.parts
     if ".dvc" in parts:
@@ -52,10 +50,8 @@ def repo_root(start: str | Path | None = None) -> Path:
         if parts[i + 1 : i + 3] == ("tmp", "exps"):
             return Path(*parts[:i])
     if os.environ.get("DVC_ROOT"):
-        root = Path(os.environ["DVC_ROOT"]).resolve()
-        if ".dvc" not in root.parts:
-            return root
+        return Path(os.environ["DVC_ROOT"]).resolve()
     for candidate in (here, *here.parents):
-        if (candidate / "dvc.yaml").exists() or (candidate / ".git").exists():
+        if (candidate / "dvc.yaml").exists():
             return candidate
     return here

@@ -67,18 +67,19 @@ def write_sign_mnist(out: Path, p: SyntheticParams, seed: int) -> None:
 
 
 def write_leapgestrecog(out: Path, p: SyntheticParams, seed: int) -> None:
+    subjects = [LeapSubject.random(_rng(seed, "leap-subject", s)) for s in range(p.subjects)]
     jobs = [(s, g) for s in range(p.subjects) for g in range(len(leapgestrecog.GESTURES))]
     for s, g in tqdm(jobs, desc="synthetic LeapGestRecog", unit="sequence", leave=False, disable=None):
-        subject = LeapSubject.random(_rng(seed, "leap-subject", s))
         name = leapgestrecog.CLASS_NAMES[g]
         r = _rng(seed, "leap", s, g)
-        shape = jitter(LEAP_SHAPES[name], r, bend=0.04, spread=3.0)
-        # A recording drifts slowly: consecutive frames are near-identical, as in the real set.
-        drift = np.cumsum(r.normal(0, [1.5, 1.0, 0.6], (p.frames_per_gesture, 3)), axis=0)
-        start = r.normal(0, [40.0, 10.0, 8.0])
+        # Each person makes a gesture their own way (bends, spread, angle, where the hand is)...
+        shape = jitter(LEAP_SHAPES[name], r, bend=0.12, spread=8.0)
+        start = r.normal(0, [45.0, 12.0, 12.0])
+        # ...and a recording drifts slowly: consecutive frames are near-identical, as in the real set.
+        drift = np.cumsum(r.normal(0, [0.8, 0.5, 0.3], (p.frames_per_gesture, 3)), axis=0)
         for f in range(p.frames_per_gesture):
-            frame_shape = jitter(shape, r, bend=0.015, spread=1.0)
-            img = render_leap(subject, frame_shape, r, tuple(start + drift[f]), moved=name in MOVED)
+            frame_shape = jitter(shape, r, bend=0.01, spread=0.5)
+            img = render_leap(subjects[s], frame_shape, r, tuple(start + drift[f]), moved=name in MOVED)
             _save_png(img, out / leapgestrecog.frame_path(s, g, f + 1))
 
 
