@@ -48,6 +48,9 @@ def repo_copy(tmp_path: Path) -> Path:
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
     run(["git", "init", "-q"], dest)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], dest)
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "copy"], dest)
+    # `dvc exp run` commits experiment refs: a CI machine may have no identity of its own.
+    run(["git", "config", "user.email", "tests@handsign.invalid"], dest)
+    run(["git", "config", "user.name", "handsign tests"], dest)
+    run(["git", "add", "-A"], dest)
+    run(["git", "commit", "-qm", "copy"], dest)
     return dest

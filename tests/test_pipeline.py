@@ -28,7 +28,7 @@ def shrink(repo, **extra):
     params = yaml.safe_load(path.read_text())
     params.update(SHRUNK, **extra)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-    run(["git", "-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "shrink"], repo)
+    run(["git", "commit", "-qam", "shrink"], repo)
 
 
 def mlflow_client(repo):

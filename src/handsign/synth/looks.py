@@ -111,13 +111,19 @@ LEAP_FALLOFF = np.exp(-(((_xx - 320) / 300) ** 2) - ((_yy - 110) / 190) ** 2)
 
 
 def render_leap(
-    subject: LeapSubject, shape: HandShape, rng: np.random.Generator, offset: tuple[float, float, float], moved: bool
+    subject: LeapSubject,
+    shape: HandShape,
+    rng: np.random.Generator,
+    offset: tuple[float, float, float],
+    moved: bool,
+    zoom: float = 1.0,
 ) -> np.ndarray:
-    """One frame; `offset` (dx, dy, dangle) is the slow drift that makes neighbouring frames alike."""
+    """One frame; `offset` (dx, dy, dangle) is the slow drift that makes neighbouring frames alike,
+    `zoom` the hand's distance from the sensor for this recording."""
     dx, dy, da = offset
     if moved:
         dx += float(rng.choice([-1, 1]) * rng.uniform(60, 140))
-    where = Placement(cx=subject.cx + dx, cy=subject.cy + dy, scale=subject.scale, angle=da)
+    where = Placement(cx=subject.cx + dx, cy=subject.cy + dy, scale=subject.scale * zoom, angle=da)
     frame = _composite(subject.room, subject.anatomy, shape, where, subject.skin, blur=1.6, gain=LEAP_FALLOFF)
     if moved:
         frame = _motion_blur(frame, length=int(rng.integers(12, 28)), vertical=bool(rng.random() < 0.3))

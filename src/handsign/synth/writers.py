@@ -73,13 +73,14 @@ def write_leapgestrecog(out: Path, p: SyntheticParams, seed: int) -> None:
         name = leapgestrecog.CLASS_NAMES[g]
         r = _rng(seed, "leap", s, g)
         # Each person makes a gesture their own way (bends, spread, angle, where the hand is)...
-        shape = jitter(LEAP_SHAPES[name], r, bend=0.12, spread=8.0)
-        start = r.normal(0, [45.0, 12.0, 12.0])
+        shape = jitter(LEAP_SHAPES[name], r, bend=0.15, spread=10.0)
+        start = r.normal(0, [45.0, 12.0, 15.0])
+        zoom = float(np.clip(r.normal(1.0, 0.12), 0.75, 1.3))
         # ...and a recording drifts slowly: consecutive frames are near-identical, as in the real set.
         drift = np.cumsum(r.normal(0, [0.8, 0.5, 0.3], (p.frames_per_gesture, 3)), axis=0)
         for f in range(p.frames_per_gesture):
             frame_shape = jitter(shape, r, bend=0.01, spread=0.5)
-            img = render_leap(subjects[s], frame_shape, r, tuple(start + drift[f]), moved=name in MOVED)
+            img = render_leap(subjects[s], frame_shape, r, tuple(start + drift[f]), moved=name in MOVED, zoom=zoom)
             _save_png(img, out / leapgestrecog.frame_path(s, g, f + 1))
 
 
