@@ -26,21 +26,24 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     return summary, per_class
 
 
-def _save_figure(fig, path: Path) -> None:
-    import matplotlib.pyplot as plt
-
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-
-
-def plot_training_curves(history: pd.DataFrame, path: Path, title: str) -> None:
+def _pyplot():
+    """matplotlib, headless; imported on first use because it is slow to import."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 4))
+    return plt
+
+
+def _save_figure(fig, path: Path) -> None:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    _pyplot().close(fig)
+
+
+def plot_training_curves(history: pd.DataFrame, path: Path, title: str) -> None:
+    fig, (ax_loss, ax_acc) = _pyplot().subplots(1, 2, figsize=(10, 4))
     ax_loss.plot(history["epoch"], history["train_loss"], "o-", label="train")
     ax_loss.plot(history["epoch"], history["val_loss"], "o-", label="validation")
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
@@ -55,14 +58,9 @@ def plot_training_curves(history: pd.DataFrame, path: Path, title: str) -> None:
 
 
 def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     cm = confusion_matrix(y_true, y_pred, labels=list(range(len(class_names))))
     n = len(class_names)
-    fig, ax = plt.subplots(figsize=(max(5, 0.4 * n + 2), max(4.5, 0.4 * n + 1.5)))
+    fig, ax = _pyplot().subplots(figsize=(max(5, 0.4 * n + 2), max(4.5, 0.4 * n + 1.5)))
     im = ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(n), class_names, rotation=90 if n > 12 else 0)
     ax.set_yticks(range(n), class_names)
