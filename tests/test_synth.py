@@ -119,3 +119,33 @@ def test_unknown_dataset_is_rejected(tmp_path):
 
 
 GOLDEN_SIGN_MNIST_TEST = "64095d39fd0e973b7c788cb260f810ef8075ea56bcac8640a140150f2b2d8322"
+
+
+def test_corrupt_or_wrong_size_frame_is_named(rendered, tmp_path):
+    import shutil
+
+    from PIL import Image
+
+    from handsign.datasets.base import DatasetFormatError
+
+    raw = tmp_path / "leap"
+    shutil.copytree(rendered / "leapgestrecog", raw)
+    frame = raw / "leapGestRecog" / "01" / "03_fist" / "frame_01_03_0002.png"
+    frame.write_bytes(frame.read_bytes()[:100])
+    with pytest.raises(DatasetFormatError, match=r"frame_01_03_0002\.png: cannot read image"):
+        leapgestrecog.read(raw, image_size=16)
+    Image.new("L", (320, 120)).save(frame)
+    with pytest.raises(DatasetFormatError, match=r"frame_01_03_0002\.png: image is 320x120, expected 640x240"):
+        leapgestrecog.read(raw, image_size=16)
+
+
+def test_fingers_file_with_a_bad_name_is_named(rendered, tmp_path):
+    import shutil
+
+    from handsign.datasets.base import DatasetFormatError
+
+    raw = tmp_path / "fingers"
+    shutil.copytree(rendered / "fingers", raw)
+    (raw / "fingers" / "train" / "not-a-uuid_7X.png").write_bytes(b"")
+    with pytest.raises(DatasetFormatError, match=r"not-a-uuid_7X\.png: name is not <uuid4>_<count 0-5><hand L\|R>\.png"):
+        fingers.read(raw)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+from tqdm import tqdm
 
 from handsign.atomic import atomic_path
 
@@ -106,6 +107,14 @@ def read_grey_image(path: Path, expected_size: tuple[int, int] | None = None) ->
             f"{path}: image is {grey.size[0]}x{grey.size[1]}, expected {expected_size[0]}x{expected_size[1]}"
         )
     return grey
+
+
+def read_image_files(paths: list[Path], expected_size: tuple[int, int], image_size: int, desc: str) -> np.ndarray:
+    """Decode greyscale image files of one known size into uint8 N x 1 x image_size x image_size."""
+    images = np.empty((len(paths), 1, image_size, image_size), dtype=np.uint8)
+    for i, path in enumerate(tqdm(paths, desc=desc, unit="img", disable=None)):
+        images[i, 0] = to_square_array(read_grey_image(path, expected_size), image_size)
+    return images
 
 
 def to_square_array(img: Image.Image, size: int) -> np.ndarray:

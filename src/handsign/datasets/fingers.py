@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_grey_image, to_square_array
+from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_image_files
 
 KAGGLE_HANDLE = "koryakinp/fingers"
 IMAGE_SIZE = (128, 128)
@@ -35,11 +34,8 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int, str]]:
 
 def read(raw_dir: Path, image_size: int = 128) -> Prepared:
     files = locate(raw_dir)
-    images = np.empty((len(files), 1, image_size, image_size), dtype=np.uint8)
-    for i, (path, *_rest) in enumerate(tqdm(files, desc="Fingers images", unit="img", disable=None)):
-        images[i, 0] = to_square_array(read_grey_image(path, IMAGE_SIZE), image_size)
     return Prepared(
-        images=images,
+        images=read_image_files([p for p, *_ in files], IMAGE_SIZE, image_size, "Fingers images"),
         labels=np.array([count for _, _, count, _ in files], dtype=np.int64),
         class_names=list(CLASS_NAMES),
         sources=[p.relative_to(raw_dir).as_posix() for p, *_ in files],

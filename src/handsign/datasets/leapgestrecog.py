@@ -6,9 +6,8 @@ import re
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_grey_image, to_square_array
+from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_image_files
 
 KAGGLE_HANDLE = "gti-upm/leapgestrecog"
 GESTURES = ["01_palm", "02_l", "03_fist", "04_fist_moved", "05_thumb", "06_index", "07_ok", "08_palm_moved", "09_c", "10_down"]
@@ -43,11 +42,8 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int]]:
 
 def read(raw_dir: Path, image_size: int = 224) -> Prepared:
     frames = locate(raw_dir)
-    images = np.empty((len(frames), 1, image_size, image_size), dtype=np.uint8)
-    for i, (path, _, _) in enumerate(tqdm(frames, desc="LeapGestRecog frames", unit="img", disable=None)):
-        images[i, 0] = to_square_array(read_grey_image(path, FRAME_SIZE), image_size)
     return Prepared(
-        images=images,
+        images=read_image_files([p for p, _, _ in frames], FRAME_SIZE, image_size, "LeapGestRecog frames"),
         labels=np.array([c for _, _, c in frames], dtype=np.int64),
         class_names=list(CLASS_NAMES),
         sources=[p.relative_to(raw_dir).as_posix() for p, _, _ in frames],
