@@ -121,8 +121,9 @@ def render_leap(
     """One frame; `offset` (dx, dy, dangle) is the slow drift that makes neighbouring frames alike,
     `zoom` the hand's distance from the sensor for this recording."""
     dx, dy, da = offset
-    if moved:
-        dx += float(rng.choice([-1, 1]) * rng.uniform(60, 140))
+    if moved:  # displaced toward the middle of the frame, so the hand never leaves it entirely
+        toward_middle = 1.0 if subject.cx + dx < LEAP_SIZE[0] / 2 else -1.0
+        dx += toward_middle * float(rng.uniform(60, 140))
     where = Placement(cx=subject.cx + dx, cy=subject.cy + dy, scale=subject.scale * zoom, angle=da)
     frame = _composite(subject.room, subject.anatomy, shape, where, subject.skin, blur=1.6, gain=LEAP_FALLOFF)
     if moved:

@@ -56,7 +56,7 @@ SIGN_SHAPES: dict[str, HandShape] = {
 # Fingers: which fingers are up for each count (alternatives drawn at random, as people differ).
 FINGER_COUNTS: dict[int, tuple[tuple[str, ...], ...]] = {
     0: ((),),
-    1: (("index",), ("thumb",)),
+    1: (("index",),),  # a lone thumb, seen from the front, reads as a fist
     2: (("index", "middle"), ("thumb", "index")),
     3: (("index", "middle", "ring"), ("thumb", "index", "middle")),
     4: (("index", "middle", "ring", "little"),),

@@ -75,6 +75,9 @@ def write_leapgestrecog(out: Path, p: SyntheticParams, seed: int) -> None:
         # Each person makes a gesture their own way (bends, spread, angle, where the hand is)...
         shape = jitter(LEAP_SHAPES[name], r, bend=0.15, spread=10.0)
         start = r.normal(0, [45.0, 12.0, 15.0])
+        if r.random() < 0.15:  # some recordings sit at a frame edge, the hand partly cut off
+            edge = r.choice([40.0, leapgestrecog.FRAME_SIZE[0] - 40.0])
+            start[0] = edge - subjects[s].cx + r.normal(0, 10)
         zoom = float(np.clip(r.normal(1.0, 0.12), 0.75, 1.3))
         # ...and a recording drifts slowly: consecutive frames are near-identical, as in the real set.
         drift = np.cumsum(r.normal(0, [0.8, 0.5, 0.3], (p.frames_per_gesture, 3)), axis=0)
