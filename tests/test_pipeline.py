@@ -15,7 +15,7 @@ from handsign.config import params_from_dict
 from handsign.datasets import PreparedStore, get_format
 from handsign.split import assign_splits
 from handsign.synth import render_dataset
-from handsign.train import fit
+from handsign.train import fit, load_checkpoint, predict
 
 SHRUNK = {
     "synthetic": {"seed": 0, "per_class_train": 12, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 4},
@@ -71,6 +71,16 @@ def test_dvc_repro_then_experiments_share_one_mlflow_store(repo_copy):
     assert {"reports/metrics.json", "reports/confusion_matrix.png", "reports/training_curves.png"} <= artifacts
     version = client.get_model_version_by_alias("handsign-sign_mnist", "newest")
     assert version.run_id == first.info.run_id
+    # What a server would load (signature, input example, pt2 export) predicts as the checkpoint does.
+    import mlflow
+    import mlflow.pyfunc
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model("models:/handsign-sign_mnist@newest")
+    assert served.metadata.get_input_schema() is not None
+    images = np.load(repo / "data/prepared/images.npy")[:32].astype(np.float32)
+    checkpoint_model, _ = load_checkpoint(repo / "models/model.pt")
+    assert (np.asarray(served.predict(images)).argmax(1) == predict(checkpoint_model, images, np.arange(32))).all()
 
     # Exactly as a user types it: only the stages that read `lr` rerun.
     out = run([dvc, "exp", "run", "-S", "lr=1e-4"], repo).stdout
