@@ -67,3 +67,10 @@ def test_cross_split_duplicates_are_reported():
     assert sorted(dup["sample_id"]) == [0, 1, 2, 3]
     table.loc[2, "split"] = "train"
     assert sorted(cross_split_duplicates(table)["sample_id"]) == [1, 3]
+
+
+def test_too_small_to_stratify_still_splits_deterministically():
+    table = samples(n=72, classes=24, official_test=0)  # a 10% carve-out holds fewer than 24 images
+    a = assign_splits(table, SplitParams(strategy="random"), 0)
+    assert a.equals(assign_splits(table, SplitParams(strategy="random"), 0))
+    assert set(a) == {"train", "val", "test"}

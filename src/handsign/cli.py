@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 
@@ -57,6 +58,11 @@ if __name__ == "__main__":
     app()
 
 
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"handsign: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
 @app.command()
 def score(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by the train stage (models/model.pt)."),
@@ -83,12 +89,12 @@ def score(
             safe_extract(data, raw)
         prepared = get_format(dataset).read(raw, ckpt["input_shape"][1])
     if prepared.class_names != ckpt["class_names"]:
-        raise typer.BadParameter(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
+        _fail(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
     chosen = np.arange(len(prepared.labels))
     if split != "all":
         chosen = np.flatnonzero(np.asarray(prepared.official_splits) == split)
         if chosen.size == 0:
-            raise typer.BadParameter(f"{data} has no official {split} part; use --split all")
+            _fail(f"{data} has no official {split} part; use --split all")
     summary, _ = classification_metrics(prepared.labels[chosen], predict(model, prepared.images, chosen), prepared.class_names)
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
 

@@ -26,10 +26,14 @@ def resolve_strategy(samples: pd.DataFrame, strategy: str) -> str:
 
 
 def _stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded split of `fraction` off; stratified where the data allow it (every class twice, and
+    each side at least one sample per class), plain random otherwise (tiny shrunk datasets)."""
     idx = np.arange(len(labels))
     counts = np.bincount(labels)
-    stratify = labels if counts[counts > 0].min() >= 2 else None
-    return train_test_split(idx, test_size=fraction, random_state=seed, stratify=stratify)
+    n_classes = int((counts > 0).sum())
+    n_held = int(np.ceil(fraction * len(labels)))
+    stratifiable = counts[counts > 0].min() >= 2 and n_classes <= min(n_held, len(labels) - n_held)
+    return train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels if stratifiable else None)
 
 
 def assign_splits(samples: pd.DataFrame, params: SplitParams, seed: int) -> pd.Series:

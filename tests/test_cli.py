@@ -1,0 +1,62 @@
+"""The `handsign` command, run in-process on real renders and a real (tiny) checkpoint."""
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from handsign.cli import app
+from handsign.config import params_from_dict
+from handsign.datasets import PreparedStore, get_format
+from handsign.split import assign_splits
+from handsign.train import fit
+
+runner = CliRunner()
+TINY = ["--per-class-train", "3", "--per-class-test", "2", "--subjects", "2"]
+
+
+def test_synth_writes_the_kaggle_layout_and_refuses_an_existing_folder(tmp_path):
+    out = tmp_path / "fingers"
+    result = runner.invoke(app, ["synth", "fingers", str(out), *TINY])
+    assert result.exit_code == 0, result.output
+    assert len(list((out / "fingers" / "test").glob("*.png"))) == 6 * 2 * 2
+    again = runner.invoke(app, ["synth", "fingers", str(out), *TINY])
+    assert again.exit_code != 0 and "exists" in again.output
+
+
+def test_synth_rejects_bad_counts_without_writing(tmp_path):
+    result = runner.invoke(app, ["synth", "sign_mnist", str(tmp_path / "s"), "--per-class-train", "0"])
+    assert result.exit_code != 0
+    assert "synthetic.per_class_train: must be at least 1" in result.output
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    root = tmp_path_factory.mktemp("score")
+    assert runner.invoke(app, ["synth", "sign_mnist", str(root / "raw"), *TINY]).exit_code == 0
+    get_format("sign_mnist").read(root / "raw").save(root / "prepared", "sign_mnist")
+    store = PreparedStore.load(root / "prepared")
+    params = params_from_dict({"epochs": 1})
+    fit(params, store, assign_splits(store.samples, params.split, 0).to_numpy(), root / "model.pt")
+    return root
+
+
+def test_score_reports_metrics_on_the_official_test_part(checkpoint):
+    result = runner.invoke(app, ["score", str(checkpoint / "model.pt"), str(checkpoint / "raw")])
+    assert result.exit_code == 0, result.output
+    scored = json.loads(result.output)
+    assert scored["n_test"] == 24 * 2 and 0.0 <= scored["accuracy"] <= 1.0
+
+
+def test_score_refuses_data_with_other_classes(checkpoint, tmp_path):
+    assert runner.invoke(app, ["synth", "fingers", str(tmp_path / "f"), *TINY]).exit_code == 0
+    result = runner.invoke(app, ["score", str(checkpoint / "model.pt"), str(tmp_path / "f"), "--dataset", "fingers"])
+    assert result.exit_code != 0 and "was trained on classes" in result.output
+
+
+def test_bench_commands_print_rates():
+    render = runner.invoke(app, ["bench", "render", "--dataset", "sign_mnist", "--images", "48"])
+    assert render.exit_code == 0 and "images/s" in render.output
+    train = runner.invoke(app, ["bench", "train", "--model", "cnn_seed", "--steps", "2", "--batch-size", "8"])
+    assert train.exit_code == 0 and "train" in train.output and "img/s" in train.output
