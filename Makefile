@@ -13,6 +13,10 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
+# Metrics and changed params per experiment, without the columns of file hashes.
+SHOW_EXPERIMENTS := dvc exp show --md --only-changed --sort-by reports/metrics.json:accuracy \
+	--drop 'Created|State|Executor|^data/|^models/|^src/|^reports/train(\.json|_history\.csv)$$'
+
 .PHONY: install demo test test-fast real lint mlflow-ui clean
 
 $(VENV)/.installed: pyproject.toml
@@ -27,7 +31,7 @@ install: $(VENV)/.installed
 demo: install
 	dvc exp run
 	dvc exp run --temp -S model=cnn_seed -S lr=0.02
-	dvc exp show --md --only-changed --drop 'Created|State|Executor|^data/|^models/|^src/' --sort-by reports/metrics.json:accuracy
+	$(SHOW_EXPERIMENTS)
 
 test: install
 	$(BIN)/pytest -v
@@ -42,7 +46,7 @@ real: install
 	@test -f $(SIGN_MNIST_ZIP) || { echo "make real: $(SIGN_MNIST_ZIP) not found (see README: Real data)"; exit 1; }
 	dvc exp run --temp $(REAL) -S model=cnn_small -S epochs=12 -S lr=0.05
 	dvc exp run --temp $(REAL) -S model=cnn_seed -S epochs=12 -S lr=0.02
-	dvc exp show --md --only-changed --drop 'Created|State|Executor|^data/|^models/|^src/' --sort-by reports/metrics.json:accuracy
+	$(SHOW_EXPERIMENTS)
 
 lint: install
 	$(BIN)/ruff check .
