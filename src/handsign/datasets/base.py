@@ -71,7 +71,6 @@ class PreparedStore:
     images: np.ndarray
     samples: pd.DataFrame
     class_names: list[str]
-    dataset: str
 
     @classmethod
     def load(cls, folder: str | Path) -> PreparedStore:
@@ -82,7 +81,7 @@ class PreparedStore:
         meta = json.loads((folder / "meta.json").read_text())
         samples = pd.read_csv(folder / "samples.csv", keep_default_na=False)
         images = np.load(folder / "images.npy", mmap_mode="r")
-        return cls(images=images, samples=samples, class_names=meta["class_names"], dataset=meta["dataset"])
+        return cls(images=images, samples=samples, class_names=meta["class_names"])
 
 
 def find_files(root: Path, pattern: str) -> list[Path]:
