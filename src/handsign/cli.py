@@ -54,10 +54,6 @@ def synth(
     typer.echo(f"wrote synthetic {dataset} to {out}")
 
 
-if __name__ == "__main__":
-    app()
-
-
 def _fail(message: str) -> NoReturn:
     typer.echo(f"handsign: error: {message}", err=True)
     raise typer.Exit(1)
@@ -204,3 +200,7 @@ def bench_train(
         f"{model} {image_size}x{image_size} batch {batch_size} on {dev} ({threads} threads): "
         f"train {train_rate:.0f} img/s, inference {infer_rate:.0f} img/s"
     )
+
+
+if __name__ == "__main__":
+    app()
