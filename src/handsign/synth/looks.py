@@ -13,6 +13,7 @@ from functools import cached_property
 import numpy as np
 from PIL import Image, ImageFilter
 
+from handsign.datasets import fingers, leapgestrecog, sign_mnist
 from handsign.synth.hand import Anatomy, HandShape, Placement, draw_hand
 
 
@@ -74,7 +75,7 @@ def _to_uint8(a: np.ndarray) -> np.ndarray:
 
 
 # --- LeapGestRecog: 640x240 near-infrared; a bright hand near the sensor, a nearly black room ---
-LEAP_SIZE = (640, 240)
+LEAP_SIZE = leapgestrecog.FRAME_SIZE
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ def _motion_blur(a: np.ndarray, length: int, vertical: bool) -> np.ndarray:
 
 
 # --- Fingers: 128x128, a pale hand on a dark, mottled, noisy background ---
-FINGERS_SIZE = (128, 128)
+FINGERS_SIZE = fingers.IMAGE_SIZE
 
 
 def render_fingers(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator, left: bool) -> np.ndarray:
@@ -162,7 +163,8 @@ def render_fingers(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator,
 
 
 # --- Sign Language MNIST: a cropped hand filling a 28x28 frame, on varied backgrounds ---
-SIGN_RENDER = 84  # drawn at 3x, then box-filtered down to 28x28 as the original crops were resized
+SIGN_SIDE = sign_mnist.SIDE
+SIGN_RENDER = 3 * SIGN_SIDE  # drawn at 3x, then box-filtered down as the original crops were resized
 
 
 def render_sign(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator) -> np.ndarray:
@@ -181,5 +183,5 @@ def render_sign(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator) ->
         mirror=False,
     )
     img = _composite(background, anatomy, shape, where, skin=skin, blur=1.2)
-    small = Image.fromarray(_to_uint8(img)).resize((28, 28), Image.BOX)
-    return _to_uint8(np.asarray(small, dtype=np.float32) + _noise(rng, (28, 28), 2.0))
+    small = Image.fromarray(_to_uint8(img)).resize((SIGN_SIDE, SIGN_SIDE), Image.BOX)
+    return _to_uint8(np.asarray(small, dtype=np.float32) + _noise(rng, (SIGN_SIDE, SIGN_SIDE), 2.0))
