@@ -1,16 +1,20 @@
-"""download: fetch the raw dataset into data/raw in its Kaggle layout (source: kaggle | local | synthetic)."""
+"""download: fetch one dataset's raw files into data/raw/<dataset>, in its Kaggle layout."""
 
 from handsign import layout
-from handsign.config import Params
+from handsign.config import load_params
 from handsign.runtime import repo_root
 from handsign.sources import fetch
 from handsign.stage import run_stage
 
 
-def download(params: Params) -> None:
-    out = fetch(params, layout.RAW, repo_root())
-    print(f"download: {params.dataset} from {params.source} -> {out}")
+def download(dataset: str) -> None:
+    params = load_params()
+    if dataset not in params.datasets:
+        raise ValueError(f"dataset {dataset!r} is not declared under datasets: in params.yaml")
+    source = params.datasets[dataset]
+    out = fetch(dataset, source, params.synthetic, layout.raw(dataset), repo_root())
+    print(f"download: {dataset} from {source.source} -> {out}")
 
 
 if __name__ == "__main__":
-    run_stage("download", download)
+    run_stage("download", download, "A dataset declared under `datasets:` in params.yaml.")

@@ -1,4 +1,5 @@
-"""evaluate: score the best checkpoint on the test split; metrics, plots and the model go to DVC and MLflow."""
+"""evaluate: score one experiment's best checkpoint on its test split; metrics, plots and the
+model go to DVC (reports/<experiment>/) and MLflow."""
 
 import json
 
@@ -7,49 +8,57 @@ import pandas as pd
 
 from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
-from handsign.config import Params
+from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
+from handsign.inference import load_checkpoint, predict
 from handsign.runtime import pick_device, repo_root
 from handsign.stage import run_stage
-from handsign.train import load_checkpoint, predict
 
 
-def evaluate(params: Params) -> None:
-    store = PreparedStore.load(layout.PREPARED)
-    table = pd.read_csv(layout.SPLIT, keep_default_na=False)
+def evaluate(name: str) -> None:
+    paths = layout.experiment_paths(name)
+    exp = load_experiment(paths.config)
+    prepared, split_file = layout.experiment_data(exp)
+    store = PreparedStore.load(prepared)
+    table = pd.read_csv(split_file, keep_default_na=False)
     test_idx = np.flatnonzero(table["split"].to_numpy() == "test")
-    model, checkpoint = load_checkpoint(layout.MODEL, pick_device(params.device))
+    model, checkpoint = load_checkpoint(paths.model, pick_device(exp.training.device))
     names = checkpoint["class_names"]
     y_true = table["label"].to_numpy()[test_idx]
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
 
-    write_json(layout.METRICS, summary)
-    write_json(layout.PER_CLASS, per_class)
-    with atomic_path(layout.PREDICTIONS) as tmp:
+    write_json(paths.metrics, summary)
+    write_json(paths.per_class, per_class)
+    with atomic_path(paths.predictions) as tmp:
         pd.DataFrame({
             "sample_id": table["sample_id"].to_numpy()[test_idx],
             "actual": [names[i] for i in y_true],
             "predicted": [names[i] for i in y_pred],
         }).to_csv(tmp, index=False)  # fmt: skip
-    title = f"{params.dataset} / {checkpoint['model_name']}"
-    report.plot_training_curves(pd.read_csv(layout.HISTORY), layout.FIG_CURVES, title)
-    report.plot_confusion_matrix(y_true, y_pred, names, layout.FIG_CONFUSION, f"{title}: test accuracy {summary['accuracy']:.4f}")
+    history = pd.read_csv(paths.history)
+    report.write_curves(history, paths.curves)
+    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
+    curves_png, confusion_png = paths.figures / "training_curves.png", paths.figures / "confusion_matrix.png"
+    report.plot_training_curves(history, curves_png, title)
+    report.plot_confusion_matrix(y_true, y_pred, names, confusion_png, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
 
-    run_id = json.loads(layout.MLFLOW_RUN.read_text())["run_id"]
+    run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
+    val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
     example = np.asarray(store.images[test_idx[:4]], dtype=np.float32)
     registered = tracking.finish_run(
         repo_root(),
         run_id,
-        params,
+        exp,
         {f"test_{k}": v for k, v in summary.items()},
-        [layout.METRICS, layout.PER_CLASS, layout.TRAIN_SUMMARY, layout.FIG_CURVES, layout.FIG_CONFUSION],
+        val_score,
+        [paths.config, paths.metrics, paths.per_class, paths.train_summary, curves_png, confusion_png],
         model.cpu(),
         example,
     )
-    print("evaluate: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
+    print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
     print(f"evaluate: registered {registered}")
 
 
 if __name__ == "__main__":
-    run_stage("evaluate", evaluate)
+    run_stage("evaluate", evaluate, "An experiment declared under `experiments:` in params.yaml.")

@@ -1,16 +1,21 @@
-"""prepare: parse and validate data/raw into uint8 image tensors, labels and class names (data/prepared)."""
+"""prepare: parse and validate data/raw/<dataset> into one uint8 tensor copy at one image size."""
 
 from handsign import layout
-from handsign.config import Params
+from handsign.config import load_params
 from handsign.datasets import get_format
 from handsign.stage import run_stage
 
 
-def prepare(params: Params) -> None:
-    data = get_format(params.dataset).read(layout.RAW, params.image_size)
-    data.save(layout.PREPARED, params.dataset)
-    print(f"prepare: {len(data.labels)} images {data.images.shape[1:]}, {len(data.class_names)} classes -> {layout.PREPARED}")
+def prepare(copy: str) -> None:
+    params = load_params()
+    if copy not in params.data:
+        raise ValueError(f"{copy!r} is not declared under data: in params.yaml")
+    spec = params.data[copy]
+    data = get_format(spec.dataset).read(layout.raw(spec.dataset), spec.image_size)
+    data.save(layout.prepared(copy), spec.dataset)
+    shape, classes = data.images.shape[1:], len(data.class_names)
+    print(f"prepare: {len(data.labels)} images {shape}, {classes} classes -> {layout.prepared(copy)}")
 
 
 if __name__ == "__main__":
-    run_stage("prepare", prepare)
+    run_stage("prepare", prepare, "A prepared copy declared under `data:` in params.yaml (<dataset>_<image size>).")

@@ -1,35 +1,43 @@
-"""split: assign every sample to train/val/test deterministically; list them all and any cross-split duplicates."""
+"""split: assign every sample of one prepared copy to train/val/test, once per strategy it lists.
+
+Each split file lists every sample; images found in two splits are listed and counted.
+"""
 
 from handsign import layout
 from handsign.atomic import atomic_path, write_json
-from handsign.config import Params
+from handsign.config import load_params
 from handsign.datasets import PreparedStore
-from handsign.split import SPLITS, assign_splits, content_hashes, cross_split_duplicates, resolve_strategy
+from handsign.split import SPLITS, assign_splits, content_hashes, cross_split_duplicates
 from handsign.stage import run_stage
 
 
-def split(params: Params) -> None:
-    store = PreparedStore.load(layout.PREPARED)
-    table = store.samples.copy()
-    table["split"] = assign_splits(table, params.split, params.seed)
-    table["content_hash"] = content_hashes(store.images)
-    duplicates = cross_split_duplicates(table)
-    with atomic_path(layout.SPLIT.parent) as tmp:
+def split(copy: str) -> None:
+    params = load_params()
+    if copy not in params.data:
+        raise ValueError(f"{copy!r} is not declared under data: in params.yaml")
+    store = PreparedStore.load(layout.prepared(copy))
+    hashes = content_hashes(store.images)
+    summary = {}
+    with atomic_path(layout.split_dir(copy)) as tmp:
         tmp.mkdir()
-        table.to_csv(tmp / layout.SPLIT.name, index=False)
-        duplicates.to_csv(tmp / layout.SPLIT_DUPLICATES.name, index=False)
-    counts = table["split"].value_counts()
-    summary = {
-        "strategy": resolve_strategy(table, params.split.strategy),
-        **{f"n_{s}": int(counts.get(s, 0)) for s in SPLITS},
-        "cross_split_duplicate_images": int(duplicates["content_hash"].nunique()),
-    }
-    write_json(layout.SPLIT_SUMMARY, summary)
-    print("split: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
-    if len(duplicates):
-        n = summary["cross_split_duplicate_images"]
-        print(f"split: warning: {n} images occur in more than one split; see {layout.SPLIT_DUPLICATES}")
+        for strategy in params.data[copy].splits:
+            table = store.samples.copy()
+            table["split"] = assign_splits(table, strategy, params.split)
+            table["content_hash"] = hashes
+            duplicates = cross_split_duplicates(table)
+            table.to_csv(tmp / f"{strategy}.csv", index=False)
+            duplicates.to_csv(tmp / f"{strategy}_cross_split_duplicates.csv", index=False)
+            counts = table["split"].value_counts()
+            summary[strategy] = {
+                **{f"n_{s}": int(counts.get(s, 0)) for s in SPLITS},
+                "cross_split_duplicate_images": int(duplicates["content_hash"].nunique()),
+            }
+            print(f"split {copy} {strategy}: " + ", ".join(f"{k} {v}" for k, v in summary[strategy].items()))
+            if len(duplicates):
+                n = summary[strategy]["cross_split_duplicate_images"]
+                print(f"split: warning: {n} images occur in more than one split; see {strategy}_cross_split_duplicates.csv")
+    write_json(layout.split_summary(copy), summary)
 
 
 if __name__ == "__main__":
-    run_stage("split", split)
+    run_stage("split", split, "A prepared copy declared under `data:` in params.yaml (<dataset>_<image size>).")

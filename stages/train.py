@@ -1,36 +1,49 @@
-"""train: fit the model on the train split, keep the best checkpoint by validation loss, log to MLflow."""
+"""train: fit one experiment's model on its train split, keep the epoch with the best validation
+score, log to MLflow. Reads only reports/<experiment>/config.json and the experiment's data; an
+interrupted run resumes from models/<experiment>/last.pt."""
 
 import pandas as pd
 
 from handsign import layout, tracking
 from handsign.atomic import atomic_path, write_json
-from handsign.config import Params
+from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
 from handsign.runtime import repo_root
 from handsign.stage import run_stage
-from handsign.train import fit
+from handsign.tasks import task_for
+from handsign.train import data_fingerprint, fit, interrupted_state
 
 
-def train(params: Params) -> None:
-    store = PreparedStore.load(layout.PREPARED)
-    split = pd.read_csv(layout.SPLIT, usecols=["split"])["split"].to_numpy()
+def train(name: str) -> None:
+    paths = layout.experiment_paths(name)
+    exp = load_experiment(paths.config)
+    prepared, split_file = layout.experiment_data(exp)
+    store = PreparedStore.load(prepared)
+    if not split_file.exists():
+        raise FileNotFoundError(f"{split_file} is missing: run the split stage first")
+    split = pd.read_csv(split_file, usecols=["split"])["split"].to_numpy()
+    fingerprint = data_fingerprint(split_file)
     root = repo_root()
-    run_id = tracking.start_run(params, root)
-    result = fit(params, store, split, layout.MODEL, on_epoch=lambda row: tracking.log_epoch(root, run_id, row))
-    with atomic_path(layout.HISTORY) as tmp:
+    state = interrupted_state(paths.resume, exp, fingerprint)
+    run_id = state["run_id"] if state else tracking.start_run(exp, root)
+    result = fit(
+        exp, store, split, paths.model, paths.resume, fingerprint, state, run_id,
+        on_epoch=lambda row: tracking.log_epoch(root, run_id, row),
+    )  # fmt: skip
+    with atomic_path(paths.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     best = result.history[result.best_epoch - 1]
-    write_json(layout.TRAIN_SUMMARY, {
+    write_json(paths.train_summary, {
         "best_epoch": result.best_epoch,
         "best_val_loss": best["val_loss"],
-        "best_val_acc": best["val_acc"],
+        "best_val_score": task_for(exp.training.model).score(best)[0],
         "train_seconds": round(result.train_seconds, 1),
     })  # fmt: skip
-    write_json(layout.MLFLOW_RUN, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
+    write_json(paths.mlflow_run, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
     seconds = result.train_seconds
-    print(f"train: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s on {result.device}")
+    print(f"train: {name}: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s on {result.device}")
     print(f"train: MLflow run {run_id}")
 
 
 if __name__ == "__main__":
-    run_stage("train", train)
+    run_stage("train", train, "An experiment declared under `experiments:` in params.yaml.")

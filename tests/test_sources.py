@@ -4,7 +4,7 @@ import zipfile
 
 import pytest
 
-from handsign.config import params_from_dict
+from handsign.config import DatasetParams, SyntheticParams
 from handsign.sources import SourceError, fetch, from_kaggle, safe_extract
 
 
@@ -63,10 +63,10 @@ def test_kaggle_credentials_are_never_echoed(tmp_path, monkeypatch):
 
 
 def test_missing_local_path_leaves_no_output(tmp_path):
-    params = params_from_dict({"source": "local", "local_path": str(tmp_path / "absent.zip")})
+    source = DatasetParams(source="local", local_path=str(tmp_path / "absent.zip"))
     dest = tmp_path / "raw"
     with pytest.raises(SourceError, match="absent.zip does not exist"):
-        fetch(params, dest, tmp_path)
+        fetch("sign_mnist", source, SyntheticParams(), dest, tmp_path)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary leftovers either
 
@@ -75,7 +75,7 @@ def test_local_archive_of_the_wrong_dataset_is_rejected(tmp_path):
     archive = tmp_path / "other.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("readme.txt", "not sign mnist")
-    params = params_from_dict({"source": "local", "local_path": str(archive)})
+    source = DatasetParams(source="local", local_path=str(archive))
     with pytest.raises(ValueError, match="no sign_mnist_train.csv anywhere"):
-        fetch(params, tmp_path / "raw", tmp_path)
+        fetch("sign_mnist", source, SyntheticParams(), tmp_path / "raw", tmp_path)
     assert not (tmp_path / "raw").exists()

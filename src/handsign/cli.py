@@ -29,28 +29,26 @@ def synth(
 ) -> None:
     """Render a synthetic dataset, exactly as the download stage's `synthetic` source does."""
     from handsign.atomic import atomic_path
-    from handsign.config import ConfigError, SyntheticParams, params_from_dict
+    from handsign.config import DATASETS, ConfigError, params_from_dict
     from handsign.synth import render_dataset
 
+    if dataset not in DATASETS:
+        raise typer.BadParameter(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
     if out.exists():
         raise typer.BadParameter(f"{out} exists; choose a new folder")
-    raw = {
-        "dataset": dataset,
-        "synthetic": {
-            "seed": seed,
-            "per_class_train": per_class_train,
-            "per_class_test": per_class_test,
-            "subjects": subjects,
-            "frames_per_gesture": frames_per_gesture,
-        },
+    counts = {
+        "seed": seed,
+        "per_class_train": per_class_train,
+        "per_class_test": per_class_test,
+        "subjects": subjects,
+        "frames_per_gesture": frames_per_gesture,
     }
     try:
-        params = params_from_dict(raw)
+        p = params_from_dict({"synthetic": counts}).synthetic
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
-    p: SyntheticParams = params.synthetic
     with atomic_path(out) as tmp:
-        render_dataset(params.dataset, tmp, p, p.seed)
+        render_dataset(dataset, tmp, p, p.seed)
     typer.echo(f"wrote synthetic {dataset} to {out}")
 
 
@@ -73,9 +71,9 @@ def score(
     import numpy as np
 
     from handsign.datasets import get_format
+    from handsign.inference import load_checkpoint, predict
     from handsign.report import classification_metrics
     from handsign.sources import safe_extract
-    from handsign.train import load_checkpoint, predict
 
     model, ckpt = load_checkpoint(checkpoint)
     with tempfile.TemporaryDirectory() as tmp:

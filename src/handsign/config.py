@@ -1,8 +1,16 @@
-"""The one typed loader for `params.yaml`: nothing else in handsign parses that file."""
+"""The one typed loader for `params.yaml` (and the per-experiment configs resolved from it).
+
+`params.yaml` declares datasets once, the prepared copies the experiments share, the shared
+training defaults (top-level keys, so `dvc exp run -S lr=1e-4` works as typed) and the
+experiments, each of which may override any training default. `Params.experiment(name)`
+resolves one experiment into an `Experiment`: everything its train and evaluate stages read.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +20,7 @@ import yaml
 
 DATASETS = ("sign_mnist", "leapgestrecog", "fingers")
 SOURCES = ("synthetic", "local", "kaggle")
-SPLIT_STRATEGIES = ("auto", "random", "subject")
+SPLIT_STRATEGIES = ("official", "random", "subject")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -31,38 +39,122 @@ class SyntheticParams:
 
 
 @dataclass(frozen=True)
+class DatasetParams:
+    """Where one dataset's raw download comes from."""
+
+    source: str = "synthetic"
+    local_path: str = ""
+
+
+@dataclass(frozen=True)
+class DataCopyParams:
+    """One prepared copy (a dataset at an image size) and the splits made of it."""
+
+    dataset: str = "sign_mnist"
+    image_size: int = 28
+    splits: tuple[str, ...] = ("official",)
+
+
+@dataclass(frozen=True)
 class SplitParams:
-    strategy: str = "auto"
+    """Shared by every split: the seed picks the validation carve-out and the held-out subjects."""
+
+    seed: int = 42
     val_fraction: float = 0.1
     test_fraction: float = 0.1
 
 
 @dataclass(frozen=True)
-class Params:
-    dataset: str = "sign_mnist"
-    source: str = "synthetic"
-    local_path: str = ""
-    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
-    image_size: int = 28
-    seed: int = 42
-    split: SplitParams = field(default_factory=SplitParams)
+class Training:
+    """How one experiment trains; the top-level keys of params.yaml are the shared defaults."""
+
     model: str = "cnn_small"
+    seed: int = 42
     optimizer: str = "sgd"
     lr: float = 0.05
     momentum: float = 0.9
     weight_decay: float = 5e-4
-    epochs: int = 3
+    epochs: int = 15
     batch_size: int = 64
     augment: bool = True
     device: str = "auto"
 
+
+TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
+DEFAULT_KEYS = tuple(k for k in TRAINING_KEYS if k != "model")  # each experiment names its model
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One resolved experiment: what its train and evaluate stages read, and nothing else."""
+
+    name: str
+    dataset: str
+    source: str
+    image_size: int
+    split: str
+    training: Training
+
+    @property
+    def data_copy(self) -> str:
+        return data_copy_name(self.dataset, self.image_size)
+
     def to_flat_dict(self) -> dict[str, Any]:
-        """`synthetic.per_class_train`-style keys, as MLflow params and checkpoints store them."""
+        """`training.lr`-style keys, as MLflow params and checkpoints store them."""
         return _flatten(dataclasses.asdict(self))
 
-    def resolve_path(self, path: str, root: Path) -> Path:
-        p = Path(path).expanduser()
-        return p if p.is_absolute() else (root / p).resolve()
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
+
+
+@dataclass(frozen=True)
+class Params:
+    datasets: dict[str, DatasetParams] = field(default_factory=dict)
+    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
+    data: dict[str, DataCopyParams] = field(default_factory=dict)
+    split: SplitParams = field(default_factory=SplitParams)
+    seed: int = 42
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    epochs: int = 15
+    batch_size: int = 64
+    augment: bool = True
+    device: str = "auto"
+    experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def experiment(self, name: str) -> Experiment:
+        """The experiment `name` with every shared default it does not override filled in."""
+        if name not in self.experiments:
+            raise ConfigError(f"no experiment {name!r}; known: {', '.join(self.experiments) or 'none'}")
+        raw = dict(self.experiments[name])
+        where = f"experiments.{name}"
+        missing = [k for k in ("dataset", "image_size", "split", "model") if k not in raw]
+        if missing:
+            raise ConfigError(f"{where}: must name {', '.join(missing)}")
+        known = {"dataset", "image_size", "split", *TRAINING_KEYS}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        defaults = {k: getattr(self, k) for k in DEFAULT_KEYS}
+        training = _build(Training, {**defaults, **{k: v for k, v in raw.items() if k in TRAINING_KEYS}}, f"{where}.")
+        dataset = _coerce(raw["dataset"], str, f"{where}.dataset")
+        image_size = _coerce(raw["image_size"], int, f"{where}.image_size")
+        split = _coerce(raw["split"], str, f"{where}.split")
+        copy = data_copy_name(dataset, image_size)
+        if copy not in self.data:
+            raise ConfigError(f"{where}: no prepared copy {copy!r} under data: (dataset {dataset}, image_size {image_size})")
+        if split not in self.data[copy].splits:
+            raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits ({', '.join(self.data[copy].splits)})")
+        exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training)
+        _check_training(exp.training, where)
+        return exp
+
+
+def data_copy_name(dataset: str, image_size: int) -> str:
+    """The key of a prepared copy in `data:`, and its folder under data/prepared and data/split."""
+    return f"{dataset}_{image_size}"
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -76,10 +168,23 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def _coerce(value: Any, typ: Any, key: str) -> Any:
+    origin = typing.get_origin(typ)
     if dataclasses.is_dataclass(typ):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
         return _build(typ, value, f"{key}.")
+    if origin is dict:
+        _, item_type = typing.get_args(typ)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return {str(k): _coerce(v, item_type, f"{key}.{k}") for k, v in value.items()}
+    if origin is tuple:
+        item_type = typing.get_args(typ)[0]
+        if not isinstance(value, list | tuple) or not value:
+            raise ConfigError(f"{key}: expected a non-empty list, got {value!r}")
+        return tuple(_coerce(v, item_type, f"{key}[{i}]") for i, v in enumerate(value))
+    if origin in (typing.Union, types.UnionType) or typ is Any:
+        return value
     if typ is bool:
         if isinstance(value, bool):
             return value
@@ -118,20 +223,30 @@ def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
     return cls(**kwargs)
 
 
-def _check(p: Params) -> None:
-    def one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
 
-    one_of("dataset", p.dataset, DATASETS)
-    one_of("source", p.source, SOURCES)
-    one_of("split.strategy", p.split.strategy, SPLIT_STRATEGIES)
-    one_of("optimizer", p.optimizer, OPTIMIZERS)
-    one_of("device", p.device, DEVICES)
+
+def _check_training(t: Training, where: str) -> None:
+    # Model names are checked against the model registry by the configure stage: importing the
+    # models (and torch) here would make every stage depend on them.
+    _one_of(f"{where}optimizer", t.optimizer, OPTIMIZERS)
+    _one_of(f"{where}device", t.device, DEVICES)
+    for key in ("epochs", "batch_size"):
+        if getattr(t, key) < 1:
+            raise ConfigError(f"{where}{key}: must be at least 1, got {getattr(t, key)}")
+    if not t.lr > 0:
+        raise ConfigError(f"{where}lr: must be positive, got {t.lr}")
+
+
+def _check(p: Params) -> None:
+    for name, d in p.datasets.items():
+        _one_of("datasets", name, DATASETS)
+        _one_of(f"datasets.{name}.source", d.source, SOURCES)
+        if d.source == "local" and not d.local_path:
+            raise ConfigError(f"datasets.{name}.local_path: must name an archive or folder when source is local")
     positive = {
-        "image_size": p.image_size,
-        "epochs": p.epochs,
-        "batch_size": p.batch_size,
         "synthetic.per_class_train": p.synthetic.per_class_train,
         "synthetic.per_class_test": p.synthetic.per_class_test,
         "synthetic.subjects": p.synthetic.subjects,
@@ -142,13 +257,22 @@ def _check(p: Params) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key}: must be at least 1, got {value}")
-    if not p.lr > 0:
-        raise ConfigError(f"lr: must be positive, got {p.lr}")
     for key, value in (("split.val_fraction", p.split.val_fraction), ("split.test_fraction", p.split.test_fraction)):
         if not 0 < value < 0.5:
             raise ConfigError(f"{key}: must be between 0 and 0.5, got {value}")
-    if p.source == "local" and not p.local_path:
-        raise ConfigError("local_path: must name an archive or folder when source is local")
+    for name, copy in p.data.items():
+        if copy.dataset not in p.datasets:
+            raise ConfigError(f"data.{name}.dataset: {copy.dataset!r} is not declared under datasets:")
+        if copy.image_size < 1:
+            raise ConfigError(f"data.{name}.image_size: must be at least 1, got {copy.image_size}")
+        if name != data_copy_name(copy.dataset, copy.image_size):
+            expected = data_copy_name(copy.dataset, copy.image_size)
+            raise ConfigError(f"data.{name}: a copy of {copy.dataset} at {copy.image_size} px must be named {expected!r}")
+        for strategy in copy.splits:
+            _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)
+    _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")
+    for name in p.experiments:
+        p.experiment(name)
 
 
 def params_from_dict(raw: dict[str, Any]) -> Params:
@@ -158,7 +282,7 @@ def params_from_dict(raw: dict[str, Any]) -> Params:
 
 
 def load_params(path: str | Path = "params.yaml", overrides: dict[str, Any] | None = None) -> Params:
-    """Read, type-check and validate a params file; `overrides` uses dotted keys (`split.strategy`)."""
+    """Read, type-check and validate a params file; `overrides` uses dotted keys (`split.seed`)."""
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"{path}: params file not found")
@@ -176,3 +300,17 @@ def load_params(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
         return params_from_dict(raw)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """An experiment config written by the configure stage (`reports/<experiment>/config.json`)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run the configure stage first")
+    raw = json.loads(path.read_text())
+    try:
+        exp = _build(Experiment, raw)
+        _check_training(exp.training, f"{path}: ")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
+    return exp

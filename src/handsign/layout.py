@@ -1,19 +1,98 @@
-"""Where each stage reads and writes, relative to the repository root (mirrored in dvc.yaml)."""
+"""Where each stage reads and writes, relative to the repository root (mirrored in dvc.yaml).
 
+Data is kept per dataset (download) and per prepared copy (prepare, split); results per
+experiment, so every experiment's metrics and plots sit side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from pathlib import Path
 
-RAW = Path("data/raw")
-PREPARED = Path("data/prepared")
-SPLIT = Path("data/split/split.csv")
-SPLIT_DUPLICATES = Path("data/split/cross_split_duplicates.csv")
-MODEL = Path("models/model.pt")
-MLFLOW_RUN = Path("models/mlflow_run.json")
+from handsign.config import Experiment, data_copy_name
+
+DATA = Path("data")
+MODELS = Path("models")
 REPORTS = Path("reports")
-SPLIT_SUMMARY = REPORTS / "split.json"
-TRAIN_SUMMARY = REPORTS / "train.json"
-HISTORY = REPORTS / "train_history.csv"
-METRICS = REPORTS / "metrics.json"
-PER_CLASS = REPORTS / "per_class.json"
-PREDICTIONS = REPORTS / "predictions.csv"
-FIG_CURVES = REPORTS / "figures" / "training_curves.png"
-FIG_CONFUSION = REPORTS / "figures" / "confusion_matrix.png"
+
+
+def raw(dataset: str) -> Path:
+    return DATA / "raw" / dataset
+
+
+def prepared(copy: str) -> Path:
+    return DATA / "prepared" / copy
+
+
+def split_dir(copy: str) -> Path:
+    return DATA / "split" / copy
+
+
+def split_file(copy: str, strategy: str) -> Path:
+    """Every sample of the copy with its split, source file and row, label, subject and content hash."""
+    return split_dir(copy) / f"{strategy}.csv"
+
+
+def split_summary(copy: str) -> Path:
+    return REPORTS / "data" / f"{copy}.json"
+
+
+@dataclass(frozen=True)
+class ExperimentPaths:
+    name: str
+
+    @property
+    def config(self) -> Path:
+        return REPORTS / self.name / "config.json"
+
+    @property
+    def model(self) -> Path:
+        return MODELS / self.name / "model.pt"
+
+    @property
+    def resume(self) -> Path:
+        """The last completed epoch's full state, kept by DVC across runs (`persist`) for resuming."""
+        return MODELS / self.name / "last.pt"
+
+    @property
+    def mlflow_run(self) -> Path:
+        return MODELS / self.name / "mlflow_run.json"
+
+    @property
+    def train_summary(self) -> Path:
+        return REPORTS / self.name / "train.json"
+
+    @property
+    def history(self) -> Path:
+        return REPORTS / self.name / "train_history.csv"
+
+    @property
+    def metrics(self) -> Path:
+        return REPORTS / self.name / "metrics.json"
+
+    @property
+    def per_class(self) -> Path:
+        return REPORTS / self.name / "per_class.json"
+
+    @property
+    def predictions(self) -> Path:
+        return REPORTS / self.name / "predictions.csv"
+
+    @property
+    def curves(self) -> Path:
+        """One long-format CSV per training curve (`epoch,curve,<metric>`), drawn by DVC."""
+        return REPORTS / self.name / "curves"
+
+    @property
+    def figures(self) -> Path:
+        return REPORTS / self.name / "figures"
+
+
+def experiment_paths(name: str) -> ExperimentPaths:
+    return ExperimentPaths(name)
+
+
+def experiment_data(exp: Experiment) -> tuple[Path, Path]:
+    """(prepared folder, split file) that an experiment trains and is evaluated on."""
+    copy = data_copy_name(exp.dataset, exp.image_size)
+    return prepared(copy), split_file(copy, exp.split)

@@ -26,6 +26,20 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     return summary, per_class
 
 
+def write_curves(history: pd.DataFrame, folder: Path) -> None:
+    """One long-format CSV per metric the loop reported (`epoch,curve,loss` with curve = train |
+    validation), so DVC's `curves` template draws both curves of one metric in one plot."""
+    metrics = [c.removeprefix("train_") for c in history.columns if c.startswith("train_") and f"val_{c[6:]}" in history]
+    with atomic_path(folder) as tmp:
+        tmp.mkdir()
+        for m in metrics:
+            long = pd.concat([
+                pd.DataFrame({"epoch": history["epoch"], "curve": curve, m: history[f"{prefix}_{m}"]})
+                for curve, prefix in (("train", "train"), ("validation", "val"))
+            ])  # fmt: skip
+            long.to_csv(tmp / f"{m}.csv", index=False)
+
+
 def _pyplot():
     """matplotlib, headless; imported on first use because it is slow to import."""
     import matplotlib

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from handsign.atomic import atomic_path
-from handsign.config import Params
+from handsign.config import DatasetParams, SyntheticParams
 from handsign.datasets import get_format
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
@@ -26,8 +26,8 @@ class SourceError(RuntimeError):
 WAYS_OUT = (
     "Three ways out: (1) give Kaggle credentials (KAGGLE_USERNAME and KAGGLE_KEY, or "
     "~/.kaggle/kaggle.json) on a machine with network; (2) use a downloaded archive: "
-    "`dvc exp run -S source=local -S local_path=/path/to/archive.zip`; (3) work offline on "
-    "generated data: `dvc exp run -S source=synthetic`."
+    "`dvc exp run -S datasets.<dataset>.source=local -S datasets.<dataset>.local_path=/path/to/archive.zip`; "
+    "(3) work offline on generated data: `dvc exp run -S datasets.<dataset>.source=synthetic`."
 )
 
 
@@ -91,21 +91,27 @@ def from_local(path: Path, dest: Path) -> None:
         safe_extract(path, dest)
 
 
-def fetch(params: Params, dest: Path, root: Path) -> Path:
-    """Fill `dest` with the raw download of `params.dataset` from `params.source`, atomically."""
-    fmt = get_format(params.dataset)
+def resolve_path(path: str, root: Path) -> Path:
+    """A `local_path` as written in params.yaml: relative paths are relative to the repository root."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else (root / p).resolve()
+
+
+def fetch(dataset: str, source: DatasetParams, synthetic: SyntheticParams, dest: Path, root: Path) -> Path:
+    """Fill `dest` with the raw download of `dataset` from `source.source`, atomically."""
+    fmt = get_format(dataset)
     with atomic_path(dest) as tmp:
-        if params.source == "kaggle":
+        if source.source == "kaggle":
             from_kaggle(fmt.KAGGLE_HANDLE, tmp)
-        elif params.source == "local":
-            from_local(params.resolve_path(params.local_path, root), tmp)
+        elif source.source == "local":
+            from_local(resolve_path(source.local_path, root), tmp)
         else:
             from handsign.synth import render_dataset
 
-            render_dataset(params.dataset, tmp, params.synthetic, params.synthetic.seed)
+            render_dataset(dataset, tmp, synthetic, synthetic.seed)
         # Fail now, not two stages later, if the download is not the dataset asked for.
         fmt.locate(tmp)
         (tmp / ".handsign-source.json").write_text(
-            json.dumps({"dataset": params.dataset, "source": params.source, "handle": fmt.KAGGLE_HANDLE}) + "\n"
+            json.dumps({"dataset": dataset, "source": source.source, "handle": fmt.KAGGLE_HANDLE}) + "\n"
         )
     return dest

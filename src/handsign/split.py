@@ -2,7 +2,8 @@
 
 Strategies: `official` (the download's own test set, validation carved from its training set,
 stratified), `random` (stratified frame split) and `subject` (whole subjects held out, so no
-person is seen in training and testing: LeapGestRecog's honest measure).
+person is seen in training and testing: LeapGestRecog's honest measure). `SplitParams.seed`
+picks the carve-outs and the held-out subjects.
 """
 
 from __future__ import annotations
@@ -18,13 +19,6 @@ from handsign.config import SplitParams
 SPLITS = ("train", "val", "test")
 
 
-def resolve_strategy(samples: pd.DataFrame, strategy: str) -> str:
-    has_official = (samples["official_split"] == "test").any()
-    if strategy == "auto":
-        return "official" if has_official else "random"
-    return strategy
-
-
 def _stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded split of `fraction` off; stratified where the data allow it (every class twice, and
     each side at least one sample per class), plain random otherwise (tiny shrunk datasets)."""
@@ -36,13 +30,15 @@ def _stratified(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     return train_test_split(idx, test_size=fraction, random_state=seed, stratify=labels if stratifiable else None)
 
 
-def assign_splits(samples: pd.DataFrame, params: SplitParams, seed: int) -> pd.Series:
+def assign_splits(samples: pd.DataFrame, strategy: str, params: SplitParams) -> pd.Series:
     """A split name per sample (index-aligned with `samples`), a pure function of its inputs."""
-    strategy = resolve_strategy(samples, params.strategy)
+    seed = params.seed
     labels = samples["label"].to_numpy()
     out = np.empty(len(samples), dtype=object)
     if strategy == "official":
         test = (samples["official_split"] == "test").to_numpy()
+        if not test.any():
+            raise ValueError("split strategy official: this dataset has no official test set; use random or subject")
         out[test] = "test"
         pool = np.flatnonzero(~test)
         keep, val = _stratified(labels[pool], params.val_fraction, seed)

@@ -1,6 +1,9 @@
-"""MLflow bookkeeping: one sqlite store per repository, one run per training.
+"""MLflow bookkeeping: one sqlite store per repository, one MLflow experiment per handsign
+experiment, one run per training, one registered model per experiment and data source.
 
-`import mlflow` costs seconds, so it happens inside these functions, never at CLI start-up.
+Aliases: `newest` on the latest version; `champion` on the version with the best validation
+score, moved only when a new version beats it. `import mlflow` costs seconds, so it happens
+inside these functions, never at CLI start-up.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from handsign.config import Params
+from handsign.config import Experiment
 
 T = TypeVar("T")
-MODEL_ALIAS = "newest"
+NEWEST = "newest"
+CHAMPION = "champion"
 
 
 def _mlflow() -> Any:
@@ -31,8 +35,13 @@ def tracking_uri(root: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
 
 
-def experiment_name(params: Params) -> str:
-    return f"handsign-{params.dataset}"
+def experiment_name(exp: Experiment) -> str:
+    return f"handsign-{exp.name}"
+
+
+def registered_model_name(exp: Experiment) -> str:
+    """Per experiment and data source: a model trained on synthetic data never shares a name with a real one."""
+    return f"handsign-{exp.name}-{exp.source}"
 
 
 def _retry(fn: Callable[[], T], attempts: int = 6) -> T:
@@ -55,11 +64,11 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
-def start_run(params: Params, root: Path) -> str:
+def start_run(exp: Experiment, root: Path) -> str:
     """Open a run for a training, log the resolved config and tags; returns the run id."""
     mlflow = _mlflow()
     mlflow.set_tracking_uri(tracking_uri(root))
-    name = experiment_name(params)
+    name = experiment_name(exp)
 
     def experiment_id() -> str:
         found = mlflow.get_experiment_by_name(name)
@@ -70,14 +79,16 @@ def start_run(params: Params, root: Path) -> str:
 
     exp_id = _retry(experiment_id)
     tags = {
-        "dataset": params.dataset,
-        "model": params.model,
-        "data_source": params.source,
+        "experiment": exp.name,
+        "dataset": exp.dataset,
+        "model": exp.training.model,
+        "data_source": exp.source,
+        "split": exp.split,
         "git_commit": git_commit(Path.cwd()),  # the checkout that runs, a temp copy included
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
     }
-    run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{params.model}-{tags['dvc_experiment']}", tags=tags))
-    _retry(lambda: mlflow.log_params(params.to_flat_dict()))
+    run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{exp.name}-{tags['dvc_experiment']}", tags=tags))
+    _retry(lambda: mlflow.log_params(exp.to_flat_dict()))
     mlflow.end_run()
     return run.info.run_id
 
@@ -93,20 +104,22 @@ def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
 def finish_run(
     root: Path,
     run_id: str,
-    params: Params,
+    exp: Experiment,
     metrics: dict[str, float],
+    val_score: float,
     artifacts: list[Path],
     model: Any,
     input_example: Any,
 ) -> str:
-    """Log test metrics, report files and the model; register it and point the alias at it."""
+    """Log test metrics, report files and the model; register it, point `newest` at it, and
+    `champion` too when its validation score (higher is better) beats the champion's."""
     _mlflow()
     import mlflow.pytorch
     import torch
     from mlflow.models import infer_signature
 
     mlflow.set_tracking_uri(tracking_uri(root))
-    name = experiment_name(params)
+    name = registered_model_name(exp)
     with mlflow.start_run(run_id=run_id):
         _retry(lambda: mlflow.log_metrics(metrics))
         for path in artifacts:
@@ -124,5 +137,21 @@ def finish_run(
         )
     client = mlflow.MlflowClient()
     version = info.registered_model_version
-    _retry(lambda: client.set_registered_model_alias(name, MODEL_ALIAS, version))
-    return f"models:/{name}@{MODEL_ALIAS} (version {version})"
+    _retry(lambda: client.set_model_version_tag(name, version, "val_score", repr(val_score)))
+    _retry(lambda: client.set_registered_model_alias(name, NEWEST, version))
+    champion = _champion_score(client, name)
+    crowned = champion is None or val_score > champion
+    if crowned:
+        _retry(lambda: client.set_registered_model_alias(name, CHAMPION, version))
+    verdict = "new champion" if crowned else f"champion stays (its val_score {champion:.4f} >= {val_score:.4f})"
+    return f"models:/{name}@{NEWEST} (version {version}, val_score {val_score:.4f}: {verdict})"
+
+
+def _champion_score(client: Any, name: str) -> float | None:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None  # no champion yet
+    return float(version.tags.get("val_score", "-inf"))

@@ -1,12 +1,20 @@
-"""One supervised training loop for every classifier: short and flat, like torchvision's references."""
+"""One training loop for every model: short and flat, like torchvision's references.
+
+The task (`handsign.tasks`) owns the loss and the metrics, so the loop serves a classifier and
+a reconstruction objective alike. After every epoch the whole state (weights, optimizer,
+scheduler, random generators, history) is written to a resume file; a training killed
+mid-run picks up from its last completed epoch and ends exactly as an uninterrupted one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,10 +24,11 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from handsign.atomic import atomic_path
-from handsign.config import Params
+from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
 from handsign.models import build_model
-from handsign.runtime import pick_device, seed_everything
+from handsign.runtime import pick_device, seed_everything, to_device
+from handsign.tasks import Classification, task_for
 
 
 def split_tensors(store: PreparedStore, split: np.ndarray, name: str) -> TensorDataset:
@@ -42,14 +51,15 @@ def random_affine(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
-def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    # channels_last is 15-20% faster for convolutions on CPU and on tensor cores alike.
-    return images.to(device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
+def _add(sums: dict[str, float], loss: torch.Tensor, metric_sums: dict[str, float], n: int) -> None:
+    sums["loss"] = sums.get("loss", 0.0) + loss.item() * n
+    for k, v in metric_sums.items():
+        sums[k] = sums.get(k, 0.0) + v
 
 
 def train_one_epoch(
     model: nn.Module,
-    criterion: nn.Module,
+    task: Classification,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     loader: DataLoader,
@@ -58,42 +68,70 @@ def train_one_epoch(
     augment: Callable[[torch.Tensor], torch.Tensor] | None,
 ) -> dict[str, float]:
     model.train()
-    total_loss, correct, seen = 0.0, 0, 0
+    sums: dict[str, float] = {}
+    seen = 0
     bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
     for images, labels in bar:
         images, labels = to_device(images, device), labels.to(device)
         if augment is not None:
             images = augment(images)
         output = model(images)
-        loss = criterion(output, labels)
+        loss = task.loss(output, images, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(labels)
-        correct += (output.argmax(1) == labels).sum().item()
+        _add(sums, loss, task.metric_sums(output, images, labels), len(labels))
         seen += len(labels)
-        bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
-    return {"train_loss": total_loss / seen, "train_acc": correct / seen}
+        bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
+    return {f"train_{k}": v / seen for k, v in sums.items()}
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, criterion: nn.Module, loader: DataLoader, device: torch.device) -> tuple[float, np.ndarray]:
-    """Mean loss and the predicted class of every sample, in loader order."""
+def evaluate(model: nn.Module, task: Classification, loader: DataLoader, device: torch.device) -> dict[str, float]:
+    """Mean loss and task metrics over `loader`, as `val_<name>`."""
     model.eval()
-    total_loss, preds = 0.0, []
+    sums: dict[str, float] = {}
     for images, labels in loader:
         images, labels = to_device(images, device), labels.to(device)
         output = model(images)
-        total_loss += criterion(output, labels).item() * len(labels)
-        preds.append(output.argmax(1).cpu())
-    return total_loss / len(loader.dataset), torch.cat(preds).numpy()
+        _add(sums, task.loss(output, images, labels), task.metric_sums(output, images, labels), len(labels))
+    return {f"val_{k}": v / len(loader.dataset) for k, v in sums.items()}
 
 
-def make_optimizer(params: Params, model: nn.Module) -> torch.optim.Optimizer:
-    if params.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=params.lr, weight_decay=params.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=params.lr, momentum=params.momentum, weight_decay=params.weight_decay)
+def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
+    if t.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+
+
+def data_fingerprint(split_file: Path) -> str:
+    """The split file lists every sample's label, split and content hash: it identifies the data."""
+    return hashlib.sha1(split_file.read_bytes()).hexdigest()
+
+
+def interrupted_state(path: Path, exp: Experiment, fingerprint: str) -> dict[str, Any] | None:
+    """The saved state of an unfinished training of this same experiment on this same data, else None."""
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("complete", True) or state.get("config") != exp.to_flat_dict() or state.get("data") != fingerprint:
+        return None
+    return state
+
+
+def _rng_state(generator: torch.Generator) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "generator": generator.get_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    generator.set_state(state["generator"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 @dataclass
@@ -102,76 +140,79 @@ class FitResult:
     best_epoch: int
     device: str
     train_seconds: float
+    resumed_from: int  # the last completed epoch found on disk, 0 for a fresh start
 
 
 def fit(
-    params: Params,
+    exp: Experiment,
     store: PreparedStore,
     split: np.ndarray,
     checkpoint_path: Path,
+    resume_path: Path,
+    fingerprint: str = "",
+    state: dict[str, Any] | None = None,
+    run_id: str = "",
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
-    """Train `params.model` on the train split, keep the checkpoint with the lowest validation loss."""
-    generator = seed_everything(params.seed)
-    device = pick_device(params.device)
+    """Train `exp` on the train split from scratch, or from `state` (see `interrupted_state`);
+    write the epoch with the best validation score to `checkpoint_path`."""
+    t = exp.training
+    task = task_for(t.model)
+    generator = seed_everything(t.seed)
+    device = pick_device(t.device)
     train_set, val_set = split_tensors(store, split, "train"), split_tensors(store, split, "val")
-    train_loader = DataLoader(train_set, batch_size=params.batch_size, shuffle=True, generator=generator)
-    val_loader = DataLoader(val_set, batch_size=max(256, params.batch_size))
-    model = build_model(params.model, len(store.class_names), store.images.shape[1], store.images.shape[2])
+    train_loader = DataLoader(train_set, batch_size=t.batch_size, shuffle=True, generator=generator)
+    val_loader = DataLoader(val_set, batch_size=max(256, t.batch_size))
+    model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2])
     model = model.to(device, memory_format=torch.channels_last)
-    criterion = nn.CrossEntropyLoss()
-    optimizer = make_optimizer(params, model)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=params.epochs * len(train_loader))
-    augment = (lambda x: random_affine(x, generator)) if params.augment else None
+    optimizer = make_optimizer(t, model)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
+    augment = (lambda x: random_affine(x, generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
-    best_loss, best_epoch, start = math.inf, 0, time.perf_counter()
-    for epoch in range(1, params.epochs + 1):
+    best: dict[str, Any] = {"epoch": 0, "score": (-math.inf,), "model": None}
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["lr_scheduler"])
+        _set_rng_state(state["rng"], generator)
+        history, best = state["history"], state["best"]
+        print(f"train: resuming {exp.name} after epoch {state['epoch']} of {t.epochs} (from {resume_path})")
+    resumed_from = len(history)
+    for epoch in range(resumed_from + 1, t.epochs + 1):
         t0 = time.perf_counter()
-        row = {"epoch": epoch, **train_one_epoch(model, criterion, optimizer, scheduler, train_loader, device, epoch, augment)}
-        val_loss, val_pred = evaluate(model, criterion, val_loader, device)
-        row.update(val_loss=val_loss, val_acc=float((val_pred == val_set.tensors[1].numpy()).mean()))
+        row = {"epoch": epoch, **train_one_epoch(model, task, optimizer, scheduler, train_loader, device, epoch, augment)}
+        row.update(evaluate(model, task, val_loader, device))
         row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
         history.append(row)
-        print(f"epoch {epoch}/{params.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+        print(f"epoch {epoch}/{t.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
+        if task.score(row) > tuple(best["score"]):
+            weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best = {"epoch": epoch, "score": task.score(row), "model": weights}
+        with atomic_path(resume_path) as tmp:
+            torch.save({
+                "complete": False, "epoch": epoch, "config": exp.to_flat_dict(), "data": fingerprint, "run_id": run_id,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(), "lr_scheduler": scheduler.state_dict(),
+                "rng": _rng_state(generator), "history": history, "best": best,
+            }, tmp)  # fmt: skip
         if on_epoch is not None:
             on_epoch(row)
-        if val_loss < best_loss:
-            best_loss, best_epoch = val_loss, epoch
-            checkpoint = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "lr_scheduler": scheduler.state_dict(),
-                "epoch": epoch,
-                "val_loss": val_loss,
-                "config": params.to_flat_dict(),
-                "model_name": params.model,
-                "class_names": store.class_names,
-                "input_shape": list(store.images.shape[1:]),
-            }
-            with atomic_path(checkpoint_path) as tmp:
-                torch.save(checkpoint, tmp)
-    return FitResult(history, best_epoch, str(device), time.perf_counter() - start)
 
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """The trained network (in eval mode) and its checkpoint dict, which carries the resolved config."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run the train stage first")
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    channels, size, _ = checkpoint["input_shape"]
-    model = build_model(checkpoint["model_name"], len(checkpoint["class_names"]), channels, size)
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), checkpoint
-
-
-@torch.inference_mode()
-def predict(model: nn.Module, images: np.ndarray, indices: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """Predicted class for `images[indices]`, batch by batch (the images may be a memory map)."""
-    model.eval()
-    device = next(model.parameters()).device
-    preds = []
-    for start in range(0, len(indices), batch_size):
-        batch = torch.from_numpy(np.ascontiguousarray(images[indices[start : start + batch_size]]))
-        preds.append(model(to_device(batch, device)).argmax(1).cpu())
-    return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
+    best_row = history[best["epoch"] - 1]
+    checkpoint = {
+        "model": best["model"],
+        "epoch": best["epoch"],
+        "val_loss": best_row["val_loss"],
+        "config": exp.to_flat_dict(),
+        "model_name": t.model,
+        "task": task.name,
+        "class_names": store.class_names,
+        "input_shape": list(store.images.shape[1:]),
+    }
+    with atomic_path(checkpoint_path) as tmp:
+        torch.save(checkpoint, tmp)
+    # Done: a rerun of the same config (`dvc repro -f`) trains afresh rather than "resuming".
+    with atomic_path(resume_path) as tmp:
+        torch.save({"complete": True, "epoch": t.epochs, "run_id": run_id}, tmp)
+    seconds = sum(row["seconds"] for row in history)
+    return FitResult(history, best["epoch"], str(device), seconds, resumed_from)

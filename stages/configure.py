@@ -1,0 +1,25 @@
+"""configure: resolve one experiment (its overrides over the shared defaults) into reports/<experiment>/config.json.
+
+Train and evaluate read only this file, so a change to a shared default reruns exactly the
+experiments that inherit it: for the others this stage writes the same bytes and DVC skips on.
+"""
+
+from handsign import layout
+from handsign.atomic import write_text
+from handsign.config import ConfigError, load_params
+from handsign.models import MODELS
+from handsign.stage import run_stage
+
+
+def configure(name: str) -> None:
+    experiment = load_params().experiment(name)
+    if experiment.training.model not in MODELS:
+        raise ConfigError(f"experiments.{name}.model: {experiment.training.model!r} is not one of {', '.join(MODELS)}")
+    write_text(layout.experiment_paths(name).config, experiment.to_json())
+    t = experiment.training
+    print(f"configure: {name}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
+          f"{experiment.split} split, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
+
+
+if __name__ == "__main__":
+    run_stage("configure", configure, "An experiment declared under `experiments:` in params.yaml.")
