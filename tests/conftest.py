@@ -54,3 +54,23 @@ def repo_copy(tmp_path: Path) -> Path:
     run(["git", "add", "-A"], dest)
     run(["git", "commit", "-qm", "copy"], dest)
     return dest
+
+
+def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, per_class_train: int = 20, **training):
+    """Render, prepare and split a small synthetic dataset in-process, as the stages do; returns
+    (experiment, prepared store, split column). `training` overrides the training defaults."""
+    from handsign.config import DatasetParams, Experiment, SplitParams, SyntheticParams, Training
+    from handsign.datasets import PreparedStore, get_format
+    from handsign.split import assign_splits
+    from handsign.synth import render_dataset
+
+    synthetic = SyntheticParams(per_class_train=per_class_train, per_class_test=4, subjects=3, frames_per_gesture=6)
+    prepared = root / f"prepared_{dataset}_{image_size}_{per_class_train}"
+    if not prepared.exists():
+        render_dataset(dataset, root / f"raw_{dataset}_{per_class_train}", synthetic, 0)
+        get_format(dataset).read(root / f"raw_{dataset}_{per_class_train}", image_size).save(prepared, dataset)
+    store = PreparedStore.load(prepared)
+    strategy = "subject" if dataset == "leapgestrecog" else "official"
+    split = assign_splits(store.samples, strategy, SplitParams(seed=0)).to_numpy()
+    exp = Experiment("tiny", dataset, DatasetParams().source, image_size, strategy, Training(**training))
+    return exp, store, split

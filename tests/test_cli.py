@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from handsign.cli import app
-from handsign.config import params_from_dict
+from handsign.config import DatasetParams, Experiment, SplitParams, Training
 from handsign.datasets import PreparedStore, get_format
 from handsign.split import assign_splits
 from handsign.train import fit
@@ -37,8 +37,8 @@ def checkpoint(tmp_path_factory):
     assert runner.invoke(app, ["synth", "sign_mnist", str(root / "raw"), *TINY]).exit_code == 0
     get_format("sign_mnist").read(root / "raw").save(root / "prepared", "sign_mnist")
     store = PreparedStore.load(root / "prepared")
-    params = params_from_dict({"epochs": 1})
-    fit(params, store, assign_splits(store.samples, params.split, 0).to_numpy(), root / "model.pt")
+    exp = Experiment("tiny", "sign_mnist", DatasetParams().source, 28, "official", Training(epochs=1))
+    fit(exp, store, assign_splits(store.samples, "official", SplitParams(seed=0)).to_numpy(), root / "model.pt", root / "last.pt")
     return root
 
 

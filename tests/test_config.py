@@ -1,46 +1,70 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from handsign.config import ConfigError, load_params
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_committed_params_load():
+def test_committed_params_declare_the_published_experiments():
     params = load_params(REPO / "params.yaml")
-    assert params.dataset == "sign_mnist"
-    assert params.source == "synthetic"
+    assert {"sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn"} <= set(params.experiments)
+    seed = params.experiment("sign_mnist_seed")
+    assert (seed.training.model, seed.training.optimizer, seed.training.lr) == ("cnn_seed", "sgd", 0.002)
+    assert (seed.training.momentum, seed.training.batch_size, seed.training.epochs) == (0.7, 64, 20)
+    assert params.experiment("leapgestrecog_cnn").split == "subject"
+    assert all(params.datasets[d].source == "synthetic" for d in params.datasets)
 
 
-def test_lr_written_by_dvc_as_1e_minus_4_is_a_float(tmp_path):
-    # PyYAML reads `1e-4` (no dot) as a string; `dvc exp run -S lr=1e-4` writes exactly that.
+def test_an_experiment_inherits_the_defaults_it_does_not_override(tmp_path):
     path = tmp_path / "params.yaml"
-    path.write_text("lr: 1e-4\nepochs: 2\n")
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["lr"] = "1e-4"  # as `dvc exp run -S lr=1e-4` writes it: YAML 1.1 reads a string
+    path.write_text(yaml.safe_dump(raw))
     params = load_params(path)
-    assert params.lr == pytest.approx(1e-4)
-    assert isinstance(params.lr, float)
+    assert params.experiment("sign_mnist_cnn").training.lr == pytest.approx(1e-4)
+    assert isinstance(params.experiment("sign_mnist_cnn").training.lr, float)
+    assert params.experiment("sign_mnist_seed").training.lr == 0.002  # its own value wins
+
+
+def write(tmp_path, **changes):
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for dotted, value in changes.items():
+        node = raw
+        *parents, leaf = dotted.split("__")
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
 
 
 @pytest.mark.parametrize(
-    "text, message",
+    "changes, message",
     [
-        ("lrr: 0.1\n", "unknown key(s) lrr"),
-        ("epochs: two\n", "epochs: expected an integer"),
-        ("optimizer: rmsprop\n", "optimizer: 'rmsprop' is not one of sgd, adam"),
-        ("split: {val_fraction: 0.9}\n", "split.val_fraction: must be between 0 and 0.5"),
-        ("synthetic: {per_class_train: 0}\n", "synthetic.per_class_train: must be at least 1"),
-        ("lr: -1\n", "lr: must be positive"),
+        ({"lrr": 0.1}, "unknown key(s) lrr"),
+        ({"epochs": "two"}, "epochs: expected an integer"),
+        ({"optimizer": "rmsprop"}, "optimizer: 'rmsprop' is not one of sgd, adam"),
+        ({"split__val_fraction": 0.9}, "split.val_fraction: must be between 0 and 0.5"),
+        ({"synthetic__per_class_train": 0}, "synthetic.per_class_train: must be at least 1"),
+        ({"lr": -1}, "lr: must be positive"),
+        ({"experiments__fingers_cnn__lr": -1}, "experiments.fingers_cnn.lr: must be positive"),
+        ({"experiments__fingers_cnn__lrr": 1}, "experiments.fingers_cnn: unknown key(s) lrr"),
+        ({"experiments__fingers_cnn__image_size": 99}, "no prepared copy 'fingers_99' under data:"),
+        ({"experiments__fingers_cnn__split": "subject"}, "split 'subject' is not among data.fingers_64.splits"),
+        ({"data__fingers_64__image_size": 32}, "data.fingers_64: a copy of fingers at 32 px must be named 'fingers_32'"),
+        ({"data__fingers_64__splits": ["auto"]}, "data.fingers_64.splits: 'auto' is not one of official, random, subject"),
+        ({"datasets__fingers__source": "web"}, "datasets.fingers.source: 'web' is not one of synthetic, local, kaggle"),
+        ({"datasets__fingers__source": "local"}, "datasets.fingers.local_path: must name an archive or folder"),
     ],
 )
-def test_bad_params_are_named(tmp_path, text, message):
-    path = tmp_path / "params.yaml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        load_params(path)
+def test_bad_params_are_named(tmp_path, changes, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
+        load_params(write(tmp_path, **changes))
 
 
-def test_overrides_use_dotted_keys(tmp_path):
-    path = tmp_path / "params.yaml"
-    path.write_text("split: {strategy: auto}\n")
-    assert load_params(path, {"split.strategy": "subject"}).split.strategy == "subject"
+def test_overrides_use_dotted_keys():
+    assert load_params(REPO / "params.yaml", {"split.seed": 7}).split.seed == 7

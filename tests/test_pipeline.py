@@ -1,33 +1,46 @@
-"""The real pipeline, shrunk: `dvc repro` and `dvc exp run` on the synthetic source in a fresh copy."""
+"""The real pipeline, shrunk: `dvc repro` of every experiment and `dvc exp run` on the synthetic
+source, in a fresh copy of the repository. One repository serves every check, in order."""
 
 import json
-import sqlite3
+import os
+import signal
+import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
-from conftest import BIN, run
+from conftest import BIN, run, tool_env
 
-from handsign.config import params_from_dict
-from handsign.datasets import PreparedStore, get_format
-from handsign.split import assign_splits
+from handsign.config import SyntheticParams, params_from_dict
+from handsign.datasets import get_format
+from handsign.inference import load_checkpoint, predict
 from handsign.synth import render_dataset
-from handsign.train import fit, load_checkpoint, predict
 
-SHRUNK = {
-    "synthetic": {"seed": 0, "per_class_train": 12, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 4},
-    "epochs": 2,
-}
+EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn")
+DVC = str(BIN / "dvc")
 
 
-def shrink(repo, **extra):
+def shrink(repo):
+    """The committed params, tiny: small renders, 32 px copies, few epochs. fingers_cnn is the
+    experiment that must learn (6 classes), and the one whose training gets killed."""
     path = repo / "params.yaml"
     params = yaml.safe_load(path.read_text())
-    params.update(SHRUNK, **extra)
+    params["synthetic"] = {"seed": 0, "per_class_train": 20, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 6}
+    params["data"] = {
+        "sign_mnist_28": {"dataset": "sign_mnist", "image_size": 28, "splits": ["official"]},
+        "leapgestrecog_32": {"dataset": "leapgestrecog", "image_size": 32, "splits": ["subject"]},
+        "fingers_32": {"dataset": "fingers", "image_size": 32, "splits": ["official"]},
+    }
+    params["epochs"] = 2
+    params["experiments"]["leapgestrecog_cnn"]["image_size"] = 32
+    params["experiments"]["fingers_cnn"].update(image_size=32, epochs=12)
+    for name in ("sign_mnist_seed", "leapgestrecog_cnn"):
+        params["experiments"][name]["epochs"] = 2
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+    params_from_dict(params)  # still valid
     run(["git", "commit", "-qam", "shrink"], repo)
 
 
@@ -37,57 +50,103 @@ def mlflow_client(repo):
     return MlflowClient(tracking_uri=f"sqlite:///{repo / 'mlflow.db'}")
 
 
+def history_without_seconds(repo, name):
+    return pd.read_csv(repo / f"reports/{name}/train_history.csv").drop(columns="seconds")
+
+
+def ran(out, stage):
+    return f"Running stage '{stage}'" in out
+
+
+def skipped(out, stage):
+    return f"Stage '{stage}' didn't change, skipping" in out
+
+
 @pytest.mark.slow
-def test_dvc_repro_then_experiments_share_one_mlflow_store(repo_copy):
+def test_every_experiment_in_one_pipeline(repo_copy):
     repo = repo_copy
     shrink(repo)
-    dvc = str(BIN / "dvc")
-    run([dvc, "repro"], repo)
+    run([DVC, "repro"], repo)
 
-    metrics = json.loads((repo / "reports/metrics.json").read_text())
-    assert set(metrics) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "n_test"}
-    assert metrics["n_test"] == 24 * 4
-    history = pd.read_csv(repo / "reports/train_history.csv")
-    assert history["epoch"].tolist() == [1, 2]
-    predictions = pd.read_csv(repo / "reports/predictions.csv")
-    assert len(predictions) == 96 and set(predictions.columns) >= {"actual", "predicted"}
-    split = pd.read_csv(repo / "data/split/split.csv")
-    assert len(split) == 24 * 16 and split["sample_id"].is_unique
-    for png in ("training_curves.png", "confusion_matrix.png"):
-        assert (repo / "reports/figures" / png).read_bytes()[:4] == b"\x89PNG"
-    plots = json.loads(run([dvc, "plots", "show", "--json"], repo).stdout)["data"]
-    assert set(plots) == {"Loss", "Accuracy", "Confusion matrix (test)"}
-    confusion = plots["Confusion matrix (test)"][0]["content"]["data"]["values"]
-    assert len(confusion) == 96 and {"actual", "predicted"} <= set(confusion[0])
+    # Outputs per experiment, side by side, in DVC's metrics and plots.
+    for name in EXPERIMENTS:
+        metrics = json.loads((repo / f"reports/{name}/metrics.json").read_text())
+        assert set(metrics) == {"accuracy", "precision_macro", "recall_macro", "f1_macro", "n_test"}
+        assert (repo / f"models/{name}/model.pt").exists()
+        for png in ("training_curves.png", "confusion_matrix.png"):
+            assert (repo / f"reports/{name}/figures/{png}").read_bytes()[:4] == b"\x89PNG"
+    shown = json.loads(run([DVC, "metrics", "show", "--json"], repo).stdout)
+    files = shown[0]["data"]["workspace"]["data"]  # dvc 3: [{"data": {rev: {"data": {file: ...}}}}]
+    assert {f"reports/{name}/metrics.json" for name in EXPERIMENTS} <= set(files)
+    plots = json.loads(run([DVC, "plots", "show", "--json"], repo).stdout)["data"]
+    for name in EXPERIMENTS:
+        assert {f"reports/{name}/curves/loss.csv", f"reports/{name}/curves/acc.csv", f"reports/{name}/predictions.csv"} <= set(plots)
+    loss = plots["reports/fingers_cnn/curves/loss.csv"][0]["content"]["data"]["values"]
+    assert {row["curve"] for row in loss} == {"train", "validation"} and len(loss) == 2 * 12
+    confusion = plots["reports/fingers_cnn/predictions.csv"][0]["content"]["data"]["values"]
+    assert len(confusion) == 6 * 2 * 4  # one row per test image: 6 counts x 2 hands x 4
+    # Experiments sharing a dataset and image size share one prepared, split copy.
+    assert sorted(p.name for p in (repo / "data/prepared").iterdir()) == ["fingers_32", "leapgestrecog_32", "sign_mnist_28"]
+    subject = pd.read_csv(repo / "data/split/leapgestrecog_32/subject.csv", dtype={"group": str})
+    assert subject.groupby("group")["split"].nunique().max() == 1  # no person in two splits
 
+    # The learner learned: far above chance (1/6) on held-out images.
+    fingers = json.loads((repo / "reports/fingers_cnn/metrics.json").read_text())
+    assert fingers["accuracy"] > 0.5, fingers
+
+    # MLflow: one experiment per handsign experiment, one registered model per experiment and source.
     client = mlflow_client(repo)
-    (exp,) = client.search_experiments(filter_string="name = 'handsign-sign_mnist'")
-    (first,) = client.search_runs([exp.experiment_id])
-    assert first.data.tags["dataset"] == "sign_mnist" and first.data.tags["data_source"] == "synthetic"
-    assert first.data.tags["model"] == "cnn_small" and len(first.data.tags["git_commit"]) == 40
-    assert first.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
-    assert [m.step for m in client.get_metric_history(first.info.run_id, "val_loss")] == [1, 2]
-    artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
-    assert {"reports/metrics.json", "reports/confusion_matrix.png", "reports/training_curves.png"} <= artifacts
-    version = client.get_model_version_by_alias("handsign-sign_mnist", "newest")
-    assert version.run_id == first.info.run_id
-    # What a server would load (signature, input example, pt2 export) predicts as the checkpoint does.
+    for name in EXPERIMENTS:
+        (exp,) = client.search_experiments(filter_string=f"name = 'handsign-{name}'")
+        (first,) = client.search_runs([exp.experiment_id])
+        assert first.data.tags["experiment"] == name and first.data.tags["data_source"] == "synthetic"
+        assert len(first.data.tags["git_commit"]) == 40
+        registered = f"handsign-{name}-synthetic"
+        assert client.get_model_version_by_alias(registered, "newest").version == "1"
+        assert client.get_model_version_by_alias(registered, "champion").version == "1"
+    (fingers_exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
+    (first,) = client.search_runs([fingers_exp.experiment_id])
+    assert first.data.metrics["test_accuracy"] == pytest.approx(fingers["accuracy"])
+    assert [m.step for m in client.get_metric_history(first.info.run_id, "val_loss")] == list(range(1, 13))
+    assert {"reports/metrics.json", "reports/config.json"} <= {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
+    # What a server would load predicts as the checkpoint does.
     import mlflow
     import mlflow.pyfunc
 
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
-    served = mlflow.pyfunc.load_model("models:/handsign-sign_mnist@newest")
-    assert served.metadata.get_input_schema() is not None
-    images = np.load(repo / "data/prepared/images.npy")[:32].astype(np.float32)
-    checkpoint_model, _ = load_checkpoint(repo / "models/model.pt")
+    served = mlflow.pyfunc.load_model("models:/handsign-fingers_cnn-synthetic@champion")
+    images = np.load(repo / "data/prepared/fingers_32/images.npy")[:32].astype(np.float32)
+    checkpoint_model, _ = load_checkpoint(repo / "models/fingers_cnn/model.pt")
     assert (np.asarray(served.predict(images)).argmax(1) == predict(checkpoint_model, images, np.arange(32))).all()
 
-    # Exactly as a user types it: only the stages that read `lr` rerun.
-    out = run([dvc, "exp", "run", "-S", "lr=1e-4"], repo).stdout
-    for stage in ("download", "prepare", "split"):
-        assert f"'{stage}' didn't change, skipping" in out
-    assert "Running stage 'train'" in out
-    shown = json.loads(run([dvc, "exp", "show", "--json"], repo).stdout)
+    # A training killed mid-run (SIGKILL: a lost machine) resumes from its last completed epoch
+    # on the next `dvc repro` and ends exactly as the uninterrupted run did.
+    uninterrupted = history_without_seconds(repo, "fingers_cnn")
+    weights = torch.load(repo / "models/fingers_cnn/model.pt")["model"]
+    proc = subprocess.Popen(
+        [DVC, "repro", "--force", "--single-item", "train@fingers_cnn"], cwd=repo, env=tool_env(PYTHONUNBUFFERED="1"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    for line in proc.stdout:
+        if line.startswith("epoch 2/12"):
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not (repo / "models/fingers_cnn/model.pt").exists()  # DVC removed it; last.pt persists
+    out = run([DVC, "repro", "evaluate@fingers_cnn"], repo).stdout
+    resumed_after = int(out.split("train: resuming fingers_cnn after epoch ")[1].split()[0])
+    assert 2 <= resumed_after < 12
+    pd.testing.assert_frame_equal(history_without_seconds(repo, "fingers_cnn"), uninterrupted)
+    resumed = torch.load(repo / "models/fingers_cnn/model.pt")["model"]
+    assert all(torch.equal(weights[k], resumed[k]) for k in weights)
+
+    # `dvc exp run -S lr=1e-4` exactly as typed reruns the experiments that inherit lr, no others.
+    out = run([DVC, "exp", "run", "-S", "lr=1e-4"], repo).stdout
+    for stage in ("download@fingers", "prepare@fingers_32", "split@fingers_32", "train@sign_mnist_seed", "train@leapgestrecog_cnn"):
+        assert skipped(out, stage), stage
+    assert ran(out, "train@sign_mnist_cnn") and ran(out, "train@fingers_cnn")
+    shown = json.loads(run([DVC, "exp", "show", "--json"], repo).stdout)
     lrs = [
         exp_rev["data"]["params"]["params.yaml"]["data"]["lr"]
         for entry in shown
@@ -95,62 +154,35 @@ def test_dvc_repro_then_experiments_share_one_mlflow_store(repo_copy):
         if exp_rev.get("data")
     ]
     assert 1e-4 in [float(v) for v in lrs]
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
-    assert len(runs) == 2 and float(runs[0].data.params["lr"]) == pytest.approx(1e-4)
+    runs = client.search_runs([fingers_exp.experiment_id], order_by=["attributes.start_time DESC"])
+    assert float(runs[0].data.params["training.lr"]) == pytest.approx(1e-4)
     assert runs[0].data.tags["dvc_experiment"] not in ("", "workspace")
+    # The trial (chance-level after 12 epochs at 1e-4) is the newest version, never the champion.
+    assert client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "newest").version == "3"
+    assert client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion").version == "1"
 
-    # A temporary copy (`--temp`) runs elsewhere but logs into this repository's store.
+    # Real-looking data from another source registers under another name; a --temp copy logs here.
     run(["git", "checkout", "--", "params.yaml"], repo)
-    run([dvc, "exp", "run", "--temp", "-S", "model=cnn_seed"], repo)
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
-    assert len(runs) == 3 and runs[0].data.tags["model"] == "cnn_seed"
-    assert client.list_artifacts(runs[0].info.run_id, "reports")  # artifacts survived the temp copy
-    assert client.get_model_version_by_alias("handsign-sign_mnist", "newest").run_id == runs[0].info.run_id
-    assert yaml.safe_load((repo / "params.yaml").read_text())["model"] == "cnn_small"
-
-    # A queued run executes in a worker's own copy; it too must land in this store.
-    run([dvc, "exp", "run", "--queue", "-S", "optimizer=adam", "-S", "lr=0.002"], repo)
-    run([dvc, "queue", "start"], repo)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        status = run([dvc, "queue", "status"], repo).stdout
-        if not any(state in status for state in ("Queued", "Running")):
-            break
-        time.sleep(3)
-    assert "Success" in status, status
-    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"])
-    assert len(runs) == 4 and runs[0].data.params["optimizer"] == "adam"
-    with sqlite3.connect(repo / "mlflow.db") as db:
-        assert db.execute("select count(*) from model_versions").fetchone()[0] == 4
+    local = repo.parent / "fingers_local"
+    render_dataset("fingers", local, SyntheticParams(per_class_train=6, per_class_test=2, subjects=2), 1)
+    get_format("fingers").locate(local)
+    run([DVC, "exp", "run", "--temp", "-S", "datasets.fingers.source=local", "-S", f"datasets.fingers.local_path={local}",
+         "evaluate@fingers_cnn"], repo)  # fmt: skip
+    assert client.get_model_version_by_alias("handsign-fingers_cnn-local", "champion").version == "1"
+    assert len(client.search_model_versions("name = 'handsign-fingers_cnn-synthetic'")) == 3
+    assert yaml.safe_load((repo / "params.yaml").read_text())["datasets"]["fingers"]["source"] == "synthetic"
 
 
 def test_bad_raw_row_stops_prepare_and_leaves_no_output(repo_copy):
     repo = repo_copy
-    render_dataset("sign_mnist", repo / "data/raw", params_from_dict(SHRUNK).synthetic, 0)
-    csv = repo / "data/raw/sign_mnist_train/sign_mnist_train.csv"
+    render_dataset("sign_mnist", repo / "data/raw/sign_mnist", SyntheticParams(per_class_train=3, per_class_test=2), 0)
+    csv = repo / "data/raw/sign_mnist/sign_mnist_train/sign_mnist_train.csv"
     lines = csv.read_text().splitlines()
     lines[5] = lines[5].replace(",", ",x", 1)
     csv.write_text("\n".join(lines) + "\n")
-    out = __import__("subprocess").run([sys.executable, "stages/prepare.py"], cwd=repo, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "stages/prepare.py", "sign_mnist_28"], cwd=repo, capture_output=True, text=True)
     assert out.returncode == 1
     assert "sign_mnist_train.csv: row 5 has a non-integer value" in out.stderr
     assert "Traceback" not in out.stderr
     assert not (repo / "data/prepared").exists()
     assert not [p for p in (repo / "data").iterdir() if p.name.startswith(".prepared")]
-
-
-def test_same_params_give_the_same_metrics(tmp_path):
-    params = params_from_dict({**SHRUNK, "epochs": 1})
-    render_dataset("sign_mnist", tmp_path / "raw", params.synthetic, 0)
-    get_format("sign_mnist").read(tmp_path / "raw").save(tmp_path / "prepared", "sign_mnist")
-    store = PreparedStore.load(tmp_path / "prepared")
-    split = assign_splits(store.samples, params.split, params.seed).to_numpy()
-    first = fit(params, store, split, tmp_path / "a.pt").history
-    second = fit(params, store, split, tmp_path / "b.pt").history
-    for a, b in zip(first, second, strict=True):
-        assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
-    import torch
-
-    wa, wb = torch.load(tmp_path / "a.pt")["model"], torch.load(tmp_path / "b.pt")["model"]
-    assert all(torch.equal(wa[k], wb[k]) for k in wa)
-    assert np.isfinite(first[0]["val_loss"])

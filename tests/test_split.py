@@ -16,19 +16,18 @@ def samples(n=600, classes=6, official_test=0, groups=None):
     })  # fmt: skip
 
 
-@pytest.mark.parametrize("strategy, official_test", [("auto", 100), ("random", 0)])
+@pytest.mark.parametrize("strategy, official_test", [("official", 100), ("random", 0)])
 def test_same_seed_same_split_other_seed_other_split(strategy, official_test):
     table = samples(official_test=official_test)
-    params = SplitParams(strategy=strategy)
-    a, b = assign_splits(table, params, 7), assign_splits(table, params, 7)
+    a, b = assign_splits(table, strategy, SplitParams(seed=7)), assign_splits(table, strategy, SplitParams(seed=7))
     assert a.equals(b)
-    assert not a.equals(assign_splits(table, params, 8))
+    assert not a.equals(assign_splits(table, strategy, SplitParams(seed=8)))
     assert set(a) == {"train", "val", "test"}
 
 
 def test_official_test_file_is_the_test_split_and_val_is_stratified():
     table = samples(n=1200, official_test=200)
-    split = assign_splits(table, SplitParams(val_fraction=0.1), 0)
+    split = assign_splits(table, "official", SplitParams(seed=0, val_fraction=0.1))
     assert (split[table["official_split"] == "test"] == "test").all()
     assert (split[table["official_split"] == "train"] != "test").all()
     val = table[split == "val"]
@@ -43,7 +42,7 @@ def test_official_test_file_is_the_test_split_and_val_is_stratified():
 def test_subject_split_keeps_each_subject_in_one_split():
     groups = [f"{i % 10:02d}" for i in range(1000)]
     table = samples(n=1000, groups=groups)
-    split = assign_splits(table, SplitParams(strategy="subject"), 3)
+    split = assign_splits(table, "subject", SplitParams(seed=3))
     per_group = pd.DataFrame({"group": groups, "split": split}).groupby("group")["split"].nunique()
     assert (per_group == 1).all()
     assert split.value_counts().to_dict() == {"train": 800, "val": 100, "test": 100}
@@ -51,7 +50,7 @@ def test_subject_split_keeps_each_subject_in_one_split():
 
 def test_subject_split_needs_subjects():
     with pytest.raises(ValueError, match="needs at least 3 subjects"):
-        assign_splits(samples(), SplitParams(strategy="subject"), 0)
+        assign_splits(samples(), "subject", SplitParams(seed=0))
 
 
 def test_cross_split_duplicates_are_reported():
@@ -71,6 +70,11 @@ def test_cross_split_duplicates_are_reported():
 
 def test_too_small_to_stratify_still_splits_deterministically():
     table = samples(n=72, classes=24, official_test=0)  # a 10% carve-out holds fewer than 24 images
-    a = assign_splits(table, SplitParams(strategy="random"), 0)
-    assert a.equals(assign_splits(table, SplitParams(strategy="random"), 0))
+    a = assign_splits(table, "random", SplitParams(seed=0))
+    assert a.equals(assign_splits(table, "random", SplitParams(seed=0)))
     assert set(a) == {"train", "val", "test"}
+
+
+def test_official_split_of_a_dataset_without_a_test_set_is_refused():
+    with pytest.raises(ValueError, match="no official test set"):
+        assign_splits(samples(official_test=0), "official", SplitParams())

@@ -148,7 +148,7 @@ class Params:
         if split not in self.data[copy].splits:
             raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits ({', '.join(self.data[copy].splits)})")
         exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training)
-        _check_training(exp.training, where)
+        _check_training(exp.training, f"{where}.")
         return exp
 
 
