@@ -13,9 +13,8 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-# Metrics and changed params per experiment, without the columns of file hashes.
-SHOW_EXPERIMENTS := dvc exp show --md --only-changed --sort-by reports/metrics.json:accuracy \
-	--drop 'Created|State|Executor|^data/|^models/|^src/|^reports/train(\.json|_history\.csv)$$'
+# One row per experiment: its test metrics (the comparison table `make demo` and `make real` end with).
+COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
 
 .PHONY: install demo test test-fast real lint mlflow-ui clean
 
@@ -26,12 +25,11 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# The committed params.yaml is the demo (synthetic source): a workspace run does not edit it,
-# and the seed model runs in a temporary copy with its overrides.
+# The committed params.yaml is the demo: every experiment on the synthetic source. A workspace
+# `dvc exp run` without -S does not edit params.yaml.
 demo: install
 	dvc exp run
-	dvc exp run --temp -S model=cnn_seed -S lr=0.02
-	$(SHOW_EXPERIMENTS)
+	@$(COMPARE)
 
 test: install
 	$(BIN)/pytest -v
@@ -39,14 +37,23 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
-# Both models on the real Sign Language MNIST copy, through the `local` source. Temporary copies
-# keep params.yaml as committed; results land in `dvc exp show` and MLflow.
-REAL := -S source=local -S local_path=$(SIGN_MNIST_ZIP)
+# Every experiment whose dataset has a real archive in ../shared/data/, through the `local`
+# source, as one temporary experiment (params.yaml stays as committed); results land in
+# `dvc exp show` and MLflow (registered as handsign-<experiment>-local).
+REAL_ARCHIVES := sign_mnist:sign-language-mnist.zip leapgestrecog:leapgestrecog.zip fingers:fingers.zip
 real: install
-	@test -f $(SIGN_MNIST_ZIP) || { echo "make real: $(SIGN_MNIST_ZIP) not found (see README: Real data)"; exit 1; }
-	dvc exp run --temp $(REAL) -S model=cnn_small -S epochs=12 -S lr=0.05
-	dvc exp run --temp $(REAL) -S model=cnn_seed -S epochs=12 -S lr=0.02
-	$(SHOW_EXPERIMENTS)
+	@set -e; sets=""; targets=""; \
+	for pair in $(REAL_ARCHIVES); do \
+	  ds=$${pair%%:*}; zip=$(SHARED_DATA)/$${pair#*:}; \
+	  if [ -f "$$zip" ]; then \
+	    sets="$$sets -S datasets.$$ds.source=local -S datasets.$$ds.local_path=$$zip"; \
+	    targets="$$targets $$(handsign experiments --dataset $$ds --stages)"; \
+	  fi; \
+	done; \
+	if [ -z "$$targets" ]; then echo "make real: no real archive in $(SHARED_DATA) (see README: Real data)"; exit 1; fi; \
+	echo "dvc exp run --temp$$sets$$targets"; \
+	dvc exp run --temp $$sets $$targets
+	dvc exp show --md --drop '.*' --keep '^Experiment$$|^rev$$|^datasets\..*\.source$$|metrics\.json:(accuracy|f1_macro)$$|train\.json:train_seconds$$'
 
 lint: install
 	$(BIN)/ruff check .
@@ -55,4 +62,4 @@ mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000
 
 clean:
-	rm -rf data/raw data/prepared data/split models/model.pt .dvc/tmp
+	rm -rf data/raw data/prepared data/split models/*/model.pt models/*/last.pt .dvc/tmp
