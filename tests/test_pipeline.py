@@ -103,8 +103,8 @@ def test_every_experiment_in_one_pipeline(repo_copy):
         assert first.data.tags["experiment"] == name and first.data.tags["data_source"] == "synthetic"
         assert len(first.data.tags["git_commit"]) == 40
         registered = f"handsign-{name}-synthetic"
-        assert client.get_model_version_by_alias(registered, "newest").version == "1"
-        assert client.get_model_version_by_alias(registered, "champion").version == "1"
+        assert int(client.get_model_version_by_alias(registered, "newest").version) == 1
+        assert int(client.get_model_version_by_alias(registered, "champion").version) == 1
     (fingers_exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
     (first,) = client.search_runs([fingers_exp.experiment_id])
     assert first.data.metrics["test_accuracy"] == pytest.approx(fingers["accuracy"])
@@ -162,8 +162,8 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert float(runs[0].data.params["training.lr"]) == pytest.approx(1e-4)
     assert runs[0].data.tags["dvc_experiment"] not in ("", "workspace")
     # The trial (chance-level after 12 epochs at 1e-4) is the newest version, never the champion.
-    assert client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "newest").version == "3"
-    assert client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion").version == "1"
+    assert int(client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "newest").version) == 3
+    assert int(client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion").version) == 1
 
     # Real-looking data from another source registers under another name; a --temp copy logs here.
     run(["git", "checkout", "--", "params.yaml"], repo)
@@ -172,7 +172,7 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     get_format("fingers").locate(local)
     run([DVC, "exp", "run", "--temp", "-S", "datasets.fingers.source=local", "-S", f"datasets.fingers.local_path={local}",
          "evaluate@fingers_cnn"], repo)  # fmt: skip
-    assert client.get_model_version_by_alias("handsign-fingers_cnn-local", "champion").version == "1"
+    assert int(client.get_model_version_by_alias("handsign-fingers_cnn-local", "champion").version) == 1
     assert len(client.search_model_versions("name = 'handsign-fingers_cnn-synthetic'")) == 3
     assert yaml.safe_load((repo / "params.yaml").read_text())["datasets"]["fingers"]["source"] == "synthetic"
 
