@@ -185,7 +185,6 @@ def fit(
         row.update(evaluate(model, task, val_loader, device))
         row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
         history.append(row)
-        print(f"epoch {epoch}/{t.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
         if task.score(row) > tuple(best["score"]):
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             best = {"epoch": epoch, "score": task.score(row), "model": weights}
@@ -195,6 +194,8 @@ def fit(
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "lr_scheduler": scheduler.state_dict(),
                 "rng": _rng_state(generator), "history": history, "best": best,
             }, tmp)  # fmt: skip
+        # Printed once the state is on disk: a run killed after this line resumes after this epoch.
+        print(f"epoch {epoch}/{t.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
         if on_epoch is not None:
             on_epoch(row)
 
