@@ -60,3 +60,11 @@ def test_bench_commands_print_rates():
     assert render.exit_code == 0 and "images/s" in render.output
     train = runner.invoke(app, ["bench", "train", "--model", "cnn_seed", "--steps", "2", "--batch-size", "8"])
     assert train.exit_code == 0 and "train" in train.output and "img/s" in train.output
+
+
+def test_bench_time_to_accuracy_trains_each_budget_with_the_real_fit(checkpoint):
+    result = runner.invoke(app, ["bench", "time-to-accuracy", str(checkpoint / "raw"), "--max-epochs", "2"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(" | ") for line in result.output.splitlines() if line[:1].isdigit()]
+    assert [r[0] for r in rows] == ["1", "2"]
+    assert all(0 <= int(r[3]) <= 24 * 2 for r in rows)  # errors on the official test part: 24 letters x 2

@@ -202,6 +202,49 @@ def bench_train(
     )
 
 
+@bench_app.command("time-to-accuracy")
+def bench_time_to_accuracy(
+    data: Path = typer.Argument(..., help="The experiment's dataset: a Kaggle archive (.zip) or its unpacked folder."),
+    experiment: str = typer.Option("sign_mnist_cnn", help="An experiment from params.yaml; its recipe is used."),
+    max_epochs: int = typer.Option(5, help="Budgets 1..max_epochs, each a full run (the cosine schedule ends with it)."),
+    params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
+) -> None:
+    """Test accuracy against training time: the experiment's recipe trained for 1, 2, ... epochs
+    on DATA's official split, with the pipeline's own fit(). One line per budget."""
+    import dataclasses
+    import tempfile
+
+    import numpy as np
+
+    from handsign.config import load_params
+    from handsign.datasets import PreparedStore, get_format
+    from handsign.inference import load_checkpoint, predict
+    from handsign.sources import safe_extract
+    from handsign.split import assign_splits
+    from handsign.train import fit
+
+    params = load_params(params_file)
+    exp = params.experiment(experiment)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = data
+        if data.is_file():
+            raw = Path(tmp) / "raw"
+            safe_extract(data, raw)
+        get_format(exp.dataset).read(raw, exp.image_size).save(Path(tmp) / "prepared", exp.dataset)
+        store = PreparedStore.load(Path(tmp) / "prepared")
+        split = assign_splits(store.samples, exp.split, params.split).to_numpy()
+        test = np.flatnonzero(split == "test")
+        labels = store.samples["label"].to_numpy()[test]
+        typer.echo(f"{experiment} on {data}: {len(test)} test images")
+        typer.echo("epochs | train seconds | test accuracy | errors")
+        for epochs in range(1, max_epochs + 1):
+            budget = dataclasses.replace(exp, training=dataclasses.replace(exp.training, epochs=epochs))
+            result = fit(budget, store, split, Path(tmp) / "model.pt", Path(tmp) / "last.pt")
+            model, _ = load_checkpoint(Path(tmp) / "model.pt")
+            wrong = int((predict(model, store.images, test) != labels).sum())
+            typer.echo(f"{epochs} | {result.train_seconds:.1f} | {1 - wrong / len(test):.4%} | {wrong}")
+
+
 @app.command()
 def experiments(
     dataset: str = typer.Option("", help="Only the experiments on this dataset."),
