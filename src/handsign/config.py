@@ -65,10 +65,9 @@ class SplitParams:
 
 
 @dataclass(frozen=True)
-class Training:
-    """How one experiment trains; the top-level keys of params.yaml are the shared defaults."""
+class TrainingDefaults:
+    """The training keys params.yaml sets at the top level, shared by every experiment."""
 
-    model: str = "cnn_small"
     seed: int = 42
     optimizer: str = "sgd"
     lr: float = 0.05
@@ -80,8 +79,15 @@ class Training:
     device: str = "auto"
 
 
+@dataclass(frozen=True)
+class Training(TrainingDefaults):
+    """How one experiment trains: the defaults, its overrides, and the model it names."""
+
+    model: str = "cnn_small"
+
+
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
-DEFAULT_KEYS = tuple(k for k in TRAINING_KEYS if k != "model")  # each experiment names its model
+DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 
 
 @dataclass(frozen=True)
@@ -108,20 +114,11 @@ class Experiment:
 
 
 @dataclass(frozen=True)
-class Params:
+class Params(TrainingDefaults):
     datasets: dict[str, DatasetParams] = field(default_factory=dict)
     synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     data: dict[str, DataCopyParams] = field(default_factory=dict)
     split: SplitParams = field(default_factory=SplitParams)
-    seed: int = 42
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    epochs: int = 15
-    batch_size: int = 64
-    augment: bool = True
-    device: str = "auto"
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def experiment(self, name: str) -> Experiment:
