@@ -24,9 +24,10 @@ def test_an_experiment_inherits_the_defaults_it_does_not_override(tmp_path):
     raw["lr"] = "1e-4"  # as `dvc exp run -S lr=1e-4` writes it: YAML 1.1 reads a string
     path.write_text(yaml.safe_dump(raw))
     params = load_params(path)
-    assert params.experiment("sign_mnist_cnn").training.lr == pytest.approx(1e-4)
-    assert isinstance(params.experiment("sign_mnist_cnn").training.lr, float)
+    assert params.experiment("fingers_cnn").training.lr == pytest.approx(1e-4)
+    assert isinstance(params.experiment("fingers_cnn").training.lr, float)
     assert params.experiment("sign_mnist_seed").training.lr == 0.002  # its own value wins
+    assert params.experiment("sign_mnist_cnn").training.lr == 0.1
 
 
 def write(tmp_path, **changes):

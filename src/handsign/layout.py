@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from handsign.config import Experiment, data_copy_name
+from handsign.config import Experiment
 
 DATA = Path("data")
 MODELS = Path("models")
@@ -94,5 +94,4 @@ def experiment_paths(name: str) -> ExperimentPaths:
 
 def experiment_data(exp: Experiment) -> tuple[Path, Path]:
     """(prepared folder, split file) that an experiment trains and is evaluated on."""
-    copy = data_copy_name(exp.dataset, exp.image_size)
-    return prepared(copy), split_file(copy, exp.split)
+    return prepared(exp.data_copy), split_file(exp.data_copy, exp.split)

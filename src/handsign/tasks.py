@@ -17,7 +17,6 @@ class Classification:
     """Cross-entropy on logits; reports accuracy; a better model has a higher validation accuracy."""
 
     name: str = "classification"
-    metric_names: tuple[str, ...] = ("acc",)
 
     def loss(self, output: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(output, labels)
