@@ -165,6 +165,11 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert int(client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "newest").version) == 3
     assert int(client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion").version) == 1
 
+    # Tuning one experiment alone (on top of the trial's params) reruns that experiment only.
+    out = run([DVC, "exp", "run", "-S", "experiments.leapgestrecog_cnn.epochs=1"], repo).stdout
+    assert all(ran(out, f"{stage}@leapgestrecog_cnn") for stage in ("configure", "train", "evaluate"))
+    assert not [name for name in EXPERIMENTS if name != "leapgestrecog_cnn" and ran(out, f"configure@{name}")]
+
     # Real-looking data from another source registers under another name; a --temp copy logs here.
     run(["git", "checkout", "--", "params.yaml"], repo)
     local = repo.parent / "fingers_local"

@@ -64,6 +64,8 @@ def test_an_interrupted_training_resumes_and_ends_as_an_uninterrupted_one(root, 
     state = interrupted_state(tmp_path / "last.pt", exp, fingerprint)
     assert state is not None and state["epoch"] == 2
     assert interrupted_state(tmp_path / "last.pt", exp, "other data") is None
+    (tmp_path / "damaged.pt").write_bytes(b"not a checkpoint")
+    assert interrupted_state(tmp_path / "damaged.pt", exp, fingerprint) is None
     resumed = fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt", fingerprint, state)
     assert resumed.resumed_from == 2
     assert without_seconds(resumed.history) == without_seconds(whole.history)

@@ -307,7 +307,7 @@ def load_experiment(path: str | Path) -> Experiment:
     raw = json.loads(path.read_text())
     try:
         exp = _build(Experiment, raw)
-        _check_training(exp.training, f"{path}: ")
+        _check_training(exp.training, "training.")
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from None
     return exp

@@ -114,7 +114,11 @@ def interrupted_state(path: Path, exp: Experiment, fingerprint: str) -> dict[str
     """The saved state of an unfinished training of this same experiment on this same data, else None."""
     if not path.exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # unreadable (another torch version, a damaged disk): train afresh, say so
+        print(f"train: ignoring {path}, which cannot be read ({type(e).__name__}: {e})")
+        return None
     if state.get("complete", True) or state.get("config") != exp.to_flat_dict() or state.get("data") != fingerprint:
         return None
     return state
