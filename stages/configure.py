@@ -7,16 +7,18 @@ experiments that inherit it: for the others this stage writes the same bytes and
 from handsign import layout
 from handsign.atomic import write_text
 from handsign.config import ConfigError, load_params
-from handsign.models import MODELS
+from handsign.models import check_model
 from handsign.stage import run_stage
 
 
 def configure(name: str) -> None:
     experiment = load_params().experiment(name)
-    if experiment.training.model not in MODELS:
-        raise ConfigError(f"experiments.{name}.model: {experiment.training.model!r} is not one of {', '.join(MODELS)}")
-    write_text(layout.experiment_paths(name).config, experiment.to_json())
     t = experiment.training
+    try:
+        check_model(t.model, t.init)
+    except ValueError as e:
+        raise ConfigError(f"experiments.{name}: {e}") from None
+    write_text(layout.experiment_paths(name).config, experiment.to_json())
     print(f"configure: {name}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
           f"{experiment.split} split, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
 

@@ -170,7 +170,7 @@ def bench_train(
     from handsign.train import evaluate, make_optimizer, train_one_epoch
 
     dev = pick_device(device)
-    net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)
+    net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)  # random init: speed only
     task = task_for(model)
     optimizer = make_optimizer(Training(model=model, lr=0.01), net)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10 * steps)

@@ -81,9 +81,11 @@ class TrainingDefaults:
 
 @dataclass(frozen=True)
 class Training(TrainingDefaults):
-    """How one experiment trains: the defaults, its overrides, and the model it names."""
+    """How one experiment trains: the defaults, its overrides, the model it names and where that
+    model's starting weights come from (`init`: random | imagenet)."""
 
     model: str = "cnn_small"
+    init: str = "random"
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))

@@ -167,7 +167,7 @@ def fit(
     train_set, val_set = split_tensors(store, split, "train"), split_tensors(store, split, "val")
     train_loader = DataLoader(train_set, batch_size=t.batch_size, shuffle=True, generator=generator)
     val_loader = DataLoader(val_set, batch_size=max(256, t.batch_size))
-    model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2])
+    model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2], t.init)
     model = model.to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(t, model)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))

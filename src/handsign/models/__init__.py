@@ -1,22 +1,42 @@
-"""One module per model family; `build_model` maps the `model` param to a network."""
+"""One module per model family; `MODELS` is the one list of model names.
+
+`build_model` maps the `model` param to a network; `init` says where its starting weights come
+from: `random`, or `imagenet` for the torchvision families (`PRETRAINED`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from torch import nn
 
 from handsign.models.cnn import SeedCNN, SmallCNN
+from handsign.models.imagenet import GreyscaleNet, HandSignModel
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "cnn_seed": SeedCNN,
     "cnn_small": SmallCNN,
+    "handsign_resnet18": partial(HandSignModel, arch="resnet18"),
+    "handsign_resnet50": partial(HandSignModel, arch="resnet50"),
+    "resnet18": partial(GreyscaleNet, arch="resnet18"),
+    "mobilenet_v2": partial(GreyscaleNet, arch="mobilenet_v2"),
 }
+PRETRAINED = ("handsign_resnet18", "handsign_resnet50", "resnet18", "mobilenet_v2")
+INITS = ("random", "imagenet")
 
 
-def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28) -> nn.Module:
-    try:
-        factory = MODELS[name]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}") from None
-    return factory(num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+def check_model(name: str, init: str = "random") -> None:
+    """Raise ValueError, naming the choices, unless `name` is registered and can start from `init`."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if init not in INITS:
+        raise ValueError(f"init {init!r} is not one of {', '.join(INITS)}")
+    if init == "imagenet" and name not in PRETRAINED:
+        raise ValueError(f"model {name!r} has no ImageNet weights; init: imagenet needs one of {', '.join(PRETRAINED)}")
+
+
+def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28, init: str = "random") -> nn.Module:
+    check_model(name, init)
+    extra = {"imagenet": True} if init == "imagenet" else {}
+    return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, **extra)

@@ -1,0 +1,91 @@
+"""The model registry: torchvision architectures adapted to greyscale, and where their weights start."""
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from handsign.models import build_model, check_model
+from handsign.models.imagenet import WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
+
+REPO = Path(__file__).resolve().parents[1]
+MOBILENET = REPO.parent / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
+
+
+@pytest.mark.parametrize("name", ["handsign_resnet18", "resnet18", "mobilenet_v2"])
+def test_greyscale_models_map_raw_pixels_to_one_logit_per_class(name):
+    torch.manual_seed(0)
+    model = build_model(name, num_classes=7, image_size=64).eval()
+    x = torch.randint(0, 256, (2, 1, 64, 64)).float()
+    with torch.no_grad():
+        out = model(x)
+    assert out.shape == (2, 7)
+    assert (out < 0).any()  # logits, not post-ReLU scores
+
+
+def test_handsign_model_is_the_published_stack():
+    model = build_model("handsign_resnet50", num_classes=10, image_size=64)
+    adapter = [m for m in model.adapter if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.kernel_size) for c in adapter] == [(1, 3, (3, 3)), (3, 3, (3, 3))]
+    assert model.backbone.fc.out_features == 1000 and model.backbone.fc.in_features == 2048  # a real ResNet-50
+    linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(1000, 500), (500, 100), (100, 10)]
+
+
+def test_init_choices_are_checked_against_the_registry():
+    with pytest.raises(ValueError, match="unknown model 'vgg'"):
+        check_model("vgg")
+    with pytest.raises(ValueError, match="'cnn_small' has no ImageNet weights"):
+        check_model("cnn_small", "imagenet")
+    with pytest.raises(ValueError, match="init 'scratch' is not one of random, imagenet"):
+        check_model("resnet18", "scratch")
+
+
+def test_imagenet_offline_without_the_file_fails_fast_naming_file_and_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    start = time.monotonic()
+    with pytest.raises(WeightsUnavailable) as err:
+        imagenet_state_dict("resnet18")
+    assert time.monotonic() - start < 10
+    assert "resnet18-f37072fd.pth" in str(err.value) and str(tmp_path / "torch" / "hub" / "checkpoints") in str(err.value)
+
+
+@pytest.mark.skipif(not MOBILENET.exists(), reason=f"real ImageNet weights absent: {MOBILENET} is only in the workplace")
+def test_imagenet_mobilenet_loads_through_torchvisions_cache_and_sums_rgb_into_grey(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = imagenet_weights_file("mobilenet_v2")
+    cached.parent.mkdir(parents=True)
+    cached.symlink_to(MOBILENET)  # the weights API's own cache path; nothing is copied
+    rgb = torch.load(MOBILENET, weights_only=True)
+    model = build_model("mobilenet_v2", num_classes=24, image_size=64, init="imagenet")
+    grey = model.net.features[0][0].weight
+    assert grey.shape[1] == 1
+    assert torch.allclose(grey, rgb["features.0.0.weight"].sum(dim=1, keepdim=True))
+    assert torch.equal(model.net.features[1].conv[0][1].running_var, rgb["features.1.conv.0.1.running_var"])
+    assert model.net.classifier[-1].out_features == 24
+    # On a grey image the one-channel conv computes what the RGB conv did on its three equal channels.
+    x = torch.rand(1, 1, 32, 32)
+    rgb_conv = torch.nn.functional.conv2d(x.expand(1, 3, 32, 32), rgb["features.0.0.weight"], stride=2, padding=1)
+    assert torch.allclose(model.net.features[0][0](x), rgb_conv, atol=1e-5)
+
+
+@pytest.mark.skipif(not MOBILENET.exists(), reason=f"real ImageNet weights absent: {MOBILENET} is only in the workplace")
+def test_an_experiment_with_init_imagenet_trains_from_the_pretrained_weights(tmp_path, monkeypatch):
+    from conftest import tiny_experiment
+
+    from handsign.train import fit
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    cached = imagenet_weights_file("mobilenet_v2")
+    cached.parent.mkdir(parents=True)
+    cached.symlink_to(MOBILENET)
+    exp, store, split = tiny_experiment(tmp_path, per_class_train=4, model="mobilenet_v2", init="imagenet",
+                                        optimizer="adam", lr=1e-3, epochs=1, batch_size=16)  # fmt: skip
+    fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt")
+    trained = torch.load(tmp_path / "model.pt", weights_only=True)
+    assert trained["config"]["training.init"] == "imagenet"
+    # One epoch of Adam at 1e-3 moves the weights a little from ImageNet's, nowhere near a random init's.
+    start = torch.load(MOBILENET, weights_only=True)["features.18.0.weight"]
+    moved = (trained["model"]["net.features.18.0.weight"] - start).abs().mean() / start.abs().mean()
+    assert 0 < moved < 0.2
