@@ -18,7 +18,7 @@ def configure(name: str) -> None:
         check_model(t.model, t.init)
     except ValueError as e:
         raise ConfigError(f"experiments.{name}: {e}") from None
-    write_text(layout.experiment_paths(name).config, experiment.to_json())
+    write_text(layout.ExperimentPaths(name).config, experiment.to_json())
     print(f"configure: {name}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
           f"{experiment.split} split, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
 

@@ -16,7 +16,7 @@ from handsign.stage import run_stage
 
 
 def evaluate(name: str) -> None:
-    paths = layout.experiment_paths(name)
+    paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)

@@ -15,7 +15,7 @@ from handsign.train import data_fingerprint, fit, interrupted_state
 
 
 def train(name: str) -> None:
-    paths = layout.experiment_paths(name)
+    paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)

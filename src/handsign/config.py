@@ -264,8 +264,8 @@ def _check(p: Params) -> None:
             raise ConfigError(f"data.{name}.dataset: {copy.dataset!r} is not declared under datasets:")
         if copy.image_size < 1:
             raise ConfigError(f"data.{name}.image_size: must be at least 1, got {copy.image_size}")
-        if name != data_copy_name(copy.dataset, copy.image_size):
-            expected = data_copy_name(copy.dataset, copy.image_size)
+        expected = data_copy_name(copy.dataset, copy.image_size)
+        if name != expected:
             raise ConfigError(f"data.{name}: a copy of {copy.dataset} at {copy.image_size} px must be named {expected!r}")
         for strategy in copy.splits:
             _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)

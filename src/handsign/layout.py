@@ -88,10 +88,6 @@ class ExperimentPaths:
         return REPORTS / self.name / "figures"
 
 
-def experiment_paths(name: str) -> ExperimentPaths:
-    return ExperimentPaths(name)
-
-
 def experiment_data(exp: Experiment) -> tuple[Path, Path]:
     """(prepared folder, split file) that an experiment trains and is evaluated on."""
     return prepared(exp.data_copy), split_file(exp.data_copy, exp.split)
