@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SHARED_DATA := $(abspath $(CURDIR)/../shared/data)
+SHARED_WEIGHTS := $(abspath $(CURDIR)/../shared/weights)
 SIGN_MNIST_ZIP := $(SHARED_DATA)/sign-language-mnist.zip
 
 # Stages run `python`: make it the venv's. Telemetry and update checks stay off.
@@ -16,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 # One row per experiment: its test metrics (the comparison table `make demo` and `make real` end with).
 COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
 
-.PHONY: install demo test test-fast real lint mlflow-ui clean
+.PHONY: install demo test test-fast real offline-weights lint mlflow-ui clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +55,12 @@ real: install
 	echo "dvc exp run --temp$$sets$$targets"; \
 	dvc exp run --temp $$sets $$targets
 	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy$$|.*train\.json:train_seconds$$'
+
+# Offline ImageNet weights: link ../shared/weights/*.pth into torchvision's cache ($TORCH_HOME or
+# ~/.cache/torch), where its weights API looks before downloading. Nothing is copied.
+offline-weights:
+	@dest=$${TORCH_HOME:-$$HOME/.cache/torch}/hub/checkpoints; mkdir -p "$$dest"; \
+	for f in $(SHARED_WEIGHTS)/*.pth; do [ -f "$$f" ] && ln -sf "$$f" "$$dest/" && echo "linked $$f -> $$dest/"; done; true
 
 lint: install
 	$(BIN)/ruff check .

@@ -14,6 +14,9 @@ from handsign.inference import load_checkpoint, predict
 from handsign.runtime import pick_device, repo_root
 from handsign.stage import run_stage
 
+# What the split file's `group` column holds for each dataset.
+GROUP_KIND = {"leapgestrecog": "subject", "fingers": "hand"}
+
 
 def evaluate(name: str) -> None:
     paths = layout.ExperimentPaths(name)
@@ -28,8 +31,14 @@ def evaluate(name: str) -> None:
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
 
+    groups = table["group"].astype(str).to_numpy()[test_idx]
+    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    if per_group:
+        accuracies = [g["accuracy"] for g in per_group.values()]
+        summary.update(group_accuracy_min=min(accuracies), group_accuracy_std=float(np.std(accuracies)))
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)
+    write_json(paths.per_group, {"group": GROUP_KIND.get(exp.dataset, "group"), "test": per_group})
     with atomic_path(paths.predictions) as tmp:
         pd.DataFrame({
             "sample_id": table["sample_id"].to_numpy()[test_idx],
@@ -42,6 +51,10 @@ def evaluate(name: str) -> None:
     curves_png, confusion_png = paths.figures / "training_curves.png", paths.figures / "confusion_matrix.png"
     report.plot_training_curves(history, curves_png, title)
     report.plot_confusion_matrix(y_true, y_pred, names, confusion_png, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
+    figures = [curves_png, confusion_png]
+    if per_group:
+        figures.append(paths.figures / "per_group_accuracy.png")
+        report.plot_per_group(per_group, figures[-1], title, GROUP_KIND.get(exp.dataset, "group"))
 
     run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
@@ -52,7 +65,7 @@ def evaluate(name: str) -> None:
         exp,
         {f"test_{k}": v for k, v in summary.items()},
         val_score,
-        [paths.config, paths.metrics, paths.per_class, paths.train_summary, curves_png, confusion_png],
+        [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures],
         model.cpu(),
         example,
     )

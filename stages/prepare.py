@@ -11,10 +11,13 @@ def prepare(copy: str) -> None:
     if copy not in params.data:
         raise ValueError(f"{copy!r} is not declared under data: in params.yaml")
     spec = params.data[copy]
-    data = get_format(spec.dataset).read(layout.raw(spec.dataset), spec.image_size)
+    data = get_format(spec.dataset).read(layout.raw(spec.dataset), spec.image_size, spec.resize)
     data.save(layout.prepared(copy), spec.dataset)
     shape, classes = data.images.shape[1:], len(data.class_names)
-    print(f"prepare: {len(data.labels)} images {shape}, {classes} classes -> {layout.prepared(copy)}")
+    print(f"prepare: {len(data.labels)} images {shape} ({spec.resize}), {classes} classes -> {layout.prepared(copy)}")
+    if data.identical_neighbours:
+        # The real LeapGestRecog repeats frames; the split stage lists any that straddle two splits.
+        print(f"prepare: {data.identical_neighbours} image files are byte-identical to the one before them (kept)")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def train(name: str) -> None:
         exp, store, split, paths.model, paths.resume, fingerprint, state, run_id,
         on_epoch=lambda row: tracking.log_epoch(root, run_id, row),
     )  # fmt: skip
+    if result.warm_start is not None:
+        tracking.log_dict(root, run_id, result.warm_start.to_dict(), "init_weights.json")
     with atomic_path(paths.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     best = result.history[result.best_epoch - 1]
@@ -38,6 +40,7 @@ def train(name: str) -> None:
         "best_val_loss": best["val_loss"],
         "best_val_score": task_for(exp.training.model).score(best)[0],
         "train_seconds": round(result.train_seconds, 1),
+        "feature_seconds": round(result.feature_seconds, 1),
     })  # fmt: skip
     write_json(paths.mlflow_run, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
     seconds = result.train_seconds

@@ -60,6 +60,9 @@ def write(tmp_path, **changes):
         ({"data__fingers_64__splits": ["auto"]}, "data.fingers_64.splits: 'auto' is not one of official, random, subject"),
         ({"datasets__fingers__source": "web"}, "datasets.fingers.source: 'web' is not one of synthetic, local, kaggle"),
         ({"datasets__fingers__source": "local"}, "datasets.fingers.local_path: must name an archive or folder"),
+        ({"data__fingers_64__resize": "fit"}, "data.fingers_64.resize: 'fit' is not one of stretch, letterbox, center_crop"),
+        ({"experiments__fingers_cnn__freeze_backbone": True}, "freeze_backbone: set augment: false too"),
+        ({"experiments__fingers_cnn__on_synthetic": {"split": "random"}}, "on_synthetic: only training keys"),
     ],
 )
 def test_bad_params_are_named(tmp_path, changes, message):
@@ -69,3 +72,12 @@ def test_bad_params_are_named(tmp_path, changes, message):
 
 def test_overrides_use_dotted_keys():
     assert load_params(REPO / "params.yaml", {"split.seed": 7}).split.seed == 7
+
+
+def test_on_synthetic_shrinks_the_demo_and_real_data_gets_the_published_settings(tmp_path):
+    demo = load_params(REPO / "params.yaml").experiment("leapgestrecog_resnet18")
+    assert (demo.training.epochs, demo.training.init) == (2, "random")
+    real = load_params(write(tmp_path, datasets__leapgestrecog__source="kaggle")).experiment("leapgestrecog_resnet18")
+    t = real.training
+    assert (t.model, t.init, t.optimizer, t.lr, t.epochs, t.batch_size) == ("handsign_resnet18", "imagenet", "adam", 1e-4, 20, 8)
+    assert real.split == "random" and real.image_size == 224

@@ -38,8 +38,10 @@ def test_init_choices_are_checked_against_the_registry():
         check_model("vgg")
     with pytest.raises(ValueError, match="'cnn_small' has no ImageNet weights"):
         check_model("cnn_small", "imagenet")
-    with pytest.raises(ValueError, match="init 'scratch' is not one of random, imagenet"):
+    with pytest.raises(ValueError, match="init 'scratch' is not one of random, imagenet, a checkpoint file"):
         check_model("resnet18", "scratch")
+    check_model("resnet18", "models/leapgestrecog_resnet18/model.pt")
+    check_model("resnet18", "models:/handsign-fingers_resnet18-synthetic@champion")
 
 
 def test_imagenet_offline_without_the_file_fails_fast_naming_file_and_folder(tmp_path, monkeypatch):
@@ -63,7 +65,7 @@ def test_imagenet_mobilenet_loads_through_torchvisions_cache_and_sums_rgb_into_g
     assert grey.shape[1] == 1
     assert torch.allclose(grey, rgb["features.0.0.weight"].sum(dim=1, keepdim=True))
     assert torch.equal(model.net.features[1].conv[0][1].running_var, rgb["features.1.conv.0.1.running_var"])
-    assert model.net.classifier[-1].out_features == 24
+    assert model.head[-1].out_features == 24
     # On a grey image the one-channel conv computes what the RGB conv did on its three equal channels.
     x = torch.rand(1, 1, 32, 32)
     rgb_conv = torch.nn.functional.conv2d(x.expand(1, 3, 32, 32), rgb["features.0.0.weight"], stride=2, padding=1)

@@ -78,3 +78,14 @@ def test_too_small_to_stratify_still_splits_deterministically():
 def test_official_split_of_a_dataset_without_a_test_set_is_refused():
     with pytest.raises(ValueError, match="no official test set"):
         assign_splits(samples(official_test=0), "official", SplitParams())
+
+
+def test_subject_split_shares_no_subject_and_the_check_catches_one_that_does():
+    from handsign.split import subjects_in_two_splits
+
+    table = samples(n=1000, groups=[f"{i % 10:02d}" for i in range(1000)])
+    table["split"] = assign_splits(table, "subject", SplitParams(seed=3))
+    assert subjects_in_two_splits(table) == []
+    assert table.groupby("split")["group"].nunique().to_dict() == {"test": 1, "train": 8, "val": 1}
+    table["split"] = assign_splits(table, "random", SplitParams(seed=3))  # frames of one person everywhere
+    assert len(subjects_in_two_splits(table)) == 10

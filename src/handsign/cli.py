@@ -147,6 +147,44 @@ def bench_render(
     typer.echo(f"render {dataset}: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s (1 core)")
 
 
+@bench_app.command("decode")
+def bench_decode(
+    frames: int = typer.Option(2000, help="Synthetic LeapGestRecog frames to render and decode (640x240 PNG)."),
+    folder: Path = typer.Option(None, help="Decode this LeapGestRecog download instead (its leapGestRecog/ tree)."),
+    image_size: int = typer.Option(224),
+    resize: str = typer.Option("stretch", help="stretch | letterbox | center_crop"),
+    pillow_files: bool = typer.Option(False, help="Re-save the frames with Pillow (adaptive row filters: the slow path)."),
+) -> None:
+    """The prepare stage's decode rate: LeapGestRecog PNG frames to uint8 squares, one thread per core."""
+    import os
+    import tempfile
+    import time
+
+    from PIL import Image
+
+    from handsign.config import SyntheticParams
+    from handsign.datasets import leapgestrecog
+    from handsign.synth import render_dataset
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if folder is None:
+            folder = Path(tmp) / "leap"
+            per = max(1, frames // (10 * 5))
+            render_dataset("leapgestrecog", folder, SyntheticParams(subjects=5, frames_per_gesture=per), 0)
+        paths = [p for p, _, _ in leapgestrecog.locate(folder)]
+        if pillow_files:
+            for p in paths:
+                Image.open(p).convert("L").save(p)
+        for p in paths:  # from the page cache, as a second read of a download would be
+            p.read_bytes()
+        start = time.perf_counter()
+        data = leapgestrecog.read(folder, image_size, resize)
+        seconds = time.perf_counter() - start
+    n = len(data.labels)
+    typer.echo(f"decode {n} frames 640x240 PNG -> {image_size}x{image_size} ({resize}) with {os.cpu_count()} threads: "
+               f"{seconds:.2f} s = {n / seconds:.0f} frames/s; {data.identical_neighbours} identical neighbours")  # fmt: skip
+
+
 @bench_app.command("train")
 def bench_train(
     model: str = typer.Option("cnn_small", help="A model from the registry."),

@@ -23,6 +23,7 @@ SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject")
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 
 
 class ConfigError(ValueError):
@@ -48,10 +49,13 @@ class DatasetParams:
 
 @dataclass(frozen=True)
 class DataCopyParams:
-    """One prepared copy (a dataset at an image size) and the splits made of it."""
+    """One prepared copy (a dataset at an image size) and the splits made of it. `resize` says how a
+    non-square frame becomes square: stretch (what the published pipelines did), letterbox (pad
+    with black) or center_crop."""
 
     dataset: str = "sign_mnist"
     image_size: int = 28
+    resize: str = "stretch"
     splits: tuple[str, ...] = ("official",)
 
 
@@ -81,11 +85,13 @@ class TrainingDefaults:
 
 @dataclass(frozen=True)
 class Training(TrainingDefaults):
-    """How one experiment trains: the defaults, its overrides, the model it names and where that
-    model's starting weights come from (`init`: random | imagenet)."""
+    """How one experiment trains: the defaults, its overrides, the model it names, where that
+    model's starting weights come from (`init`: random | imagenet | a checkpoint file | an MLflow
+    model URI) and whether only its head trains (`freeze_backbone`)."""
 
     model: str = "cnn_small"
     init: str = "random"
+    freeze_backbone: bool = False
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
@@ -132,13 +138,24 @@ class Params(TrainingDefaults):
         missing = [k for k in ("dataset", "image_size", "split", "model") if k not in raw]
         if missing:
             raise ConfigError(f"{where}: must name {', '.join(missing)}")
-        known = {"dataset", "image_size", "split", *TRAINING_KEYS}
+        known = {"dataset", "image_size", "split", "on_synthetic", *TRAINING_KEYS}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        defaults = {k: getattr(self, k) for k in DEFAULT_KEYS}
-        training = _build(Training, {**defaults, **{k: v for k, v in raw.items() if k in TRAINING_KEYS}}, f"{where}.")
         dataset = _coerce(raw["dataset"], str, f"{where}.dataset")
+        if dataset not in self.datasets:
+            raise ConfigError(f"{where}.dataset: {dataset!r} is not declared under datasets:")
+        overrides = {k: v for k, v in raw.items() if k in TRAINING_KEYS}
+        # The published settings stay as written; on the offline synthetic data (a CPU-sized demo)
+        # `on_synthetic` may shrink them, e.g. fewer epochs. Real data always gets them unchanged.
+        demo = _coerce(raw.get("on_synthetic", {}), dict[str, Any], f"{where}.on_synthetic")
+        bad = sorted(set(demo) - set(TRAINING_KEYS))
+        if bad:
+            raise ConfigError(f"{where}.on_synthetic: only training keys may be shrunk, not {', '.join(bad)}")
+        if self.datasets[dataset].source == "synthetic":
+            overrides.update(demo)
+        defaults = {k: getattr(self, k) for k in DEFAULT_KEYS}
+        training = _build(Training, {**defaults, **overrides}, f"{where}.")
         image_size = _coerce(raw["image_size"], int, f"{where}.image_size")
         split = _coerce(raw["split"], str, f"{where}.split")
         copy = data_copy_name(dataset, image_size)
@@ -237,6 +254,10 @@ def _check_training(t: Training, where: str) -> None:
             raise ConfigError(f"{where}{key}: must be at least 1, got {getattr(t, key)}")
     if not t.lr > 0:
         raise ConfigError(f"{where}lr: must be positive, got {t.lr}")
+    if t.freeze_backbone and t.augment:
+        # A frozen backbone's features are computed once and reused: an image that changes every
+        # epoch would need a forward pass every epoch.
+        raise ConfigError(f"{where}freeze_backbone: set augment: false too (features of a frozen backbone are cached)")
 
 
 def _check(p: Params) -> None:
@@ -267,6 +288,7 @@ def _check(p: Params) -> None:
         expected = data_copy_name(copy.dataset, copy.image_size)
         if name != expected:
             raise ConfigError(f"data.{name}: a copy of {copy.dataset} at {copy.image_size} px must be named {expected!r}")
+        _one_of(f"data.{name}.resize", copy.resize, RESIZE_MODES)
         for strategy in copy.splits:
             _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")

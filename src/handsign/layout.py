@@ -75,6 +75,11 @@ class ExperimentPaths:
         return REPORTS / self.name / "per_class.json"
 
     @property
+    def per_group(self) -> Path:
+        """Test accuracy per subject (LeapGestRecog) or hand (Fingers)."""
+        return REPORTS / self.name / "per_group.json"
+
+    @property
     def predictions(self) -> Path:
         return REPORTS / self.name / "predictions.csv"
 

@@ -26,6 +26,15 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     return summary, per_class
 
 
+def per_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
+    """Test accuracy per subject (LeapGestRecog) or hand (Fingers); empty where the dataset has no groups."""
+    out = {}
+    for g in sorted(set(groups.tolist()) - {""}):
+        hit = groups == g
+        out[str(g)] = {"n": int(hit.sum()), "accuracy": float((y_true[hit] == y_pred[hit]).mean())}
+    return out
+
+
 def write_curves(history: pd.DataFrame, folder: Path) -> None:
     """One long-format CSV per metric the loop reported (`epoch,curve,loss` with curve = train |
     validation), so DVC's `curves` template draws both curves of one metric in one plot."""
@@ -87,4 +96,17 @@ def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: l
                     j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color="white" if cm[i, j] > threshold else "black"
                 )
     fig.colorbar(im, ax=ax, fraction=0.046)
+    _save_figure(fig, path)
+
+
+def plot_per_group(per_group: dict[str, dict], path: Path, title: str, what: str) -> None:
+    """One bar per subject (or hand): who the model fails on, which a pooled accuracy hides."""
+    names = list(per_group)
+    fig, ax = _pyplot().subplots(figsize=(max(4, 0.5 * len(names) + 2), 3.5))
+    ax.bar(names, [per_group[g]["accuracy"] for g in names], color="tab:blue")
+    for i, g in enumerate(names):
+        label = f"{per_group[g]['accuracy']:.2f}\nn={per_group[g]['n']}"
+        ax.text(i, per_group[g]["accuracy"], label, ha="center", va="bottom", fontsize=7)
+    ax.set(xlabel=what, ylabel="test accuracy", ylim=(0, 1.15), title=title)
+    ax.grid(alpha=0.3, axis="y")
     _save_figure(fig, path)

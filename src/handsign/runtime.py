@@ -58,5 +58,7 @@ def repo_root(start: str | Path | None = None) -> Path:
 
 
 def to_device(images: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """uint8 images to float on `device`; channels_last is 15-20% faster for convolutions on CPU and GPU."""
-    return images.to(device, non_blocking=True).float().contiguous(memory_format=torch.channels_last)
+    """uint8 images to float on `device` (copied as uint8: a quarter of the bytes); channels_last is
+    15-20% faster for convolutions on CPU and GPU. Feature vectors (2-D) pass through as float."""
+    x = images.to(device, non_blocking=True).float()
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x

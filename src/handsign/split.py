@@ -74,3 +74,10 @@ def cross_split_duplicates(split_table: pd.DataFrame) -> pd.DataFrame:
     leaking = by_hash[by_hash > 1].index
     dup = split_table[split_table["content_hash"].isin(leaking)]
     return dup.sort_values(["content_hash", "split", "sample_id"])[["content_hash", "sample_id", "source", "label", "split"]]
+
+
+def subjects_in_two_splits(table: pd.DataFrame) -> list[str]:
+    """Subjects (the `group` column) with samples in more than one of train, val and test."""
+    named = table[table["group"].astype(str) != ""]
+    per_subject = named.groupby(named["group"].astype(str))["split"].nunique()
+    return sorted(per_subject[per_subject > 1].index)

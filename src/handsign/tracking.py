@@ -93,6 +93,26 @@ def start_run(exp: Experiment, root: Path) -> str:
     return run.info.run_id
 
 
+def log_dict(root: Path, run_id: str, data: dict[str, Any], artifact_file: str) -> None:
+    """A JSON artifact on the run (the warm-start report: which tensors were loaded, which not)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
+    _retry(lambda: client.log_dict(run_id, data, artifact_file))
+
+
+def load_logged_model(uri: str, root: Path) -> Any:
+    """A model logged by an earlier run (`runs:/<id>/model`, `models:/<name>@champion`), on the CPU."""
+    _mlflow()
+    import mlflow.pytorch
+
+    mlflow.set_tracking_uri(tracking_uri(root))
+    try:
+        return mlflow.pytorch.load_model(uri, map_location="cpu")
+    except Exception as e:  # MlflowException, OSError: the URI names nothing in this store
+        store = tracking_uri(root)
+        raise ValueError(f"init: cannot load {uri} from the MLflow store {store} ({type(e).__name__}: {e})") from None
+
+
 def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
     mlflow = _mlflow()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))

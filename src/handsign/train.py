@@ -20,24 +20,70 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 from tqdm import tqdm
 
 from handsign.atomic import atomic_path
 from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
-from handsign.models import build_model
+from handsign.models import build_model, is_warm_start
 from handsign.runtime import pick_device, seed_everything, to_device
 from handsign.tasks import Classification, task_for
+from handsign.warmstart import WarmStart, warm_start
 
 
-def split_tensors(store: PreparedStore, split: np.ndarray, name: str) -> TensorDataset:
-    idx = np.flatnonzero(split == name)
-    if idx.size == 0:
-        raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
-    images = torch.from_numpy(np.ascontiguousarray(store.images[idx]))
-    labels = torch.from_numpy(store.samples["label"].to_numpy()[idx].astype(np.int64))
-    return TensorDataset(images, labels)
+class SplitImages(Dataset):
+    """One split of a prepared copy, read a batch at a time from the memory-mapped images: no
+    copy of the whole set is ever made, as uint8 or float. Indexed by a list of rows (a batch)."""
+
+    def __init__(self, store: PreparedStore, split: np.ndarray, name: str) -> None:
+        self.rows = np.flatnonzero(split == name)
+        if self.rows.size == 0:
+            raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
+        self.images = store.images
+        self.labels = torch.from_numpy(store.samples["label"].to_numpy()[self.rows].astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, batch: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.from_numpy(np.ascontiguousarray(self.images[self.rows[batch]])), self.labels[batch]
+
+
+def batches(data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> DataLoader:
+    """Whole batches per fetch (shuffled when a generator is given, in the order DataLoader's own
+    shuffle would take), pinned for an asynchronous copy when training on CUDA."""
+    order = RandomSampler(data, generator=generator) if generator is not None else SequentialSampler(data)
+    sampler = BatchSampler(order, batch_size, drop_last=False)
+    return DataLoader(data, sampler=sampler, batch_size=None, pin_memory=device.type == "cuda")
+
+
+def autocast(device: torch.device) -> torch.autocast:
+    """bfloat16 mixed precision on CUDA (no loss scaling needed); full precision elsewhere."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+@torch.no_grad()
+def cached_features(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 64) -> TensorDataset:
+    """The frozen part's output for every image of `data`, computed once (in eval mode), on the CPU."""
+    model.eval()
+    feats, labels = [], []
+    for images, y in tqdm(batches(data, batch_size, device), desc="features", unit="batch", leave=False, disable=None):
+        with autocast(device):
+            feats.append(model.features(to_device(images, device)).float().cpu())
+        labels.append(y)
+    return TensorDataset(torch.cat(feats), torch.cat(labels))
+
+
+def freeze_backbone(model: nn.Module) -> nn.Module:
+    """Stop gradients everywhere but `model.head` and put the frozen part in eval mode (its
+    BatchNorm statistics stay as they were); returns the head, the one part left to train."""
+    for p in model.parameters():
+        p.requires_grad_(False)
+    for p in model.head.parameters():
+        p.requires_grad_(True)
+    model.eval()
+    return model.head
 
 
 def random_affine(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -75,8 +121,9 @@ def train_one_epoch(
         images, labels = to_device(images, device), labels.to(device)
         if augment is not None:
             images = augment(images)
-        output = model(images)
-        loss = task.loss(output, images, labels)
+        with autocast(device):
+            output = model(images)
+            loss = task.loss(output, images, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -94,15 +141,24 @@ def evaluate(model: nn.Module, task: Classification, loader: DataLoader, device:
     sums: dict[str, float] = {}
     for images, labels in loader:
         images, labels = to_device(images, device), labels.to(device)
-        output = model(images)
+        with autocast(device):
+            output = model(images)
         _add(sums, task.loss(output, images, labels), task.metric_sums(output, images, labels), len(labels))
     return {f"val_{k}": v / len(loader.dataset) for k, v in sums.items()}
 
 
 def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
+    """Weight decay on weight matrices and kernels only: decaying norm scales and biases pulls
+    them towards 0, which only hurts (as torchvision's references and timm arrange it too)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.ndim > 1], "weight_decay": t.weight_decay},
+        {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
     if t.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        return torch.optim.Adam(groups, lr=t.lr)
+    return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum)
 
 
 def data_fingerprint(split_file: Path) -> str:
@@ -145,6 +201,8 @@ class FitResult:
     device: str
     train_seconds: float
     resumed_from: int  # the last completed epoch found on disk, 0 for a fresh start
+    feature_seconds: float = 0.0  # the one pass of a frozen backbone over the data (in train_seconds)
+    warm_start: WarmStart | None = None  # what an init from an earlier run loaded
 
 
 def fit(
@@ -164,29 +222,44 @@ def fit(
     task = task_for(t.model)
     generator = seed_everything(t.seed)
     device = pick_device(t.device)
-    train_set, val_set = split_tensors(store, split, "train"), split_tensors(store, split, "val")
-    train_loader = DataLoader(train_set, batch_size=t.batch_size, shuffle=True, generator=generator)
-    val_loader = DataLoader(val_set, batch_size=max(256, t.batch_size))
+    train_set: Dataset = SplitImages(store, split, "train")
+    val_set: Dataset = SplitImages(store, split, "val")
     model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2], t.init)
+    warm: WarmStart | None = None
+    if state is not None:
+        model.load_state_dict(state["model"])
+    elif is_warm_start(t.init):
+        warm = warm_start(model, t.init)
+        print(f"train: {warm.summary()}")
     model = model.to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(t, model)
+    trainable, feature_seconds = model, 0.0
+    if t.freeze_backbone:
+        trainable = freeze_backbone(model)
+        t0 = time.perf_counter()
+        train_set, val_set = cached_features(model, train_set, device), cached_features(model, val_set, device)
+        feature_seconds = time.perf_counter() - t0
+        n = len(train_set) + len(val_set)
+        print(f"train: frozen backbone: features of {n} images computed once in {feature_seconds:.1f}s; the head trains on them")
+    train_loader = batches(train_set, t.batch_size, device, generator)
+    val_loader = batches(val_set, max(256, t.batch_size), device)
+    optimizer = make_optimizer(t, trainable)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
     augment = (lambda x: random_affine(x, generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": 0, "score": (-math.inf,), "model": None}
     if state is not None:
-        model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["lr_scheduler"])
         _set_rng_state(state["rng"], generator)
         history, best = state["history"], state["best"]
+        warm = WarmStart(**state["warm_start"]) if state.get("warm_start") else None
         print(f"train: resuming {exp.name} after epoch {state['epoch']} of {t.epochs} (from {resume_path})")
     resumed_from = len(history)
     for epoch in range(resumed_from + 1, t.epochs + 1):
         t0 = time.perf_counter()
-        row = {"epoch": epoch, **train_one_epoch(model, task, optimizer, scheduler, train_loader, device, epoch, augment)}
-        row.update(evaluate(model, task, val_loader, device))
+        row = {"epoch": epoch, **train_one_epoch(trainable, task, optimizer, scheduler, train_loader, device, epoch, augment)}
+        row.update(evaluate(trainable, task, val_loader, device))
         row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
         history.append(row)
         if task.score(row) > tuple(best["score"]):
@@ -197,6 +270,7 @@ def fit(
                 "complete": False, "epoch": epoch, "config": exp.to_flat_dict(), "data": fingerprint, "run_id": run_id,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "lr_scheduler": scheduler.state_dict(),
                 "rng": _rng_state(generator), "history": history, "best": best,
+                "warm_start": warm.to_dict() if warm else None,
             }, tmp)  # fmt: skip
         # Printed once the state is on disk: a run killed after this line resumes after this epoch.
         print(f"epoch {epoch}/{t.epochs}: " + ", ".join(f"{k} {v:.4f}" for k, v in row.items() if k != "epoch"))
@@ -219,5 +293,5 @@ def fit(
     # Done: a rerun of the same config (`dvc repro -f`) trains afresh rather than "resuming".
     with atomic_path(resume_path) as tmp:
         torch.save({"complete": True, "epoch": t.epochs, "run_id": run_id}, tmp)
-    seconds = sum(row["seconds"] for row in history)
-    return FitResult(history, best["epoch"], str(device), seconds, resumed_from)
+    seconds = sum(row["seconds"] for row in history) + feature_seconds
+    return FitResult(history, best["epoch"], str(device), seconds, resumed_from, feature_seconds, warm)

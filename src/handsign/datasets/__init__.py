@@ -1,6 +1,6 @@
 """One module per Kaggle dataset format; `FORMATS` maps a `dataset` param to its module.
 
-A format module provides `KAGGLE_HANDLE`, `CLASS_NAMES` and `read(raw_dir, image_size) -> Prepared`.
+A format module provides `KAGGLE_HANDLE`, `CLASS_NAMES` and `read(raw_dir, image_size, resize) -> Prepared`.
 """
 
 from __future__ import annotations

@@ -32,13 +32,15 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int, str]]:
     return [seen[k] for k in sorted(seen)]
 
 
-def read(raw_dir: Path, image_size: int = 128) -> Prepared:
+def read(raw_dir: Path, image_size: int = 128, resize: str = "stretch") -> Prepared:
     files = locate(raw_dir)
+    decoded = read_image_files([p for p, *_ in files], IMAGE_SIZE, image_size, "Fingers images", resize)
     return Prepared(
-        images=read_image_files([p for p, *_ in files], IMAGE_SIZE, image_size, "Fingers images"),
+        images=decoded.images,
         labels=np.array([count for _, _, count, _ in files], dtype=np.int64),
         class_names=list(CLASS_NAMES),
         sources=[p.relative_to(raw_dir).as_posix() for p, *_ in files],
         groups=[hand for *_, hand in files],
         official_splits=[split for _, split, _, _ in files],
+        identical_neighbours=decoded.identical_neighbours,
     )

@@ -40,13 +40,15 @@ def locate(raw_dir: Path) -> list[tuple[Path, str, int]]:
     return [seen[k] for k in sorted(seen)]
 
 
-def read(raw_dir: Path, image_size: int = 224) -> Prepared:
+def read(raw_dir: Path, image_size: int = 224, resize: str = "stretch") -> Prepared:
     frames = locate(raw_dir)
+    decoded = read_image_files([p for p, _, _ in frames], FRAME_SIZE, image_size, "LeapGestRecog frames", resize)
     return Prepared(
-        images=read_image_files([p for p, _, _ in frames], FRAME_SIZE, image_size, "LeapGestRecog frames"),
+        images=decoded.images,
         labels=np.array([c for _, _, c in frames], dtype=np.int64),
         class_names=list(CLASS_NAMES),
         sources=[p.relative_to(raw_dir).as_posix() for p, _, _ in frames],
         groups=[s for _, s, _ in frames],
         official_splits=[""] * len(frames),
+        identical_neighbours=decoded.identical_neighbours,
     )

@@ -86,12 +86,13 @@ def locate(raw_dir: Path) -> dict[str, Path]:
     return found
 
 
-def read(raw_dir: Path, image_size: int = SIDE) -> Prepared:
+def read(raw_dir: Path, image_size: int = SIDE, resize: str = "stretch") -> Prepared:
+    """`resize` is accepted for a uniform interface; the letters are square, so every mode agrees."""
     images, labels, sources, splits = [], [], [], []
     for split, path in locate(raw_dir).items():
         imgs, letters = read_csv(path)
         if image_size != SIDE:
-            imgs = np.stack([to_square_array(Image.fromarray(i), image_size) for i in imgs])
+            imgs = np.stack([to_square_array(Image.fromarray(i), image_size, resize) for i in imgs])
         images.append(imgs)
         labels.append(np.array([_CLASS_OF_LABEL[int(x)] for x in letters], dtype=np.int64))
         rel = path.relative_to(raw_dir).as_posix()

@@ -1,7 +1,9 @@
 """One module per model family; `MODELS` is the one list of model names.
 
 `build_model` maps the `model` param to a network; `init` says where its starting weights come
-from: `random`, or `imagenet` for the torchvision families (`PRETRAINED`).
+from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an earlier run of ours
+(a checkpoint file or an MLflow model URI, loaded by `handsign.warmstart` once the model is built).
+Every model is `head(features(x))`: `freeze_backbone` trains `head` alone.
 """
 
 from __future__ import annotations
@@ -24,19 +26,30 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 PRETRAINED = ("handsign_resnet18", "handsign_resnet50", "resnet18", "mobilenet_v2")
 INITS = ("random", "imagenet")
+CHECKPOINT_SUFFIXES = (".pt", ".pth")
+MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
+
+
+def is_warm_start(init: str) -> bool:
+    """Whether `init` names an earlier run's weights: a checkpoint file or an MLflow model URI."""
+    return init.startswith(MLFLOW_SCHEMES) or init.endswith(CHECKPOINT_SUFFIXES)
 
 
 def check_model(name: str, init: str = "random") -> None:
     """Raise ValueError, naming the choices, unless `name` is registered and can start from `init`."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
-    if init not in INITS:
-        raise ValueError(f"init {init!r} is not one of {', '.join(INITS)}")
+    if init not in INITS and not is_warm_start(init):
+        raise ValueError(
+            f"init {init!r} is not one of {', '.join(INITS)}, a checkpoint file ({' or '.join(CHECKPOINT_SUFFIXES)}) "
+            f"or an MLflow model URI ({', '.join(s + '...' for s in MLFLOW_SCHEMES)})"
+        )
     if init == "imagenet" and name not in PRETRAINED:
         raise ValueError(f"model {name!r} has no ImageNet weights; init: imagenet needs one of {', '.join(PRETRAINED)}")
 
 
 def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28, init: str = "random") -> nn.Module:
+    """A fresh network; for a warm-start `init` its weights are random until `warmstart.warm_start`."""
     check_model(name, init)
     extra = {"imagenet": True} if init == "imagenet" else {}
     return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, **extra)

@@ -36,12 +36,12 @@ class SeedCNN(nn.Module):
             nn.Dropout(0.4),
             nn.Flatten(),
         )  # fmt: skip
-        self.classifier = nn.Sequential(
+        self.head = nn.Sequential(
             nn.Linear(_flat_size(self.features, in_channels, image_size), 256), nn.ReLU(), nn.Linear(256, num_classes)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        return self.head(self.features(x))
 
 
 def _conv_bn(cin: int, cout: int) -> list[nn.Module]:
@@ -61,7 +61,7 @@ class SmallCNN(nn.Module):
             *_conv_bn(2 * w, 4 * w), *_conv_bn(4 * w, 4 * w), nn.AdaptiveAvgPool2d(1),
             nn.Flatten(),
         )  # fmt: skip
-        self.classifier = nn.Sequential(nn.Dropout(0.3), nn.Linear(4 * w, num_classes))
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(4 * w, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
+        return self.head(self.features(x))

@@ -4,7 +4,8 @@
 channel 3x3 conv adapter, a second 3x3 conv and ReLU, the torchvision backbone with its
 1000-way head, then FC 1000->500->100->N. `resnet18` and `mobilenet_v2` are the plain networks
 with a one-channel first conv (initialised from RGB weights by summing over colour) and an N-way
-head. Every one trains on logits; softmax is for probabilities only.
+head. Every one trains on logits; softmax is for probabilities only. Like every model here,
+each is `head(features(x))`, so `freeze_backbone` can train the head alone.
 
 ImageNet weights come through torchvision's weights API, which looks in
 `$TORCH_HOME/hub/checkpoints/` before it downloads; offline and absent, we fail at once and name
@@ -95,8 +96,11 @@ class HandSignModel(nn.Module):
         self.backbone = _backbone(arch, imagenet)
         self.head = nn.Sequential(nn.Linear(1000, 500), nn.ReLU(), nn.Linear(500, 100), nn.ReLU(), nn.Linear(100, num_classes))
 
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.adapter(self.input(x)))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(self.adapter(self.input(x))))
+        return self.head(self.features(x))
 
 
 class GreyscaleNet(nn.Module):
@@ -111,11 +115,18 @@ class GreyscaleNet(nn.Module):
         net = _backbone(arch, imagenet)
         if arch == "mobilenet_v2":
             net.features[0][0] = greyscale_conv(net.features[0][0])
-            net.classifier[-1] = nn.Linear(net.classifier[-1].in_features, num_classes)
+            head = net.classifier  # dropout, linear
+            head[-1] = nn.Linear(head[-1].in_features, num_classes)
+            net.classifier = nn.Identity()
         else:
             net.conv1 = greyscale_conv(net.conv1)
-            net.fc = nn.Linear(net.fc.in_features, num_classes)
-        self.net = net
+            head = nn.Linear(net.fc.in_features, num_classes)
+            net.fc = nn.Identity()
+        self.net = net  # ends in the pooled features
+        self.head = head
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.input(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(self.input(x))
+        return self.head(self.features(x))
