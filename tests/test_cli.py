@@ -60,6 +60,13 @@ def test_bench_commands_print_rates():
     assert render.exit_code == 0 and "images/s" in render.output
     train = runner.invoke(app, ["bench", "train", "--model", "cnn_seed", "--steps", "2", "--batch-size", "8"])
     assert train.exit_code == 0 and "train" in train.output and "img/s" in train.output
+    decode = runner.invoke(app, ["bench", "decode", "--frames", "100", "--image-size", "32"])
+    assert decode.exit_code == 0, decode.output
+    assert "decode 100 frames" in decode.output and "frames/s" in decode.output
+    freeze = runner.invoke(app, ["bench", "freeze", "--image-size", "32", "--images", "40", "--epochs", "1"])
+    assert freeze.exit_code == 0, freeze.output
+    lines = [line for line in freeze.output.splitlines() if "epochs," in line]
+    assert "frozen" in lines[0] and "fine-tuned" in lines[1] and "feature pass 0.0 s" in lines[1]
 
 
 def test_bench_time_to_accuracy_trains_each_budget_with_the_real_fit(checkpoint):

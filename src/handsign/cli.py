@@ -240,6 +240,45 @@ def bench_train(
     )
 
 
+@bench_app.command("freeze")
+def bench_freeze(
+    model: str = typer.Option("resnet18", help="A torchvision model from the registry."),
+    image_size: int = typer.Option(128),
+    images: int = typer.Option(480, help="Random uint8 images: 80% train, 10% validation, 10% test."),
+    epochs: int = typer.Option(3),
+    batch_size: int = typer.Option(32),
+) -> None:
+    """What freezing the backbone saves: the pipeline's own fit() with freeze_backbone on (features
+    computed once, the head trained on them) and off (the whole network trained every epoch)."""
+    import tempfile
+
+    import numpy as np
+    import pandas as pd
+
+    from handsign.config import Experiment, Training
+    from handsign.datasets import PreparedStore
+    from handsign.train import fit
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 6, images)
+    store = PreparedStore(
+        images=rng.integers(0, 256, (images, 1, image_size, image_size), dtype=np.uint8),
+        samples=pd.DataFrame({"label": labels}),
+        class_names=[str(i) for i in range(6)],
+    )
+    split = np.array(["train", "val", "test"])[np.digitize(rng.random(images), [0.8, 0.9])]
+    with tempfile.TemporaryDirectory() as tmp:
+        for frozen in (True, False):
+            t = Training(model=model, freeze_backbone=frozen, augment=False, optimizer="adam", lr=1e-3,
+                         epochs=epochs, batch_size=batch_size)  # fmt: skip
+            exp = Experiment("bench", "fingers", "synthetic", image_size, "official", t)
+            r = fit(exp, store, split, Path(tmp) / "model.pt", Path(tmp) / "last.pt")
+            per_epoch = (r.train_seconds - r.feature_seconds) / epochs
+            typer.echo(f"{model} {image_size}x{image_size}, {int((split != 'test').sum())} images, {epochs} epochs, "
+                       f"{'frozen' if frozen else 'fine-tuned'}: {r.train_seconds:.1f} s in all "
+                       f"(feature pass {r.feature_seconds:.1f} s, {per_epoch:.2f} s per epoch)")  # fmt: skip
+
+
 @bench_app.command("time-to-accuracy")
 def bench_time_to_accuracy(
     data: Path = typer.Argument(..., help="The experiment's dataset: a Kaggle archive (.zip) or its unpacked folder."),

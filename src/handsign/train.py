@@ -51,10 +51,13 @@ class SplitImages(Dataset):
 
 
 def batches(data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> DataLoader:
-    """Whole batches per fetch (shuffled when a generator is given, in the order DataLoader's own
+    """Whole batches per fetch (for training, shuffled by `generator` in the order DataLoader's own
     shuffle would take), pinned for an asynchronous copy when training on CUDA."""
-    order = RandomSampler(data, generator=generator) if generator is not None else SequentialSampler(data)
-    sampler = BatchSampler(order, batch_size, drop_last=False)
+    if generator is None:
+        sampler = BatchSampler(SequentialSampler(data), batch_size, drop_last=False)
+    else:  # training: BatchNorm cannot train on a batch of one; drop a last batch of one sample only
+        lone_last = len(data) > batch_size and len(data) % batch_size == 1
+        sampler = BatchSampler(RandomSampler(data, generator=generator), batch_size, drop_last=lone_last)
     return DataLoader(data, sampler=sampler, batch_size=None, pin_memory=device.type == "cuda")
 
 
