@@ -23,7 +23,7 @@ def evaluate(name: str) -> None:
     exp = load_experiment(paths.config)
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)
-    table = pd.read_csv(split_file, keep_default_na=False)
+    table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
     test_idx = np.flatnonzero(table["split"].to_numpy() == "test")
     model, checkpoint = load_checkpoint(paths.model, pick_device(exp.training.device))
     names = checkpoint["class_names"]
@@ -33,12 +33,11 @@ def evaluate(name: str) -> None:
 
     groups = table["group"].astype(str).to_numpy()[test_idx]
     per_group = report.per_group_accuracy(y_true, y_pred, groups)
-    if per_group:
-        accuracies = [g["accuracy"] for g in per_group.values()]
-        summary.update(group_accuracy_min=min(accuracies), group_accuracy_std=float(np.std(accuracies)))
+    group_kind = GROUP_KIND.get(exp.dataset, "group")
+    summary.update(report.group_summary(per_group))
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)
-    write_json(paths.per_group, {"group": GROUP_KIND.get(exp.dataset, "group"), "test": per_group})
+    write_json(paths.per_group, {"group": group_kind, "test": per_group})
     with atomic_path(paths.predictions) as tmp:
         pd.DataFrame({
             "sample_id": table["sample_id"].to_numpy()[test_idx],
@@ -54,7 +53,7 @@ def evaluate(name: str) -> None:
     figures = [curves_png, confusion_png]
     if per_group:
         figures.append(paths.figures / "per_group_accuracy.png")
-        report.plot_per_group(per_group, figures[-1], title, GROUP_KIND.get(exp.dataset, "group"))
+        report.plot_per_group(per_group, figures[-1], title, group_kind)
 
     run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]

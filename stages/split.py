@@ -1,14 +1,40 @@
 """split: assign every sample of one prepared copy to train/val/test, once per strategy it lists.
 
-Each split file lists every sample; images found in two splits are listed and counted.
+Each split file lists every sample; images found in two splits are listed and counted. The
+`loso` file holds one column per leave-one-subject-out fold (`fold_<subject>`) instead of one
+`split` column; every fold is checked as a subject split is.
 """
+
+import pandas as pd
 
 from handsign import layout
 from handsign.atomic import atomic_path, write_json
-from handsign.config import load_params
+from handsign.config import LOSO, load_params
 from handsign.datasets import PreparedStore
-from handsign.split import SPLITS, assign_splits, content_hashes, cross_split_duplicates, subjects_in_two_splits
+from handsign.split import (
+    SPLITS,
+    assign_splits,
+    content_hashes,
+    cross_split_duplicates,
+    leave_one_subject_out,
+    subjects_in_two_splits,
+)
 from handsign.stage import run_stage
+
+
+def check(table: pd.DataFrame, strategy: str, copy: str) -> dict[str, int]:
+    """Counts for one split (one fold), refusing a subject split that shares a subject."""
+    shared = subjects_in_two_splits(table)
+    if strategy in ("subject", LOSO) and shared:  # the promise of these splits; never written if broken
+        raise AssertionError(f"split {copy} {strategy}: subjects {', '.join(shared)} occur in more than one split")
+    named = table[table["group"].astype(str) != ""]
+    subjects = named.groupby("split")["group"].nunique()  # subjects (or hands) per split
+    counts = table["split"].value_counts()
+    return {
+        **{f"n_{s}": int(counts.get(s, 0)) for s in SPLITS},
+        **{f"subjects_{s}": int(subjects.get(s, 0)) for s in SPLITS},
+        "subjects_in_two_splits": len(shared),
+    }
 
 
 def split(copy: str) -> None:
@@ -22,23 +48,28 @@ def split(copy: str) -> None:
         tmp.mkdir()
         for strategy in params.data[copy].splits:
             table = store.samples.copy()
-            table["split"] = assign_splits(table, strategy, params.split)
+            if strategy == LOSO:
+                table = pd.concat([table, leave_one_subject_out(table, params.split)], axis=1)
+                folds = {c: table.assign(split=table[c]) for c in table.columns if c.startswith("fold_")}
+            else:
+                table["split"] = assign_splits(table, strategy, params.split)
+                folds = {"split": table}
             table["content_hash"] = hashes
-            duplicates = cross_split_duplicates(table)
-            shared = subjects_in_two_splits(table)
-            named = table[table["group"].astype(str) != ""]
-            subjects = named.groupby("split")["group"].nunique()  # subjects (or hands) per split
-            if strategy == "subject" and shared:  # the promise of this split; never written if broken
-                raise AssertionError(f"split {copy} subject: subjects {', '.join(shared)} occur in more than one split")
+            checks = {name: check(fold.assign(content_hash=hashes), strategy, copy) for name, fold in folds.items()}
+            duplicates = pd.concat(
+                [cross_split_duplicates(fold.assign(content_hash=hashes)).assign(fold=name) for name, fold in folds.items()]
+            )
             table.to_csv(tmp / f"{strategy}.csv", index=False)
             duplicates.to_csv(tmp / f"{strategy}_cross_split_duplicates.csv", index=False)
-            counts = table["split"].value_counts()
-            summary[strategy] = {
-                **{f"n_{s}": int(counts.get(s, 0)) for s in SPLITS},
-                "cross_split_duplicate_images": int(duplicates["content_hash"].nunique()),
-                **{f"subjects_{s}": int(subjects.get(s, 0)) for s in SPLITS},
-                "subjects_in_two_splits": len(shared),
-            }
+            if strategy == LOSO:  # the folds' sizes differ with the subjects'; the totals say it all
+                summary[strategy] = {
+                    "folds": len(folds),
+                    "n_samples": len(table),
+                    "subjects_in_two_splits": max(c["subjects_in_two_splits"] for c in checks.values()),
+                }
+            else:
+                summary[strategy] = checks["split"]
+            summary[strategy]["cross_split_duplicate_images"] = int(duplicates["content_hash"].nunique())
             print(f"split {copy} {strategy}: " + ", ".join(f"{k} {v}" for k, v in summary[strategy].items()))
             if len(duplicates):
                 n = summary[strategy]["cross_split_duplicate_images"]

@@ -1,10 +1,11 @@
 """train: fit one experiment's model on its train split, keep the epoch with the best validation
 score, log to MLflow. Reads only reports/<experiment>/config.json and the experiment's data; an
-interrupted run resumes from models/<experiment>/last.pt."""
+interrupted run resumes from models/<experiment>/last.pt. Launched by `torchrun` it trains with
+DDP on every process it starts; the first process alone writes files and logs."""
 
 import pandas as pd
 
-from handsign import layout, tracking
+from handsign import distributed, layout, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
@@ -25,11 +26,15 @@ def train(name: str) -> None:
     fingerprint = data_fingerprint(split_file)
     root = repo_root()
     state = interrupted_state(paths.resume, exp, fingerprint)
-    run_id = state["run_id"] if state else tracking.start_run(exp, root)
+    procs = distributed.launched()
+    run_id = state["run_id"] if state else (tracking.start_run(exp, root) if procs.main else "")
     result = fit(
         exp, store, split, paths.model, paths.resume, fingerprint, state, run_id,
         on_epoch=lambda row: tracking.log_epoch(root, run_id, row),
     )  # fmt: skip
+    distributed.stop()
+    if not procs.main:
+        return
     if result.warm_start is not None:
         tracking.log_dict(root, run_id, result.warm_start.to_dict(), "init_weights.json")
     with atomic_path(paths.history) as tmp:
@@ -41,10 +46,17 @@ def train(name: str) -> None:
         "best_val_score": task_for(exp.training.model).score(best)[0],
         "train_seconds": round(result.train_seconds, 1),
         "feature_seconds": round(result.feature_seconds, 1),
+        # DDP: how the last epoch's training samples were spread over the processes.
+        "processes": procs.world_size,
+        "samples_per_process_min": min(result.samples_per_process),
+        "samples_per_process_max": max(result.samples_per_process),
+        "samples_in_two_processes": result.samples_in_two_processes,
     })  # fmt: skip
     write_json(paths.mlflow_run, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
     seconds = result.train_seconds
     print(f"train: {name}: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s on {result.device}")
+    if procs.distributed:
+        print(f"train: {procs.world_size} processes trained on {result.samples_per_process} samples each in the last epoch")
     print(f"train: MLflow run {run_id}")
 
 

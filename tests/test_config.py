@@ -57,12 +57,16 @@ def write(tmp_path, **changes):
         ({"experiments__fingers_cnn__image_size": 99}, "no prepared copy 'fingers_99' under data:"),
         ({"experiments__fingers_cnn__split": "subject"}, "split 'subject' is not among data.fingers_64.splits"),
         ({"data__fingers_64__image_size": 32}, "data.fingers_64: a copy of fingers at 32 px must be named 'fingers_32'"),
-        ({"data__fingers_64__splits": ["auto"]}, "data.fingers_64.splits: 'auto' is not one of official, random, subject"),
+        ({"data__fingers_64__splits": ["auto"]}, "data.fingers_64.splits: 'auto' is not one of official, random, subject, loso"),
         ({"datasets__fingers__source": "web"}, "datasets.fingers.source: 'web' is not one of synthetic, local, kaggle"),
         ({"datasets__fingers__source": "local"}, "datasets.fingers.local_path: must name an archive or folder"),
         ({"data__fingers_64__resize": "fit"}, "data.fingers_64.resize: 'fit' is not one of stretch, letterbox, center_crop"),
         ({"experiments__fingers_cnn__freeze_backbone": True}, "freeze_backbone: set augment: false too"),
         ({"experiments__fingers_cnn__on_synthetic": {"split": "random"}}, "on_synthetic: only training keys"),
+        ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
+        ({"crossval__leapgestrecog_resnet18_loso__split": "subject"}, "crossval.leapgestrecog_resnet18_loso: has no split key"),
+        ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
+        ({"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}}, "an experiment has this"),
     ],
 )
 def test_bad_params_are_named(tmp_path, changes, message):
@@ -81,3 +85,12 @@ def test_on_synthetic_shrinks_the_demo_and_real_data_gets_the_published_settings
     t = real.training
     assert (t.model, t.init, t.optimizer, t.lr, t.epochs, t.batch_size) == ("handsign_resnet18", "imagenet", "adam", 1e-4, 20, 8)
     assert real.split == "random" and real.image_size == 224
+
+
+def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds():
+    params = load_params(REPO / "params.yaml")
+    cv, single = params.crossval_experiment("leapgestrecog_resnet18_loso"), params.experiment("leapgestrecog_resnet18")
+    assert cv.split == "loso" and cv.data_copy == "leapgestrecog_224"
+    assert cv.training == single.training  # the same recipe, on_synthetic included
+    with pytest.raises(ConfigError, match="no cross-validation 'nope'"):
+        params.crossval_experiment("nope")

@@ -32,7 +32,7 @@ def shrink(repo):
     params["synthetic"] = {"seed": 0, "per_class_train": 20, "per_class_test": 4, "subjects": 3, "frames_per_gesture": 6}
     params["data"] = {
         "sign_mnist_28": {"dataset": "sign_mnist", "image_size": 28, "resize": "stretch", "splits": ["official"]},
-        "leapgestrecog_32": {"dataset": "leapgestrecog", "image_size": 32, "resize": "stretch", "splits": ["subject"]},
+        "leapgestrecog_32": {"dataset": "leapgestrecog", "image_size": 32, "resize": "stretch", "splits": ["subject", "loso"]},
         "fingers_32": {"dataset": "fingers", "image_size": 32, "resize": "stretch", "splits": ["official"]},
     }
     params["experiments"] = {name: params["experiments"][name] for name in EXPERIMENTS}
@@ -42,6 +42,9 @@ def shrink(repo):
     params["experiments"]["fingers_resnet18_frozen"].update(image_size=32, epochs=3)
     for name in ("sign_mnist_seed", "leapgestrecog_cnn"):
         params["experiments"][name]["epochs"] = 2
+    # Leave-one-subject-out on the 3 subjects, with leapgestrecog_cnn's recipe: 3 folds.
+    cnn = {k: v for k, v in params["experiments"]["leapgestrecog_cnn"].items() if k != "split"}
+    params["crossval"] = {"leapgestrecog_cnn_loso": cnn}
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     params_from_dict(params)  # still valid
     run(["git", "commit", "-qam", "shrink"], repo)
@@ -102,6 +105,27 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert sum(g["n"] for g in per_group["test"].values()) == leap["n_test"]
     assert leap["group_accuracy_min"] == min(g["accuracy"] for g in per_group["test"].values())
     assert (repo / "reports/leapgestrecog_cnn/figures/per_group_accuracy.png").read_bytes()[:4] == b"\x89PNG"
+    # Leave one subject out: a fold per subject, each trained without its subject and tested on it.
+    loso = pd.read_csv(repo / "data/split/leapgestrecog_32/loso.csv", dtype={"group": str})
+    subjects = sorted(loso["group"].unique())
+    assert sorted(c for c in loso.columns if c.startswith("fold_")) == [f"fold_{s}" for s in subjects]
+    for s in subjects:
+        roles = loso.groupby("group")[f"fold_{s}"].unique()
+        assert list(roles[s]) == ["test"] and all(len(r) == 1 for r in roles)  # one role per subject per fold
+        assert sorted(r[0] for r in roles) == ["test", "train", "val"]
+    cv = json.loads((repo / "reports/leapgestrecog_cnn_loso/metrics.json").read_text())
+    cv_subjects = json.loads((repo / "reports/leapgestrecog_cnn_loso/per_group.json").read_text())["test"]
+    accuracies = [cv_subjects[s]["accuracy"] for s in subjects]
+    assert cv["folds"] == 3 and cv["n_test"] == len(loso) == sum(cv_subjects[s]["n"] for s in subjects)
+    assert cv["accuracy_mean"] == pytest.approx(np.mean(accuracies)) and cv["accuracy_std"] == pytest.approx(
+        np.std(accuracies, ddof=1)
+    )
+    oof = pd.read_csv(repo / "reports/leapgestrecog_cnn_loso/predictions.csv", dtype={"held_out": str})
+    assert len(oof) == len(loso) and cv["accuracy"] == pytest.approx((oof["actual"] == oof["predicted"]).mean())
+    assert set(
+        pd.read_csv(repo / "reports/leapgestrecog_cnn_loso/train_history.csv", dtype={"held_out": str})["held_out"]
+    ) == set(subjects)
+    assert "reports/leapgestrecog_cnn_loso/metrics.json" in files
     # The frozen ResNet-18's backbone ran once over the data; its head trained on the features.
     assert "frozen backbone: features of" in out
     assert json.loads((repo / "reports/fingers_resnet18_frozen/train.json").read_text())["feature_seconds"] > 0

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from handsign.config import SplitParams
-from handsign.split import assign_splits, content_hashes, cross_split_duplicates
+from handsign.split import assign_splits, content_hashes, cross_split_duplicates, leave_one_subject_out
 
 
 def samples(n=600, classes=6, official_test=0, groups=None):
@@ -89,3 +89,26 @@ def test_subject_split_shares_no_subject_and_the_check_catches_one_that_does():
     assert table.groupby("split")["group"].nunique().to_dict() == {"test": 1, "train": 8, "val": 1}
     table["split"] = assign_splits(table, "random", SplitParams(seed=3))  # frames of one person everywhere
     assert len(subjects_in_two_splits(table)) == 10
+
+
+def test_leave_one_subject_out_holds_each_subject_out_once_and_validates_on_another():
+    from handsign.split import subjects_in_two_splits
+
+    groups = [f"{i % 5:02d}" for i in range(500)]
+    table = samples(n=500, groups=groups)
+    folds = leave_one_subject_out(table, SplitParams(seed=3))
+    assert list(folds.columns) == [f"fold_{s:02d}" for s in range(5)]
+    val_subjects = []
+    for column in folds:
+        subject = column.removeprefix("fold_")
+        fold = table.assign(split=folds[column])
+        assert set(fold.loc[fold["group"] == subject, "split"]) == {"test"}
+        assert set(fold.loc[fold["group"] != subject, "split"]) == {"train", "val"}
+        assert subjects_in_two_splits(fold) == []
+        (val,) = fold.loc[fold["split"] == "val", "group"].unique()
+        val_subjects.append(val)
+    assert sorted(val_subjects) == sorted(set(groups))  # a cycle: every subject validates one fold
+    assert folds.equals(leave_one_subject_out(table, SplitParams(seed=3)))
+    assert not folds.equals(leave_one_subject_out(table, SplitParams(seed=4)))
+    with pytest.raises(ValueError, match="loso needs at least 3 subjects, this dataset has 2"):
+        leave_one_subject_out(samples(n=10, groups=["L", "R"] * 5), SplitParams())

@@ -328,21 +328,22 @@ def experiments(
     stages: bool = typer.Option(False, "--stages", help="Print evaluate@<name> targets for `dvc repro` / `dvc exp run`."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
-    """List the experiments declared in params.yaml, resolved (dataset, source, model, split, lr, epochs)."""
+    """List the experiments and cross-validations (split loso) declared in params.yaml, resolved."""
     from handsign.config import ConfigError, load_params
 
     try:
         params = load_params(params_file)
     except ConfigError as e:
         _fail(str(e))
-    chosen = [params.experiment(n) for n in params.experiments]
-    chosen = [e for e in chosen if not dataset or e.dataset == dataset]
+    chosen = [(f"evaluate@{n}", params.experiment(n)) for n in params.experiments]
+    chosen += [(f"crossval@{n}", params.crossval_experiment(n)) for n in params.crossval]
+    chosen = [(stage, e) for stage, e in chosen if not dataset or e.dataset == dataset]
     if stages:
-        typer.echo(" ".join(f"evaluate@{e.name}" for e in chosen))
+        typer.echo(" ".join(stage for stage, _ in chosen))
         return
-    for e in chosen:
+    for _, e in chosen:
         t = e.training
-        typer.echo(f"{e.name:22} {e.dataset:14} {e.source:10} {e.image_size:>4}px {e.split:9} {t.model:10} "
+        typer.echo(f"{e.name:31} {e.dataset:14} {e.source:10} {e.image_size:>4}px {e.split:9} {t.model:18} "
                    f"{t.optimizer} lr {t.lr:g}, {t.epochs} epochs, batch {t.batch_size}")  # fmt: skip
 
 

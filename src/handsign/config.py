@@ -1,9 +1,11 @@
 """The one typed loader for `params.yaml` (and the per-experiment configs resolved from it).
 
 `params.yaml` declares datasets once, the prepared copies the experiments share, the shared
-training defaults (top-level keys, so `dvc exp run -S lr=1e-4` works as typed) and the
-experiments, each of which may override any training default. `Params.experiment(name)`
-resolves one experiment into an `Experiment`: everything its train and evaluate stages read.
+training defaults (top-level keys, so `dvc exp run -S lr=1e-4` works as typed), the
+experiments, each of which may override any training default, and the cross-validations
+(`crossval:`, declared as experiments are, always on the leave-one-subject-out folds).
+`Params.experiment(name)` and `Params.crossval_experiment(name)` resolve one into an
+`Experiment`: everything its stages read.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import yaml
 
 DATASETS = ("sign_mnist", "leapgestrecog", "fingers")
 SOURCES = ("synthetic", "local", "kaggle")
-SPLIT_STRATEGIES = ("official", "random", "subject")
+SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
+LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
@@ -128,13 +131,28 @@ class Params(TrainingDefaults):
     data: dict[str, DataCopyParams] = field(default_factory=dict)
     split: SplitParams = field(default_factory=SplitParams)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    train_launcher: str = "python"  # how dvc.yaml starts training: `torchrun --nproc_per_node=4` for DDP
 
     def experiment(self, name: str) -> Experiment:
         """The experiment `name` with every shared default it does not override filled in."""
         if name not in self.experiments:
             raise ConfigError(f"no experiment {name!r}; known: {', '.join(self.experiments) or 'none'}")
-        raw = dict(self.experiments[name])
-        where = f"experiments.{name}"
+        exp = self._resolve(name, dict(self.experiments[name]), f"experiments.{name}")
+        if exp.split == LOSO:
+            raise ConfigError(f"experiments.{name}.split: {LOSO} folds are for cross-validation; declare it under crossval:")
+        return exp
+
+    def crossval_experiment(self, name: str) -> Experiment:
+        """The cross-validation `name`: an experiment trained once per leave-one-subject-out fold."""
+        if name not in self.crossval:
+            raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(self.crossval) or 'none'}")
+        raw = dict(self.crossval[name])
+        if "split" in raw:
+            raise ConfigError(f"crossval.{name}: has no split key (its folds are always {LOSO})")
+        return self._resolve(name, {**raw, "split": LOSO}, f"crossval.{name}")
+
+    def _resolve(self, name: str, raw: dict[str, Any], where: str) -> Experiment:
         missing = [k for k in ("dataset", "image_size", "split", "model") if k not in raw]
         if missing:
             raise ConfigError(f"{where}: must name {', '.join(missing)}")
@@ -294,6 +312,10 @@ def _check(p: Params) -> None:
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")
     for name in p.experiments:
         p.experiment(name)
+    for name in p.crossval:
+        if name in p.experiments:
+            raise ConfigError(f"crossval.{name}: an experiment has this name too; reports/{name}/ can hold one")
+        p.crossval_experiment(name)
 
 
 def params_from_dict(raw: dict[str, Any]) -> Params:

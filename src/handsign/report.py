@@ -35,6 +35,14 @@ def per_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarra
     return out
 
 
+def group_summary(per_group: dict[str, dict]) -> dict[str, float]:
+    """The worst group's accuracy and the spread between groups (nothing where there are no groups)."""
+    if not per_group:
+        return {}
+    accuracies = [g["accuracy"] for g in per_group.values()]
+    return {"group_accuracy_min": min(accuracies), "group_accuracy_std": float(np.std(accuracies))}
+
+
 def write_curves(history: pd.DataFrame, folder: Path) -> None:
     """One long-format CSV per metric the loop reported (`epoch,curve,loss` with curve = train |
     validation), so DVC's `curves` template draws both curves of one metric in one plot."""

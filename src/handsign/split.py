@@ -2,7 +2,8 @@
 
 Strategies: `official` (the download's own test set, validation carved from its training set,
 stratified), `random` (stratified frame split) and `subject` (whole subjects held out, so no
-person is seen in training and testing: LeapGestRecog's honest measure). `SplitParams.seed`
+person is seen in training and testing: LeapGestRecog's honest measure) and `loso` (leave one
+subject out: a fold per subject, for cross-validation; one column per fold). `SplitParams.seed`
 picks the carve-outs and the held-out subjects.
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from handsign.config import SplitParams
+from handsign.config import LOSO, SplitParams
 
 SPLITS = ("train", "val", "test")
 
@@ -48,20 +49,43 @@ def assign_splits(samples: pd.DataFrame, strategy: str, params: SplitParams) -> 
         keep, val = _stratified(labels[rest], params.val_fraction / (1 - params.test_fraction), seed)
         out[test], out[rest[keep]], out[rest[val]] = "test", "train", "val"
     elif strategy == "subject":
-        groups = sorted(set(samples["group"]) - {""})
-        if len(groups) < 3:
-            raise ValueError(f"split.strategy subject needs at least 3 subjects, this dataset has {len(groups)}")
-        order = np.random.default_rng(seed).permutation(groups)
-        n_test = max(1, round(len(groups) * params.test_fraction))
-        n_val = max(1, round(len(groups) * params.val_fraction))
+        order = np.random.default_rng(seed).permutation(subjects(samples, strategy))
+        n_test = max(1, round(len(order) * params.test_fraction))
+        n_val = max(1, round(len(order) * params.val_fraction))
         test_groups, val_groups = set(order[:n_test]), set(order[n_test : n_test + n_val])
-        g = samples["group"].to_numpy()
+        g = samples["group"].astype(str).to_numpy()
         out[:] = "train"
         out[np.isin(g, list(val_groups))] = "val"
         out[np.isin(g, list(test_groups))] = "test"
     else:
-        raise ValueError(f"unknown split strategy {strategy!r}")
+        raise ValueError(f"unknown split strategy {strategy!r} (for {LOSO} folds see leave_one_subject_out)")
     return pd.Series(out, index=samples.index, name="split")
+
+
+def subjects(samples: pd.DataFrame, strategy: str) -> list[str]:
+    groups = sorted(set(samples["group"].astype(str)) - {""})
+    if len(groups) < 3:
+        raise ValueError(f"split strategy {strategy} needs at least 3 subjects, this dataset has {len(groups)}")
+    return groups
+
+
+def leave_one_subject_out(samples: pd.DataFrame, params: SplitParams) -> pd.DataFrame:
+    """One column per subject, `fold_<subject>`: that subject's samples are `test`, the next
+    subject's in a seeded order `val` (it picks the best epoch), everyone else's `train`."""
+    order = list(np.random.default_rng(params.seed).permutation(subjects(samples, LOSO)))
+    g = samples["group"].astype(str).to_numpy()
+    folds = {}
+    for subject in sorted(order):
+        val_subject = order[(order.index(subject) + 1) % len(order)]
+        column = np.full(len(samples), "train", dtype=object)
+        column[g == val_subject] = "val"
+        column[g == subject] = "test"
+        folds[fold_column(subject)] = column
+    return pd.DataFrame(folds, index=samples.index)
+
+
+def fold_column(subject: str) -> str:
+    return f"fold_{subject}"
 
 
 def content_hashes(images: np.ndarray) -> list[str]:

@@ -121,6 +121,17 @@ def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
     _retry(lambda: client.log_batch(run_id, metrics=metrics))
 
 
+def log_results(root: Path, run_id: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
+    """Test metrics and report files (under `reports/`) on a run."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
+    now = int(time.time() * 1000)
+    _retry(lambda: client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, float(v), now, 0) for k, v in metrics.items()]))
+    for path in artifacts:
+        _retry(lambda p=path: client.log_artifact(run_id, str(p), artifact_path="reports"))
+    _retry(lambda: client.set_terminated(run_id))
+
+
 def finish_run(
     root: Path,
     run_id: str,
@@ -140,10 +151,8 @@ def finish_run(
 
     mlflow.set_tracking_uri(tracking_uri(root))
     name = registered_model_name(exp)
+    log_results(root, run_id, metrics, artifacts)
     with mlflow.start_run(run_id=run_id):
-        _retry(lambda: mlflow.log_metrics(metrics))
-        for path in artifacts:
-            _retry(lambda p=path: mlflow.log_artifact(str(p), artifact_path="reports"))
         with torch.inference_mode():
             output = model(torch.from_numpy(input_example)).numpy()
         info = mlflow.pytorch.log_model(

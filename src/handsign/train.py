@@ -4,10 +4,12 @@ The task (`handsign.tasks`) owns the loss and the metrics, so the loop serves a 
 a reconstruction objective alike. After every epoch the whole state (weights, optimizer,
 scheduler, random generators, history) is written to a resume file; a training killed
 mid-run picks up from its last completed epoch and ends exactly as an uninterrupted one.
+Launched by `torchrun`, the same loop trains with DDP over several processes (`distributed`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import time
@@ -23,9 +25,11 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 from tqdm import tqdm
 
+from handsign import distributed
 from handsign.atomic import atomic_path
 from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
+from handsign.distributed import ONE, Processes, ShardedBatches
 from handsign.models import build_model, is_warm_start
 from handsign.runtime import pick_device, seed_everything, to_device
 from handsign.tasks import Classification, task_for
@@ -50,14 +54,19 @@ class SplitImages(Dataset):
         return torch.from_numpy(np.ascontiguousarray(self.images[self.rows[batch]])), self.labels[batch]
 
 
-def batches(data: Dataset, batch_size: int, device: torch.device, generator: torch.Generator | None = None) -> DataLoader:
-    """Whole batches per fetch (for training, shuffled by `generator` in the order DataLoader's own
-    shuffle would take), pinned for an asynchronous copy when training on CUDA."""
+def batches(
+    data: Dataset,
+    batch_size: int,
+    device: torch.device,
+    generator: torch.Generator | None = None,
+    procs: Processes = ONE,
+) -> DataLoader:
+    """This process's share of whole batches per fetch (for training, shuffled by `generator` in
+    the order DataLoader's own shuffle would take), pinned for an asynchronous copy on CUDA."""
     if generator is None:
-        sampler = BatchSampler(SequentialSampler(data), batch_size, drop_last=False)
-    else:  # training: BatchNorm cannot train on a batch of one; drop a last batch of one sample only
-        lone_last = len(data) > batch_size and len(data) % batch_size == 1
-        sampler = BatchSampler(RandomSampler(data, generator=generator), batch_size, drop_last=lone_last)
+        sampler = ShardedBatches(BatchSampler(SequentialSampler(data), batch_size, drop_last=False), procs)
+    else:  # training: equal shares, and BatchNorm cannot train on a share of one sample
+        sampler = ShardedBatches(BatchSampler(RandomSampler(data, generator=generator), batch_size, False), procs, True, 2)
     return DataLoader(data, sampler=sampler, batch_size=None, pin_memory=device.type == "cuda")
 
 
@@ -67,15 +76,22 @@ def autocast(device: torch.device) -> torch.autocast:
 
 
 @torch.no_grad()
-def cached_features(model: nn.Module, data: Dataset, device: torch.device, batch_size: int = 64) -> TensorDataset:
-    """The frozen part's output for every image of `data`, computed once (in eval mode), on the CPU."""
+def cached_features(
+    model: nn.Module, data: Dataset, device: torch.device, procs: Processes = ONE, batch_size: int = 64
+) -> TensorDataset:
+    """The frozen part's output for every image of `data`, computed once (in eval mode), on the
+    CPU. Several processes each compute a contiguous slice and then all hold the whole."""
     model.eval()
+    n = len(data)
+    lo, hi = n * procs.rank // procs.world_size, n * (procs.rank + 1) // procs.world_size
     feats, labels = [], []
-    for images, y in tqdm(batches(data, batch_size, device), desc="features", unit="batch", leave=False, disable=None):
+    for start in tqdm(range(lo, hi, batch_size), desc="features", unit="batch", leave=False, disable=None):
+        images, y = data[list(range(start, min(start + batch_size, hi)))]
         with autocast(device):
             feats.append(model.features(to_device(images, device)).float().cpu())
         labels.append(y)
-    return TensorDataset(torch.cat(feats), torch.cat(labels))
+    parts = [p for p in distributed.gather((torch.cat(feats), torch.cat(labels)) if feats else None, procs) if p]
+    return TensorDataset(torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]))
 
 
 def freeze_backbone(model: nn.Module) -> nn.Module:
@@ -101,9 +117,16 @@ def random_affine(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 def _add(sums: dict[str, float], loss: torch.Tensor, metric_sums: dict[str, float], n: int) -> None:
+    sums["n"] = sums.get("n", 0) + n
     sums["loss"] = sums.get("loss", 0.0) + loss.item() * n
     for k, v in metric_sums.items():
         sums[k] = sums.get(k, 0.0) + v
+
+
+def _means(sums: dict[str, float], procs: Processes, prefix: str) -> dict[str, float]:
+    """Per-sample means over every process's share."""
+    total = distributed.all_sum(sums, procs)
+    return {f"{prefix}_{k}": v / total["n"] for k, v in total.items() if k != "n"}
 
 
 def train_one_epoch(
@@ -115,11 +138,11 @@ def train_one_epoch(
     device: torch.device,
     epoch: int,
     augment: Callable[[torch.Tensor], torch.Tensor] | None,
+    procs: Processes = ONE,
 ) -> dict[str, float]:
     model.train()
     sums: dict[str, float] = {}
-    seen = 0
-    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None)
+    bar = tqdm(loader, desc=f"epoch {epoch}", unit="batch", leave=False, disable=None if procs.main else True)
     for images, labels in bar:
         images, labels = to_device(images, device), labels.to(device)
         if augment is not None:
@@ -132,14 +155,15 @@ def train_one_epoch(
         optimizer.step()
         scheduler.step()
         _add(sums, loss, task.metric_sums(output, images, labels), len(labels))
-        seen += len(labels)
-        bar.set_postfix({k: f"{v / seen:.4f}" for k, v in sums.items()})
-    return {f"train_{k}": v / seen for k, v in sums.items()}
+        bar.set_postfix({k: f"{v / sums['n']:.4f}" for k, v in sums.items() if k != "n"})
+    return _means(sums, procs, "train")
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, task: Classification, loader: DataLoader, device: torch.device) -> dict[str, float]:
-    """Mean loss and task metrics over `loader`, as `val_<name>`."""
+def evaluate(
+    model: nn.Module, task: Classification, loader: DataLoader, device: torch.device, procs: Processes = ONE
+) -> dict[str, float]:
+    """Mean loss and task metrics over `loader` (and the other processes' shares), as `val_<name>`."""
     model.eval()
     sums: dict[str, float] = {}
     for images, labels in loader:
@@ -147,7 +171,7 @@ def evaluate(model: nn.Module, task: Classification, loader: DataLoader, device:
         with autocast(device):
             output = model(images)
         _add(sums, task.loss(output, images, labels), task.metric_sums(output, images, labels), len(labels))
-    return {f"val_{k}": v / len(loader.dataset) for k, v in sums.items()}
+    return _means(sums, procs, "val")
 
 
 def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
@@ -206,6 +230,8 @@ class FitResult:
     resumed_from: int  # the last completed epoch found on disk, 0 for a fresh start
     feature_seconds: float = 0.0  # the one pass of a frozen backbone over the data (in train_seconds)
     warm_start: WarmStart | None = None  # what an init from an earlier run loaded
+    samples_per_process: list[int] = dataclasses.field(default_factory=list)  # training samples of the last epoch
+    samples_in_two_processes: int = 0  # of those, seen by more than one process (sharding makes it 0)
 
 
 def fit(
@@ -220,11 +246,14 @@ def fit(
     on_epoch: Callable[[dict[str, float]], None] | None = None,
 ) -> FitResult:
     """Train `exp` on the train split from scratch, or from `state` (see `interrupted_state`);
-    write the epoch with the best validation score to `checkpoint_path`."""
+    write the epoch with the best validation score to `checkpoint_path`. Under `torchrun`, every
+    process trains its share of each batch and only the first writes files and calls `on_epoch`."""
     t = exp.training
     task = task_for(t.model)
     generator = seed_everything(t.seed)
-    device = pick_device(t.device)
+    procs, device = distributed.start(pick_device(t.device))
+    if t.batch_size // procs.world_size < 2:
+        raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
     train_set: Dataset = SplitImages(store, split, "train")
     val_set: Dataset = SplitImages(store, split, "val")
     model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2], t.init)
@@ -233,19 +262,24 @@ def fit(
         model.load_state_dict(state["model"])
     elif is_warm_start(t.init):
         warm = warm_start(model, t.init)
-        print(f"train: {warm.summary()}")
+        if procs.main:
+            print(f"train: {warm.summary()}")
     model = model.to(device, memory_format=torch.channels_last)
     trainable, feature_seconds = model, 0.0
     if t.freeze_backbone:
         trainable = freeze_backbone(model)
         t0 = time.perf_counter()
-        train_set, val_set = cached_features(model, train_set, device), cached_features(model, val_set, device)
+        train_set, val_set = cached_features(model, train_set, device, procs), cached_features(model, val_set, device, procs)
         feature_seconds = time.perf_counter() - t0
         n = len(train_set) + len(val_set)
-        print(f"train: frozen backbone: features of {n} images computed once in {feature_seconds:.1f}s; the head trains on them")
-    train_loader = batches(train_set, t.batch_size, device, generator)
-    val_loader = batches(val_set, max(256, t.batch_size), device)
+        if procs.main:
+            print(
+                f"train: frozen backbone: features of {n} images computed once in {feature_seconds:.1f}s; the head trains on them"
+            )
+    train_loader = batches(train_set, t.batch_size, device, generator, procs)
+    val_loader = batches(val_set, max(256, t.batch_size), device, procs=procs)
     optimizer = make_optimizer(t, trainable)
+    stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
     augment = (lambda x: random_affine(x, generator)) if t.augment else None
 
@@ -257,17 +291,21 @@ def fit(
         _set_rng_state(state["rng"], generator)
         history, best = state["history"], state["best"]
         warm = WarmStart(**state["warm_start"]) if state.get("warm_start") else None
-        print(f"train: resuming {exp.name} after epoch {state['epoch']} of {t.epochs} (from {resume_path})")
+        if procs.main:
+            print(f"train: resuming {exp.name} after epoch {state['epoch']} of {t.epochs} (from {resume_path})")
     resumed_from = len(history)
     for epoch in range(resumed_from + 1, t.epochs + 1):
         t0 = time.perf_counter()
-        row = {"epoch": epoch, **train_one_epoch(trainable, task, optimizer, scheduler, train_loader, device, epoch, augment)}
-        row.update(evaluate(trainable, task, val_loader, device))
+        row = {"epoch": epoch}
+        row.update(train_one_epoch(stepped, task, optimizer, scheduler, train_loader, device, epoch, augment, procs))
+        row.update(evaluate(trainable, task, val_loader, device, procs))
         row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
         history.append(row)
         if task.score(row) > tuple(best["score"]):
             weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
             best = {"epoch": epoch, "score": task.score(row), "model": weights}
+        if not procs.main:
+            continue
         with atomic_path(resume_path) as tmp:
             torch.save({
                 "complete": False, "epoch": epoch, "config": exp.to_flat_dict(), "data": fingerprint, "run_id": run_id,
@@ -280,6 +318,13 @@ def fit(
         if on_epoch is not None:
             on_epoch(row)
 
+    seen = distributed.gather(train_loader.sampler.seen, procs)  # type: ignore[attr-defined]
+    samples = [len(s) for s in seen]
+    shared = sum(samples) - len(set().union(*seen))
+    seconds = sum(row["seconds"] for row in history) + feature_seconds
+    result = FitResult(history, best["epoch"], str(device), seconds, resumed_from, feature_seconds, warm, samples, shared)
+    if not procs.main:
+        return result
     best_row = history[best["epoch"] - 1]
     checkpoint = {
         "model": best["model"],
@@ -296,5 +341,4 @@ def fit(
     # Done: a rerun of the same config (`dvc repro -f`) trains afresh rather than "resuming".
     with atomic_path(resume_path) as tmp:
         torch.save({"complete": True, "epoch": t.epochs, "run_id": run_id}, tmp)
-    seconds = sum(row["seconds"] for row in history) + feature_seconds
-    return FitResult(history, best["epoch"], str(device), seconds, resumed_from, feature_seconds, warm)
+    return result

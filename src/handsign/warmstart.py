@@ -27,10 +27,10 @@ class WarmStart:
         return asdict(self)
 
     def summary(self) -> str:
-        return (f"init from {self.source}: {len(self.loaded)} tensors loaded, {len(self.not_loaded)} not loaded"
-                + (f" ({', '.join(sorted(self.not_loaded)[:6])}{', ...' if len(self.not_loaded) > 6 else ''})"
-                   if self.not_loaded else "")
-                + f", {len(self.unused)} unused in the source")  # fmt: skip
+        names = sorted(self.not_loaded)
+        which = f" ({', '.join(names[:6])}{', ...' if len(names) > 6 else ''})" if names else ""
+        return (f"init from {self.source}: {len(self.loaded)} tensors loaded, {len(names)} not loaded{which}, "
+                f"{len(self.unused)} unused in the source")  # fmt: skip
 
 
 def source_state_dict(init: str, tracking_root: Path | None = None) -> dict[str, torch.Tensor]:

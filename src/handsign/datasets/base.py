@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -86,7 +87,8 @@ class PreparedStore:
             if not (folder / name).exists():
                 raise FileNotFoundError(f"{folder / name} is missing: run the prepare stage first")
         meta = json.loads((folder / "meta.json").read_text())
-        samples = pd.read_csv(folder / "samples.csv", keep_default_na=False)
+        # Subjects are names ("00", "01"), not numbers: read as written.
+        samples = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
         images = np.load(folder / "images.npy", mmap_mode="r")
         return cls(images=images, samples=samples, class_names=meta["class_names"])
 
@@ -96,10 +98,11 @@ def find_files(root: Path, pattern: str) -> list[Path]:
     return sorted(root.rglob(pattern), key=lambda p: (len(p.relative_to(root).parts), str(p)))
 
 
-def read_grey_image(path: Path, expected_size: tuple[int, int] | None = None) -> Image.Image:
-    """Open an 8-bit greyscale image, failing with the file's name when it is corrupt or off-format."""
+def read_grey_image(path: Path, expected_size: tuple[int, int] | None = None, data: bytes | None = None) -> Image.Image:
+    """Open an 8-bit greyscale image (from `data`, its bytes, when already read), failing with the
+    file's name when it is corrupt or off-format."""
     try:
-        with Image.open(path) as img:
+        with Image.open(path if data is None else io.BytesIO(data)) as img:
             img.load()
             if img.mode not in ("L", "P", "RGB", "RGBA", "I;16", "I"):
                 raise DatasetFormatError(f"{path}: unsupported pixel mode {img.mode}")
@@ -140,7 +143,7 @@ def read_image_files(paths: list[Path], expected_size: tuple[int, int], image_si
         data = path.read_bytes()
         digests[i] = hashlib.sha1(data).digest()
         pixels = decode_grey_png(data)
-        img = read_grey_image(path) if pixels is None else Image.fromarray(pixels)
+        img = read_grey_image(path, data=data) if pixels is None else Image.fromarray(pixels)
         check_size(path, img, expected_size)
         images[i, 0] = to_square_array(img, image_size, resize)
 

@@ -1,0 +1,111 @@
+"""crossval: leave-one-subject-out cross-validation of one `crossval:` entry of params.yaml.
+
+One model per subject, trained without that subject (the next subject in the fold file picks the
+best epoch) and tested on it: the honest estimate of how the model does on a person it has never
+seen, as a mean and standard deviation over people. Every sample is predicted once, by the model
+that never saw its subject (reports/<name>/predictions.csv). The fold models are not kept: a
+cross-validation measures a recipe; the experiments train the models to use.
+"""
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from handsign import distributed, layout, report, tracking
+from handsign.atomic import atomic_path, write_json, write_text
+from handsign.config import ConfigError, load_params
+from handsign.datasets import PreparedStore
+from handsign.inference import load_checkpoint, predict
+from handsign.models import check_model
+from handsign.runtime import pick_device, repo_root
+from handsign.stage import run_stage
+from handsign.train import fit
+
+
+def crossval(name: str) -> None:
+    exp = load_params().crossval_experiment(name)
+    try:
+        check_model(exp.training.model, exp.training.init)
+    except ValueError as e:
+        raise ConfigError(f"crossval.{name}: {e}") from None
+    paths = layout.ExperimentPaths(name)
+    prepared, split_file = layout.experiment_data(exp)
+    store = PreparedStore.load(prepared)
+    if not split_file.exists():
+        raise FileNotFoundError(f"{split_file} is missing: add loso to data.{exp.data_copy}.splits and run the split stage")
+    table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
+    folds = [c for c in table.columns if c.startswith("fold_")]
+    procs = distributed.launched()
+    if procs.main:
+        write_text(paths.config, exp.to_json())
+    root = repo_root()
+    run_id = tracking.start_run(exp, root) if procs.main else ""
+    y_true = table["label"].to_numpy()
+    y_pred = np.full(len(table), -1)
+    histories, per_fold = [], {}
+    for i, fold in enumerate(folds, 1):
+        subject = fold.removeprefix("fold_")
+        split = table[fold].to_numpy()
+        if procs.main:
+            print(f"crossval: {name}: fold {i}/{len(folds)}, subject {subject} held out")
+
+        def log(row: dict[str, float], subject: str = subject) -> None:
+            tracking.log_epoch(root, run_id, {"epoch": row["epoch"], **{f"{subject}/{k}": v for k, v in row.items()}})
+
+        with tempfile.TemporaryDirectory(prefix="crossval-") as tmp:
+            checkpoint = Path(tmp) / "model.pt"
+            result = fit(exp, store, split, checkpoint, Path(tmp) / "last.pt", run_id=run_id, on_epoch=log)
+            if not procs.main:
+                continue
+            model, _ = load_checkpoint(checkpoint, pick_device(exp.training.device))
+        test = np.flatnonzero(split == "test")
+        y_pred[test] = predict(model, store.images, test)
+        per_fold[subject] = {"best_epoch": result.best_epoch, "train_seconds": round(result.train_seconds, 1)}
+        histories.append(pd.DataFrame(result.history).assign(held_out=subject))
+        accuracy = float((y_pred[test] == y_true[test]).mean())
+        print(f"crossval: {name}: subject {subject}: test accuracy {accuracy:.4f} ({len(test)} images)")
+    distributed.stop()
+    if not procs.main:
+        return
+    if (y_pred < 0).any():
+        raise ValueError(f"{split_file}: {(y_pred < 0).sum()} samples have no subject and were never held out")
+
+    names = store.class_names
+    summary, per_class = report.classification_metrics(y_true, y_pred, names)  # pooled over the folds
+    groups = table["group"].to_numpy()
+    per_subject = report.per_group_accuracy(y_true, y_pred, groups)
+    for subject, row in per_subject.items():
+        row.update(per_fold[subject])
+    accuracies = np.array([g["accuracy"] for g in per_subject.values()])
+    summary.update(
+        accuracy_mean=float(accuracies.mean()),
+        accuracy_std=float(accuracies.std(ddof=1)) if len(accuracies) > 1 else 0.0,
+        folds=len(folds),
+        **report.group_summary(per_subject),
+    )
+    write_json(paths.metrics, summary)
+    write_json(paths.per_class, per_class)
+    write_json(paths.per_group, {"group": "subject", "test": per_subject})
+    with atomic_path(paths.predictions) as tmp:
+        pd.DataFrame({
+            "sample_id": table["sample_id"], "held_out": groups,
+            "actual": [names[i] for i in y_true], "predicted": [names[i] for i in y_pred],
+        }).to_csv(tmp, index=False)  # fmt: skip
+    with atomic_path(paths.history) as tmp:
+        pd.concat(histories).to_csv(tmp, index=False)
+    title = f"{name}: {exp.dataset} / {exp.training.model} ({exp.source} data, leave one subject out)"
+    figures = [paths.figures / "per_group_accuracy.png", paths.figures / "confusion_matrix.png"]
+    mean, std, pooled = summary["accuracy_mean"], summary["accuracy_std"], summary["accuracy"]
+    report.plot_per_group(per_subject, figures[0], f"{title}\nmean {mean:.4f} +- {std:.4f} over {len(folds)} subjects", "subject")
+    report.plot_confusion_matrix(y_true, y_pred, names, figures[1], f"{title}\npooled out-of-fold accuracy {pooled:.4f}")
+    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.history, *figures]
+    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in summary.items()}, artifacts)
+    print(f"crossval: {name}: accuracy {mean:.4f} +- {std:.4f} (mean, std over {len(folds)} held-out subjects), "
+          f"worst subject {summary['group_accuracy_min']:.4f}, pooled {pooled:.4f}")  # fmt: skip
+    print(f"crossval: MLflow run {run_id}")
+
+
+if __name__ == "__main__":
+    run_stage("crossval", crossval, "A cross-validation declared under `crossval:` in params.yaml.")
