@@ -1,10 +1,12 @@
 """evaluate: score one experiment's best checkpoint on its test split; metrics, plots and the
-model go to DVC (reports/<experiment>/) and MLflow."""
+model go to DVC (reports/<experiment>/) and MLflow, where the model is registered to serve:
+image files in, class names and probabilities out (handsign/serving.py)."""
 
 import json
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
@@ -12,6 +14,7 @@ from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
 from handsign.runtime import pick_device, repo_root
+from handsign.serving import Preprocessing, log_served_model
 from handsign.stage import run_stage
 
 # What the split file's `group` column holds for each dataset.
@@ -57,17 +60,14 @@ def evaluate(name: str) -> None:
 
     run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
-    example = np.asarray(store.images[test_idx[:4]], dtype=np.float32)
-    registered = tracking.finish_run(
-        repo_root(),
-        run_id,
-        exp,
-        {f"test_{k}": v for k, v in summary.items()},
-        val_score,
-        [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures],
-        model.cpu(),
-        example,
-    )
+    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures]
+    root = repo_root()
+    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in summary.items()}, artifacts)
+    # The served model takes image files and applies the training data's preprocessing itself.
+    examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
+    preprocessing = Preprocessing(**checkpoint["preprocessing"])
+    log_served_model(run_id, tracking.tracking_uri(root), model.cpu(), preprocessing, examples)
+    registered = tracking.register(root, run_id, exp, val_score)
     print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
     print(f"evaluate: registered {registered}")
 

@@ -12,7 +12,7 @@ def prepare(copy: str) -> None:
         raise ValueError(f"{copy!r} is not declared under data: in params.yaml")
     spec = params.data[copy]
     data = get_format(spec.dataset).read(layout.raw(spec.dataset), spec.image_size, spec.resize)
-    data.save(layout.prepared(copy), spec.dataset)
+    data.save(layout.prepared(copy), spec.dataset, spec.resize)
     shape, classes = data.images.shape[1:], len(data.class_names)
     print(f"prepare: {len(data.labels)} images {shape} ({spec.resize}), {classes} classes -> {layout.prepared(copy)}")
     if data.identical_neighbours:

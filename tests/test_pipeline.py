@@ -13,10 +13,11 @@ import pytest
 import torch
 import yaml
 from conftest import BIN, run, tool_env
+from PIL import Image
 
 from handsign.config import SyntheticParams, params_from_dict
 from handsign.datasets import get_format
-from handsign.inference import load_checkpoint, predict
+from handsign.serving import Classifier, encode_file
 from handsign.synth import render_dataset
 
 EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn", "fingers_resnet18_frozen")
@@ -150,15 +151,21 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert [m.step for m in client.get_metric_history(first.info.run_id, "val_loss")] == list(range(1, 13))
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
     assert {"reports/metrics.json", "reports/config.json"} <= artifacts
-    # What a server would load predicts as the checkpoint does.
+    # The registered model takes image files as users have them (the raw 128x128 PNGs, not the
+    # 32 px training copies) and answers with the checkpoint's class names and probabilities.
     import mlflow
     import mlflow.pyfunc
 
     mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
     served = mlflow.pyfunc.load_model("models:/handsign-fingers_cnn-synthetic@champion")
-    images = np.load(repo / "data/prepared/fingers_32/images.npy")[:32].astype(np.float32)
-    checkpoint_model, _ = load_checkpoint(repo / "models/fingers_cnn/model.pt")
-    assert (np.asarray(served.predict(images)).argmax(1) == predict(checkpoint_model, images, np.arange(32))).all()
+    files = sorted((repo / "data/raw/fingers").rglob("*.png"))[:12]
+    answer = served.predict(pd.DataFrame({"image": [encode_file(f) for f in files]}))
+    local = Classifier.from_checkpoint(repo / "models/fingers_cnn/model.pt")
+    probabilities = local.probabilities([Image.open(f) for f in files])
+    assert list(answer.columns[2:]) == local.preprocessing.class_names == ["0", "1", "2", "3", "4", "5"]
+    assert answer[local.preprocessing.class_names].to_numpy() == pytest.approx(probabilities, abs=1e-5)
+    assert list(answer["label"]) == [local.preprocessing.class_names[i] for i in probabilities.argmax(1)]
+    assert local.preprocessing.image_size == 32 and local.preprocessing.resize == "stretch"
 
     # A training killed mid-run (SIGKILL: a lost machine) resumes from its last completed epoch
     # on the next `dvc repro` and ends exactly as the uninterrupted run did.

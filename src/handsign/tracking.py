@@ -132,40 +132,14 @@ def log_results(root: Path, run_id: str, metrics: dict[str, float], artifacts: l
     _retry(lambda: client.set_terminated(run_id))
 
 
-def finish_run(
-    root: Path,
-    run_id: str,
-    exp: Experiment,
-    metrics: dict[str, float],
-    val_score: float,
-    artifacts: list[Path],
-    model: Any,
-    input_example: Any,
-) -> str:
-    """Log test metrics, report files and the model; register it, point `newest` at it, and
-    `champion` too when its validation score (higher is better) beats the champion's."""
-    _mlflow()
-    import mlflow.pytorch
-    import torch
-    from mlflow.models import infer_signature
-
+def register(root: Path, run_id: str, exp: Experiment, val_score: float, artifact_path: str = "model") -> str:
+    """Register the model the run logged at `artifact_path`, point `newest` at it, and `champion`
+    too when its validation score (higher is better) beats the champion's."""
+    mlflow = _mlflow()
     mlflow.set_tracking_uri(tracking_uri(root))
     name = registered_model_name(exp)
-    log_results(root, run_id, metrics, artifacts)
-    with mlflow.start_run(run_id=run_id):
-        with torch.inference_mode():
-            output = model(torch.from_numpy(input_example)).numpy()
-        info = mlflow.pytorch.log_model(
-            model,
-            name="model",
-            input_example=input_example,
-            signature=infer_signature(input_example, output),
-            # Inferring requirements re-imports torch in a subprocess; we know them.
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
-            registered_model_name=name,
-        )
     client = mlflow.MlflowClient()
-    version = info.registered_model_version
+    version = _retry(lambda: mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name)).version
     _retry(lambda: client.set_model_version_tag(name, version, "val_score", repr(val_score)))
     _retry(lambda: client.set_registered_model_alias(name, NEWEST, version))
     champion = _champion_score(client, name)

@@ -335,6 +335,8 @@ def fit(
         "task": task.name,
         "class_names": store.class_names,
         "input_shape": list(store.images.shape[1:]),
+        # What a new image must go through to look like the training data (handsign.serving).
+        "preprocessing": {"image_size": store.images.shape[2], "resize": store.resize, "class_names": store.class_names},
     }
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)

@@ -56,8 +56,9 @@ class Prepared:
             columns=SAMPLE_COLUMNS,
         )
 
-    def save(self, out_dir: str | Path, dataset: str) -> None:
-        """Write images.npy, samples.csv and meta.json into `out_dir`, all or nothing."""
+    def save(self, out_dir: str | Path, dataset: str, resize: str = "stretch") -> None:
+        """Write images.npy, samples.csv and meta.json into `out_dir`, all or nothing; `resize`
+        (how frames were made square) is recorded so that a model can do the same to new images."""
         with atomic_path(out_dir) as tmp:
             tmp.mkdir()
             np.save(tmp / "images.npy", self.images)
@@ -67,6 +68,7 @@ class Prepared:
                 "class_names": self.class_names,
                 "num_samples": int(len(self.labels)),
                 "image_shape": list(self.images.shape[1:]),
+                "resize": resize,
                 "identical_neighbour_files": self.identical_neighbours,
             }
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2) + "\n")
@@ -79,6 +81,7 @@ class PreparedStore:
     images: np.ndarray
     samples: pd.DataFrame
     class_names: list[str]
+    resize: str = "stretch"  # how the frames were made square (data.<copy>.resize)
 
     @classmethod
     def load(cls, folder: str | Path) -> PreparedStore:
@@ -90,7 +93,7 @@ class PreparedStore:
         # Subjects are names ("00", "01"), not numbers: read as written.
         samples = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
         images = np.load(folder / "images.npy", mmap_mode="r")
-        return cls(images=images, samples=samples, class_names=meta["class_names"])
+        return cls(images=images, samples=samples, class_names=meta["class_names"], resize=meta.get("resize", "stretch"))
 
 
 def find_files(root: Path, pattern: str) -> list[Path]:
