@@ -9,7 +9,8 @@ import typer
 
 app = typer.Typer(
     help="handsign: train and serve hand-gesture recognisers. The pipeline runs with `dvc repro`; "
-    "these commands render synthetic data, draw contact sheets and measure speed.",
+    "these commands use its models (predict, live, collect, export), render synthetic data, draw "
+    "contact sheets and measure speed.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -91,6 +92,138 @@ def score(
             _fail(f"{data} has no official {split} part; use --split all")
     summary, _ = classification_metrics(prepared.labels[chosen], predict(model, prepared.images, chosen), prepared.class_names)
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
+
+
+MODEL_HELP = "A checkpoint (models/<exp>/model.pt) or an MLflow model URI (models:/handsign-<exp>-<source>@champion)."
+
+
+@app.command("predict")
+def predict_command(
+    paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) and globs ('data/**/*.png')."),
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes to show per image, most likely first."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON ({predictions: [{path, top}], errors: {path: why}})."),
+) -> None:
+    """Classify image files with a trained model: any size, greyscale or colour; the model applies its
+    training data's preprocessing. Unreadable files are reported and skipped, and the exit code is 1."""
+    from handsign.predict import image_files, load_classifier, predict_files
+
+    files, missing = image_files(paths)
+    try:
+        classifier = load_classifier(model)
+    except (FileNotFoundError, ValueError) as e:
+        _fail(str(e))
+    result = predict_files(classifier, files)
+    result.errors.update({target: "no such file, folder or match" for target in missing})
+    k = min(top_k, len(result.class_names))
+    typer.echo(result.to_json(k) if as_json else result.to_table(k))
+    for path, why in result.errors.items():
+        typer.echo(f"handsign predict: skipped {path}: {why}", err=True)
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@app.command("export")
+def export_command(
+    experiment: str = typer.Argument(..., help="An experiment of params.yaml: its models/<experiment>/model.pt is exported."),
+    out: Path = typer.Option(None, help="Folder for the files (default: models/<experiment>/export)."),
+    formats: str = typer.Option("torchscript,onnx", help="Comma-separated: torchscript, onnx."),
+    parity_images: int = typer.Option(256, help="Test-split images the exports are checked on."),
+    log: bool = typer.Option(True, help="Log the files to the experiment's MLflow run (models/<experiment>/mlflow_run.json)."),
+) -> None:
+    """Export an experiment's model to TorchScript and ONNX (probabilities out, any batch size), run
+    the files back (onnxruntime for ONNX) on real test images and print the largest difference from
+    PyTorch's probabilities; a difference above 1e-4 or a changed label fails."""
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from handsign import layout, tracking
+    from handsign.config import load_experiment
+    from handsign.datasets import PreparedStore
+    from handsign.export import export
+    from handsign.serving import Classifier
+
+    paths = layout.ExperimentPaths(experiment)
+    if not paths.model.exists():
+        _fail(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")
+    exp = load_experiment(paths.config)
+    prepared, split_file = layout.experiment_data(exp)
+    store = PreparedStore.load(prepared)
+    split = pd.read_csv(split_file, usecols=["split"])["split"].to_numpy()
+    test = np.flatnonzero(split == "test")[:parity_images]
+    out = out or paths.model.parent / "export"
+    classifier = Classifier.from_checkpoint(paths.model)
+    results = export(classifier, out, np.asarray(store.images[test]), tuple(f.strip() for f in formats.split(",") if f.strip()))
+    for r in results:
+        verdict = "ok" if r.max_abs_diff <= 1e-4 and r.same_labels else "MISMATCH"
+        typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {len(test)} test images, "
+                   f"labels {'equal' if r.same_labels else 'differ'}: {verdict}")  # fmt: skip
+    if log and paths.mlflow_run.exists():
+        from handsign.runtime import repo_root
+
+        run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
+        client = tracking._mlflow().MlflowClient(tracking_uri=tracking.tracking_uri(repo_root()))
+        for r in results:
+            client.log_artifact(run_id, str(r.path), "export")
+            client.log_metric(run_id, f"export_{r.format}_max_abs_diff", r.max_abs_diff)
+        client.log_artifact(run_id, str(out / "preprocessing.json"), "export")
+        typer.echo(f"logged to MLflow run {run_id} (artifacts export/)")
+    if not all(r.max_abs_diff <= 1e-4 and r.same_labels for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def live(
+    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    source: str = typer.Option("0", help="A camera index (0) or a video file."),
+    roi: str = typer.Option("", help="The square region of interest, X,Y,SIZE in pixels (default: centred, 60% of the frame)."),
+    headless: bool = typer.Option(False, help="No window: write --out-video and --out-csv instead."),
+    out_video: Path = typer.Option(None, help="Write the annotated frames here (MJPG .avi)."),
+    out_csv: Path = typer.Option(None, help="Write one row per frame: frame, label, probability, one column per class."),
+    snapshots: Path = typer.Option(Path("snapshots"), help="Where `s` saves the region of interest."),
+    max_frames: int = typer.Option(None, help="Stop after this many frames."),
+) -> None:
+    """Classify a camera or video live: the region of interest is drawn and classified every frame,
+    with label, confidence and frames per second overlaid. Keys: s snapshots and classifies, q quits."""
+    from handsign.camera import live as run_live
+    from handsign.predict import load_classifier
+
+    if headless and out_video is None and out_csv is None:
+        _fail("--headless shows nothing: give --out-video and/or --out-csv")
+    try:
+        classifier = load_classifier(model)
+        result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+    rate = result.frames / max(result.seconds, 1e-9)
+    typer.echo(f"live: {result.frames} frames in {result.seconds:.1f}s ({rate:.1f} frames/s)")
+
+
+@app.command()
+def collect(
+    label: str = typer.Option(..., help="What the images show: Fingers 0L..5R (count, hand); LeapGestRecog palm, l, fist, ..."),
+    out: Path = typer.Option(..., help="The dataset folder to add to (use it as datasets.<name>.local_path, source: local)."),
+    dataset: str = typer.Option("fingers", help="The layout and naming to write: fingers | leapgestrecog."),
+    source: str = typer.Option("0", help="A camera index (0) or a video file."),
+    split: str = typer.Option("train", help="Fingers: the train or test folder."),
+    subject: str = typer.Option("00", help="LeapGestRecog: the subject folder (two digits)."),
+    roi: str = typer.Option("", help="Region of interest X,Y,SIZE in pixels (default: centred)."),
+    headless: bool = typer.Option(False, help="No window: save every --every frames."),
+    every: int = typer.Option(10, min=1, help="Headless: save one image every this many frames."),
+    max_frames: int = typer.Option(None, help="Stop after this many frames."),
+) -> None:
+    """Collect training images from a camera or video: the region of interest is saved on `c` (q
+    quits), greyscale at the dataset's size and in its folder layout and file naming, so `download`
+    (source: local) and `prepare` read the folder unchanged."""
+    from handsign.camera import collect as run_collect
+
+    try:
+        saved = run_collect(source, dataset, label, out, split, subject, roi, headless, every, max_frames)
+    except (FileNotFoundError, ValueError, RuntimeError) as e:
+        _fail(str(e))
+    typer.echo(f"collect: saved {len(saved)} images of {label} under {out}")
 
 
 SHEET_CELLS = {"sign_mnist": (28, (56, 56)), "leapgestrecog": (224, (256, 96)), "fingers": (128, (96, 96))}
@@ -277,6 +410,80 @@ def bench_freeze(
             typer.echo(f"{model} {image_size}x{image_size}, {int((split != 'test').sum())} images, {epochs} epochs, "
                        f"{'frozen' if frozen else 'fine-tuned'}: {r.train_seconds:.1f} s in all "
                        f"(feature pass {r.feature_seconds:.1f} s, {per_epoch:.2f} s per epoch)")  # fmt: skip
+
+
+@bench_app.command("serve")
+def bench_serve(
+    model: str = typer.Option("models:/handsign-fingers_cnn-synthetic@champion", "--model", "-m", help=MODEL_HELP),
+    images: str = typer.Option("data/raw/fingers", help="Image files, a folder or a glob to send."),
+    requests: int = typer.Option(100, help="Single-image requests (latency)."),
+    batch: int = typer.Option(64, help="Images per request for throughput."),
+    batches: int = typer.Option(10, help="Batched requests (throughput)."),
+) -> None:
+    """Serve a registered model with the real `mlflow models serve` on 127.0.0.1 and measure
+    single-image latency (p50, p95) and batch throughput over HTTP, beside in-process prediction."""
+    import base64
+    import json
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    import numpy as np
+
+    from handsign import tracking
+    from handsign.predict import image_files, load_classifier
+    from handsign.runtime import repo_root
+    from handsign.serving import decode_image
+
+    files, _ = image_files([images])
+    if not files:
+        _fail(f"no images in {images}")
+    encoded = [base64.b64encode(f.read_bytes()).decode("ascii") for f in files[: max(batch, requests)]]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    mlflow_bin = shutil.which("mlflow") or "mlflow"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking.tracking_uri(repo_root())}
+    cmd = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
+    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def post(rows: list[str]) -> float:
+        body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[r] for r in rows]}}).encode()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", body, {"Content-Type": "application/json"})
+        t0 = time.perf_counter()
+        urllib.request.urlopen(req, timeout=120).read()
+        return time.perf_counter() - t0
+
+    try:
+        t0 = time.perf_counter()
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.perf_counter() - t0 > 180:
+                    _fail(f"`{' '.join(cmd)}` did not start (is {model} registered in {env['MLFLOW_TRACKING_URI']}?)")
+                time.sleep(0.5)
+        typer.echo(f"server up in {time.perf_counter() - t0:.1f} s: {model}")
+        post(encoded[:1])  # warm-up
+        single = np.array([post([encoded[i % len(encoded)]]) for i in range(requests)]) * 1000
+        batched = [post([encoded[(i * batch + j) % len(encoded)] for j in range(batch)]) for i in range(batches)]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    classifier = load_classifier(model)
+    decoded = [decode_image(base64.b64decode(e)) for e in encoded[:batch]]
+    t0 = time.perf_counter()
+    for _ in range(3):
+        classifier.probabilities(decoded)
+    local = 3 * len(decoded) / (time.perf_counter() - t0)
+    p50, p95 = np.percentile(single, [50, 95])
+    typer.echo(f"single image over HTTP: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({requests} requests)")
+    typer.echo(f"batches of {batch} over HTTP: {batch * batches / sum(batched):.0f} images/s; in process: {local:.0f} images/s")
 
 
 @bench_app.command("time-to-accuracy")

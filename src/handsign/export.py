@@ -1,0 +1,93 @@
+"""Export a trained model to TorchScript and ONNX, run the exports back (TorchScript in PyTorch,
+ONNX in onnxruntime) and measure how far their probabilities are from the PyTorch model's.
+
+What is exported is `serving.Probabilities`: uint8 pixel values (as float) N x 1 x S x S in,
+class probabilities out, any batch size. Preprocessing (decode, greyscale, resize to S) stays
+outside, in `Preprocessing`, written beside the files as `preprocessing.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from handsign.atomic import atomic_path, write_text
+from handsign.serving import PREPROCESSING_FILE, Classifier
+
+FORMATS = ("torchscript", "onnx")
+
+
+@dataclass
+class Exported:
+    format: str
+    path: Path
+    max_abs_diff: float  # largest |probability difference| against PyTorch on the parity inputs
+    same_labels: bool  # the top class agrees on every parity input
+
+
+def _example(classifier: Classifier, n: int = 2) -> torch.Tensor:
+    size = classifier.preprocessing.image_size
+    return torch.zeros(n, 1, size, size)
+
+
+def export_torchscript(classifier: Classifier, path: Path) -> Path:
+    traced = torch.jit.trace(classifier.model, _example(classifier), check_trace=False)
+    with atomic_path(path) as tmp:
+        torch.jit.save(traced, str(tmp))
+    return path
+
+
+def export_onnx(classifier: Classifier, path: Path) -> Path:
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    with atomic_path(path) as tmp:
+        program = torch.onnx.export(
+            classifier.model,
+            (_example(classifier),),
+            dynamo=True,
+            input_names=["images"],
+            output_names=["probabilities"],
+            dynamic_shapes=({0: batch},),
+            external_data=False,  # one self-contained file
+            verbose=False,
+        )
+        program.save(str(tmp))
+    return path
+
+
+def run_torchscript(path: Path, inputs: np.ndarray) -> np.ndarray:
+    module = torch.jit.load(str(path), map_location="cpu").eval()
+    with torch.inference_mode():
+        return module(torch.from_numpy(inputs).float()).numpy()
+
+
+def run_onnx(path: Path, inputs: np.ndarray) -> np.ndarray:
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {session.get_inputs()[0].name: inputs.astype(np.float32)})[0]
+
+
+def export(classifier: Classifier, out_dir: Path, inputs: np.ndarray, formats: tuple[str, ...] = FORMATS) -> list[Exported]:
+    """Write each format into `out_dir` (plus preprocessing.json) and check it on `inputs` (uint8
+    N x 1 x S x S, real images): the exported file's probabilities against PyTorch's."""
+    unknown = sorted(set(formats) - set(FORMATS))
+    if unknown:
+        raise ValueError(f"unknown export format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_text(out_dir / PREPROCESSING_FILE, classifier.preprocessing.to_json())
+    with torch.inference_mode():
+        reference = classifier.model(torch.from_numpy(inputs).float()).numpy()
+    results = []
+    for fmt in formats:
+        if fmt == "torchscript":
+            path = export_torchscript(classifier, out_dir / "model.torchscript.pt")
+            got = run_torchscript(path, inputs)
+        else:
+            path = export_onnx(classifier, out_dir / "model.onnx")
+            got = run_onnx(path, inputs)
+        diff = float(np.abs(got - reference).max())
+        results.append(Exported(fmt, path, diff, bool((got.argmax(1) == reference.argmax(1)).all())))
+    return results

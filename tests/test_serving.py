@@ -1,0 +1,203 @@
+"""Using a trained model: predict on files, export with a parity check, the live camera and the
+collector driven headless from a video the test writes, and the real `mlflow models serve`."""
+
+import base64
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import BIN, tiny_experiment, tool_env
+from PIL import Image
+
+from handsign.camera import Roi, collect, grey
+from handsign.config import DatasetParams, SyntheticParams
+from handsign.datasets import get_format
+from handsign.export import export
+from handsign.serving import Classifier, Preprocessing
+from handsign.sources import fetch
+from handsign.train import fit
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finger counter trained for real (32 px, 3 epochs) and the raw 128x128 images it came from."""
+    root = tmp_path_factory.mktemp("serving")
+    exp, store, split = tiny_experiment(root, per_class_train=20, image_size=32, epochs=3, optimizer="adam", lr=3e-3,
+                                        augment=False)  # fmt: skip
+    fit(exp, store, split, root / "model.pt", root / "last.pt")
+    raw = sorted((root / "raw_fingers_20").rglob("*.png"))
+    return root / "model.pt", raw
+
+
+def handsign(*args, cwd=None):
+    return subprocess.run([str(BIN / "handsign"), *map(str, args)], capture_output=True, text=True, env=tool_env(), cwd=cwd)
+
+
+def test_the_checkpoint_carries_its_preprocessing(trained):
+    checkpoint, _ = trained
+    pre = Classifier.from_checkpoint(checkpoint).preprocessing
+    assert (pre.image_size, pre.resize, pre.class_names) == (32, "stretch", ["0", "1", "2", "3", "4", "5"])
+
+
+def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, tmp_path):
+    checkpoint, raw = trained
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for f in raw[:3]:
+        (folder / f.name).write_bytes(f.read_bytes())
+    rgb = tmp_path / "colour.jpg"  # another size, in colour: the model preprocesses it itself
+    Image.open(raw[3]).convert("RGB").resize((200, 150)).save(rgb)
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    out = handsign("predict", folder, str(tmp_path / "*.jpg"), broken, "--model", checkpoint, "--json", "-k", "2")
+    assert out.returncode == 1  # one file failed
+    result = json.loads(out.stdout)
+    assert [r["path"] for r in result["predictions"]] == [str(folder / f.name) for f in raw[:3]] + [str(rgb)]
+    assert list(result["errors"]) == [str(broken)] and "cannot read image" in result["errors"][str(broken)]
+    assert f"skipped {broken}" in out.stderr
+    classifier = Classifier.from_checkpoint(checkpoint)
+    expected = classifier.probabilities([Image.open(f) for f in raw[:3]] + [Image.open(rgb)])
+    for row, p in zip(result["predictions"], expected, strict=True):
+        assert [t["label"] for t in row["top"]] == [classifier.preprocessing.class_names[i] for i in np.argsort(-p)[:2]]
+        assert row["top"][0]["probability"] == pytest.approx(p.max(), abs=1e-5)
+    table = handsign("predict", folder, "--model", checkpoint)
+    assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:2] == ["path", "top"]
+
+
+def test_export_torchscript_and_onnx_match_pytorch_on_real_images(trained, tmp_path):
+    checkpoint, raw = trained
+    classifier = Classifier.from_checkpoint(checkpoint)
+    inputs = np.stack([classifier.preprocessing.array(Image.open(f)) for f in raw[:40]])
+    results = {r.format: r for r in export(classifier, tmp_path, inputs)}
+    assert set(results) == {"torchscript", "onnx"}
+    for r in results.values():
+        assert r.path.stat().st_size > 10_000 and r.same_labels and r.max_abs_diff < 1e-5, r
+    saved = Preprocessing.from_json((tmp_path / "preprocessing.json").read_text())
+    assert saved == classifier.preprocessing
+
+
+def write_video(path, images, roi, size=(320, 240)):
+    """An MJPG video: a dark frame with each image in the region of interest, a frame per image."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, size)
+    for f in images:
+        frame = np.full((size[1], size[0], 3), 40, np.uint8)
+        hand = np.asarray(Image.open(f).convert("L").resize((roi.w, roi.h)))
+        frame[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w] = hand[:, :, None]
+        writer.write(frame)
+    writer.release()
+
+
+def test_live_headless_classifies_the_region_of_interest_of_every_frame(trained, tmp_path):
+    checkpoint, raw = trained
+    roi = Roi.centred(320, 240)
+    video = tmp_path / "hands.avi"
+    write_video(video, raw[:12], roi)
+    out = handsign("live", "--model", checkpoint, "--source", video, "--headless",
+                   "--out-video", tmp_path / "annotated.avi", "--out-csv", tmp_path / "frames.csv")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "live: 12 frames" in out.stdout
+    rows = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})
+    assert list(rows["frame"]) == list(range(1, 13))
+    # The same frames, read back and cropped here, classified directly: the same answers.
+    capture = cv2.VideoCapture(str(video))
+    crops = [grey(roi.crop(capture.read()[1])) for _ in range(12)]
+    classifier = Classifier.from_checkpoint(checkpoint)
+    p = classifier.probabilities(crops)
+    assert list(rows["label"]) == [classifier.preprocessing.class_names[i] for i in p.argmax(1)]
+    assert rows["probability"].to_numpy() == pytest.approx(p.max(1), abs=1e-5)
+    annotated = cv2.VideoCapture(str(tmp_path / "annotated.avi"))
+    assert int(annotated.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
+    ok, first = annotated.read()
+    assert ok and np.abs(first[roi.y, roi.x + 5].astype(int) - (0, 255, 0)).max() < 60  # the green box is drawn
+
+
+def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
+    _, raw = trained
+    roi = Roi.centred(320, 240)
+    video = tmp_path / "hands.avi"
+    write_video(video, raw[:12], roi)
+    dataset = tmp_path / "my_fingers"
+    train = collect(str(video), "fingers", "3L", dataset, "train", headless=True, every=2)
+    test = collect(str(video), "fingers", "5R", dataset, "test", headless=True, every=4)
+    assert len(train) == 6 and len(test) == 3
+    assert all(Image.open(p).size == (128, 128) and Image.open(p).mode == "L" for p in train + test)
+    # Exactly what the download stage (source: local) and the prepare stage do with a folder.
+    local = DatasetParams(source="local", local_path=str(dataset))
+    fetched = fetch("fingers", local, SyntheticParams(), tmp_path / "raw", tmp_path)
+    prepared = get_format("fingers").read(fetched, 32)
+    assert sorted(prepared.labels.tolist()) == [3] * 6 + [5] * 3
+    assert sorted(prepared.official_splits) == ["test"] * 3 + ["train"] * 6 and set(prepared.groups) == {"L", "R"}
+    leap = collect(str(video), "leapgestrecog", "ok", tmp_path / "my_leap", subject="07", headless=True, every=3)
+    assert [p.name for p in leap] == [f"frame_07_07_{i:04d}.png" for i in range(1, 5)]
+    frames = get_format("leapgestrecog").read(tmp_path / "my_leap", 64)
+    assert set(frames.groups) == {"07"} and set(frames.labels.tolist()) == {6}  # ok is the 7th gesture
+    with pytest.raises(ValueError, match="Fingers labels are a count and a hand"):
+        collect(str(video), "fingers", "7X", dataset)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
+    """The model as evaluate logs and registers it, served by the real `mlflow models serve`."""
+    import mlflow
+
+    from handsign import tracking
+    from handsign.config import Experiment, Training
+    from handsign.serving import log_served_model
+
+    checkpoint, raw = trained
+    classifier = Classifier.from_checkpoint(checkpoint)
+    exp = Experiment("served", "fingers", "synthetic", 32, "official", Training())
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    try:
+        run_id = tracking.start_run(exp, tmp_path)
+        examples = [Image.open(f) for f in raw[:2]]
+        log_served_model(run_id, tracking_uri, classifier.model.network, classifier.preprocessing, examples)
+        tracking.register(tmp_path, run_id, exp, 0.5)
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    model_uri = "models:/handsign-served-synthetic@champion"
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+        env=tool_env(MLFLOW_TRACKING_URI=tracking_uri), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(1)
+        files = raw[:8]
+        body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(f.read_bytes()).decode()] for f in files]}}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json"})  # fmt: skip
+        served = pd.DataFrame(json.loads(urllib.request.urlopen(request, timeout=60).read())["predictions"])
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
+    out = handsign("predict", *files, "--model", model_uri, "--json", "-k", "6", cwd=tmp_path)
+    local = json.loads(out.stdout)["predictions"]
+    assert out.returncode == 0
+    assert list(served["label"]) == [row["top"][0]["label"] for row in local]
+    for (_, s), row in zip(served.iterrows(), local, strict=True):
+        for t in row["top"]:
+            assert s[t["label"]] == pytest.approx(t["probability"], abs=1e-5)
+    assert mlflow.MlflowClient(tracking_uri).get_model_version_by_alias("handsign-served-synthetic", "champion").version in (1, "1")
