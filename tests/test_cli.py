@@ -75,3 +75,13 @@ def test_bench_time_to_accuracy_trains_each_budget_with_the_real_fit(checkpoint)
     rows = [line.split(" | ") for line in result.output.splitlines() if line[:1].isdigit()]
     assert [r[0] for r in rows] == ["1", "2"]
     assert all(0 <= int(r[3]) <= 24 * 2 for r in rows)  # errors on the official test part: 24 letters x 2
+
+
+def test_experiments_lists_the_crossvalidations_and_their_stages():
+    listing = runner.invoke(app, ["experiments", "--dataset", "leapgestrecog"])
+    assert listing.exit_code == 0, listing.output
+    loso = [line for line in listing.output.splitlines() if line.startswith("leapgestrecog_resnet18_loso ")]
+    assert len(loso) == 1 and " loso " in loso[0] and "handsign_resnet18" in loso[0]
+    stages = runner.invoke(app, ["experiments", "--dataset", "leapgestrecog", "--stages"]).output.split()
+    assert "crossval@leapgestrecog_resnet18_loso" in stages and "evaluate@leapgestrecog_cnn" in stages
+    assert not [s for s in stages if "fingers" in s]

@@ -167,6 +167,13 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert list(answer["label"]) == [local.preprocessing.class_names[i] for i in probabilities.argmax(1)]
     assert local.preprocessing.image_size == 32 and local.preprocessing.resize == "stretch"
 
+    # Export: TorchScript and ONNX of the experiment's model, checked on its test images, logged to its run.
+    exported = run([str(BIN / "handsign"), "export", "fingers_cnn", "--parity-images", "48"], repo).stdout
+    assert exported.count(": ok") == 2 and "over 48 test images" in exported, exported
+    export_artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "export")}
+    assert {"export/model.onnx", "export/model.torchscript.pt", "export/preprocessing.json"} <= export_artifacts
+    assert client.get_run(first.info.run_id).data.metrics["export_onnx_max_abs_diff"] < 1e-4
+
     # A training killed mid-run (SIGKILL: a lost machine) resumes from its last completed epoch
     # on the next `dvc repro` and ends exactly as the uninterrupted run did.
     uninterrupted = history_without_seconds(repo, "fingers_cnn")

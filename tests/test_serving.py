@@ -98,11 +98,13 @@ def test_live_headless_classifies_the_region_of_interest_of_every_frame(trained,
     checkpoint, raw = trained
     roi = Roi.centred(320, 240)
     video = tmp_path / "hands.avi"
-    write_video(video, raw[:12], roi)
-    out = handsign("live", "--model", checkpoint, "--source", video, "--headless",
+    made = handsign("demo-video", *raw[:12], "--out", video, "--repeat", 1)
+    assert made.returncode == 0, made.stderr
+    out = handsign("live", "--model", checkpoint, "--source", video, "--headless", "--screenshot", tmp_path / "live.png",
                    "--out-video", tmp_path / "annotated.avi", "--out-csv", tmp_path / "frames.csv")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "live: 12 frames" in out.stdout
+    assert Image.open(tmp_path / "live.png").size == (320, 240)
     rows = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})
     assert list(rows["frame"]) == list(range(1, 13))
     # The same frames, read back and cropped here, classified directly: the same answers.

@@ -149,9 +149,11 @@ def live(
     out_csv: Path | None = None,
     snapshot_dir: Path = Path("snapshots"),
     max_frames: int | None = None,
+    screenshot: Path | None = None,
 ) -> LiveResult:
     """Classify the region of interest of every frame; overlay label, confidence and frames per
-    second. Keys (window): `s` snapshots the region (saved, classified, printed), `q` quits."""
+    second. Keys (window): `s` snapshots the region (saved, classified, printed), `q` quits.
+    `screenshot` saves the last annotated frame as a PNG."""
     cv2 = _cv2()
     capture = open_source(source)
     window = Window("handsign live (s: snapshot, q: quit)", headless)
@@ -194,6 +196,9 @@ def live(
         if writer is not None:
             writer.release()
         window.close()
+    if screenshot is not None and n:
+        with atomic_path(screenshot) as tmp:
+            Image.fromarray(shown[:, :, ::-1]).save(tmp, format="PNG")
     if out_csv is not None:
         with atomic_path(out_csv) as tmp, tmp.open("w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=["frame", "label", "probability", *names])
@@ -269,3 +274,22 @@ def collect(
         capture.release()
         window.close()
     return saved
+
+
+def demo_video(images: list[Path], out: Path, size: tuple[int, int] = (320, 240), fps: float = 10.0, repeat: int = 1) -> Roi:
+    """A video to try `live` on without a camera: each image (say, a dataset's test files) fills the
+    default region of interest of a dark frame for `repeat` frames. MJPG in an .avi."""
+    cv2 = _cv2()
+    roi = Roi.centred(*size)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        writer = cv2.VideoWriter(str(tmp.with_suffix(".avi")), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        for f in images:
+            frame = np.full((size[1], size[0], 3), 40, np.uint8)
+            hand = np.asarray(Image.open(f).convert("L").resize((roi.w, roi.h), Image.BILINEAR))
+            frame[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w] = hand[:, :, None]
+            for _ in range(repeat):
+                writer.write(frame)
+        writer.release()
+        tmp.with_suffix(".avi").rename(tmp)
+    return roi

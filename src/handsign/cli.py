@@ -184,6 +184,7 @@ def live(
     out_csv: Path = typer.Option(None, help="Write one row per frame: frame, label, probability, one column per class."),
     snapshots: Path = typer.Option(Path("snapshots"), help="Where `s` saves the region of interest."),
     max_frames: int = typer.Option(None, help="Stop after this many frames."),
+    screenshot: Path = typer.Option(None, help="Save the last annotated frame as a PNG."),
 ) -> None:
     """Classify a camera or video live: the region of interest is drawn and classified every frame,
     with label, confidence and frames per second overlaid. Keys: s snapshots and classifies, q quits."""
@@ -194,11 +195,30 @@ def live(
         _fail("--headless shows nothing: give --out-video and/or --out-csv")
     try:
         classifier = load_classifier(model)
-        result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames)
+        result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames, screenshot)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         _fail(str(e))
     rate = result.frames / max(result.seconds, 1e-9)
     typer.echo(f"live: {result.frames} frames in {result.seconds:.1f}s ({rate:.1f} frames/s)")
+
+
+@app.command("demo-video")
+def demo_video_command(
+    images: list[str] = typer.Argument(..., help="Image files, folders or globs, shown in order."),
+    out: Path = typer.Option(Path("hands.avi"), help="The video to write (MJPG .avi)."),
+    repeat: int = typer.Option(5, min=1, help="Frames per image."),
+    limit: int = typer.Option(24, min=1, help="At most this many images."),
+) -> None:
+    """Write a video to try `live` and `collect` on without a camera: each image fills the default
+    region of interest of a dark 320x240 frame."""
+    from handsign.camera import demo_video
+    from handsign.predict import image_files
+
+    files, missing = image_files(images)
+    if missing or not files:
+        _fail(f"no images in {', '.join(missing or images)}")
+    demo_video(files[:limit], out, repeat=repeat)
+    typer.echo(f"wrote {out}: {min(len(files), limit)} images x {repeat} frames")
 
 
 @app.command()

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
-from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing, decode_image
+from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -94,8 +95,10 @@ def predict_files(classifier: Classifier, files: list[Path]) -> Predictions:
     images, kept, errors = [], [], {}
     for f in files:
         try:
-            images.append(decode_image(f.read_bytes(), str(f)))
+            with Image.open(f) as img:
+                img.load()
+                images.append(img.copy())
             kept.append(f)
-        except (OSError, ValueError) as e:
-            errors[str(f)] = str(e).removeprefix(f"{f}: ")
+        except Exception as e:  # PIL raises many types for a damaged file
+            errors[str(f)] = f"cannot read image ({type(e).__name__}: {str(e).replace(repr(str(f)), '').strip()})"
     return Predictions(kept, classifier.probabilities(images), classifier.preprocessing.class_names, errors)
