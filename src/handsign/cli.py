@@ -246,6 +246,29 @@ def collect(
     typer.echo(f"collect: saved {len(saved)} images of {label} under {out}")
 
 
+@app.command("diff")
+def diff_command(
+    base: str = typer.Option(..., "--base", help="The git revision to compare against (a branch, tag or commit)."),
+    head: str = typer.Option("workspace", "--head", help="The other side: a git revision, or the workspace."),
+    out: Path = typer.Option(Path("reports/diff"), help="Folder for report.md and both sides' figures."),
+    image_url: str = typer.Option("", help="Prefix for the figures' links (where `out` gets published)."),
+) -> None:
+    """The pull-request report: every experiment's test metrics at BASE and HEAD with the change,
+    the params that differ, and both sides' training curves and confusion matrices, as markdown
+    (printed, and written to OUT/report.md with the figures beside it)."""
+    from handsign.compare import build
+    from handsign.runtime import repo_root
+
+    try:
+        report = build(repo_root(), base, head, out)
+    except RuntimeError as e:
+        _fail(str(e))
+    markdown = report.markdown(image_url)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(markdown)
+    typer.echo(markdown)
+
+
 SHEET_CELLS = {"sign_mnist": (28, (56, 56)), "leapgestrecog": (224, (256, 96)), "fingers": (128, (96, 96))}
 
 
