@@ -1,4 +1,5 @@
-"""crossval: leave-one-subject-out cross-validation of one `crossval:` entry of params.yaml.
+"""crossval: leave-one-subject-out cross-validation of one `crossval:` entry of params.yaml, as
+configure_crossval resolved it (reports/<name>/config.json).
 
 One model per subject, trained without that subject (the next subject in the fold file picks the
 best epoch) and tested on it: the honest estimate of how the model does on a person it has never
@@ -14,23 +15,18 @@ import numpy as np
 import pandas as pd
 
 from handsign import distributed, layout, report, tracking
-from handsign.atomic import atomic_path, write_json, write_text
-from handsign.config import ConfigError, load_params
+from handsign.atomic import atomic_path, write_json
+from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
-from handsign.models import check_model
 from handsign.runtime import pick_device, repo_root
 from handsign.stage import run_stage
 from handsign.train import fit
 
 
 def crossval(name: str) -> None:
-    exp = load_params().crossval_experiment(name)
-    try:
-        check_model(exp.training.model, exp.training.init)
-    except ValueError as e:
-        raise ConfigError(f"crossval.{name}: {e}") from None
     paths = layout.ExperimentPaths(name)
+    exp = load_experiment(paths.config)
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)
     if not split_file.exists():
@@ -38,8 +34,6 @@ def crossval(name: str) -> None:
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
     folds = [c for c in table.columns if c.startswith("fold_")]
     procs = distributed.launched()
-    if procs.main:
-        write_text(paths.config, exp.to_json())
     root = repo_root()
     run_id = tracking.start_run(exp, root) if procs.main else ""
     y_true = table["label"].to_numpy()

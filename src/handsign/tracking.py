@@ -74,6 +74,8 @@ def start_run(exp: Experiment, root: Path) -> str:
         found = mlflow.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
+        if tracking_uri(root).startswith(("http://", "https://", "databricks")):
+            return mlflow.create_experiment(name)  # a tracking server stores and serves the artifacts
         # Artifacts beside the store, by absolute path: a temp experiment's copy is deleted.
         return mlflow.create_experiment(name, artifact_location=(root / "mlartifacts" / name).resolve().as_uri())
 

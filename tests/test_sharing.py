@@ -1,0 +1,117 @@
+"""Sharing results, shrunk to one experiment: a DVC remote (push, fresh clone, pull, nothing to
+rerun), parallel queued experiments into one MLflow store, and a real MLflow tracking server."""
+
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+
+import pytest
+import yaml
+from conftest import BIN, run, tool_env
+
+DVC = str(BIN / "dvc")
+
+
+def shrink_to_fingers(repo):
+    """fingers_cnn alone: a tiny render, 32 px, 2 epochs."""
+    path = repo / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    params["datasets"] = {"fingers": params["datasets"]["fingers"]}
+    params["synthetic"] = {"seed": 0, "per_class_train": 10, "per_class_test": 3, "subjects": 2, "frames_per_gesture": 4}
+    params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "resize": "stretch", "splits": ["official"]}}
+    params["experiments"] = {"fingers_cnn": {**params["experiments"]["fingers_cnn"], "image_size": 32, "epochs": 2}}
+    params["crossval"] = {}
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "one experiment"], repo)
+
+
+def mlflow_client(uri):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=uri)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
+    repo = repo_copy
+    shrink_to_fingers(repo)
+    run([DVC, "repro"], repo)
+
+    # A DVC remote in a local folder: push everything, clone afresh, pull, and nothing is stale.
+    run([DVC, "remote", "add", "-d", "store", str(tmp_path / "remote")], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "results and remote"], repo)
+    pushed = run([DVC, "push"], repo).stdout
+    assert "pushed" in pushed
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    run([DVC, "pull"], clone)
+    assert (clone / "models/fingers_cnn/model.pt").read_bytes() == (repo / "models/fingers_cnn/model.pt").read_bytes()
+    assert (clone / "data/prepared/fingers_32/images.npy").exists()
+    status = run([DVC, "status"], clone).stdout
+    assert "Data and pipelines are up to date" in status, status
+
+    # Two queued experiments of a grid, run side by side into the one MLflow store.
+    run([DVC, "exp", "run", "--queue", "-S", "experiments.fingers_cnn.lr=0.02,0.03"], repo)
+    run([DVC, "queue", "start", "-j", "2"], repo)
+    deadline = time.time() + 900
+    while time.time() < deadline:
+        status = run([DVC, "queue", "status"], repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(5)
+    assert "Failed" not in status, status + run([DVC, "queue", "logs", status.split()[-1]], repo).stdout
+    shown = json.loads(run([DVC, "exp", "show", "--json"], repo).stdout)
+    experiments = {
+        r["name"]: float(r["data"]["params"]["params.yaml"]["data"]["experiments"]["fingers_cnn"]["lr"])
+        for entry in shown for e in (entry.get("experiments") or []) for r in e["revs"] if r.get("data")
+    }  # fmt: skip
+    assert sorted(experiments.values()) == [0.02, 0.03], experiments
+    client = mlflow_client(f"sqlite:///{repo / 'mlflow.db'}")
+    (exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
+    runs = client.search_runs([exp.experiment_id])
+    queued = {r.data.tags["dvc_experiment"]: float(r.data.params["training.lr"]) for r in runs}
+    assert {name: queued.get(name) for name in experiments} == experiments  # each run named after its experiment
+    assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in runs)
+
+    # A real tracking server (sqlite backend, artifacts served by the server) instead of the local store.
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+         "--artifacts-destination", str(tmp_path / "served-artifacts"), "--host", "127.0.0.1", "--port", str(port)],
+        env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    uri = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{uri}/health", timeout=2)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                time.sleep(1)
+        run([DVC, "exp", "run", "--temp", "-S", "experiments.fingers_cnn.epochs=1"], repo, MLFLOW_TRACKING_URI=uri)
+        client = mlflow_client(uri)
+        (exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
+        assert exp.artifact_location.startswith("mlflow-artifacts:")  # the server stores and serves them
+        (served,) = client.search_runs([exp.experiment_id])
+        assert served.data.metrics["test_accuracy"] >= 0 and served.data.params["training.epochs"] == "1"
+        assert {"reports/metrics.json", "reports/config.json"} <= {
+            a.path for a in client.list_artifacts(served.info.run_id, "reports")
+        }
+        version = client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion")
+        assert version.run_id == served.info.run_id
+        assert list((tmp_path / "served-artifacts").rglob("metrics.json"))  # on the server's side
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=30)
