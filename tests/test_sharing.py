@@ -61,7 +61,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     assert "Data and pipelines are up to date" in status, status
 
     # Two queued experiments of a grid, run side by side into the one MLflow store.
-    run([DVC, "exp", "run", "--queue", "-S", "experiments.fingers_cnn.lr=0.02,0.03"], repo)
+    run([DVC, "exp", "run", "--queue", "-S", "lr=0.02,0.03"], repo)  # fingers_cnn inherits the shared lr
     run([DVC, "queue", "start", "-j", "2"], repo)
     deadline = time.time() + 900
     while time.time() < deadline:
@@ -72,7 +72,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     assert "Failed" not in status, status + run([DVC, "queue", "logs", status.split()[-1]], repo).stdout
     shown = json.loads(run([DVC, "exp", "show", "--json"], repo).stdout)
     experiments = {
-        r["name"]: float(r["data"]["params"]["params.yaml"]["data"]["experiments"]["fingers_cnn"]["lr"])
+        r["name"]: float(r["data"]["params"]["params.yaml"]["data"]["lr"])
         for entry in shown for e in (entry.get("experiments") or []) for r in e["revs"] if r.get("data")
     }  # fmt: skip
     assert sorted(experiments.values()) == [0.02, 0.03], experiments
