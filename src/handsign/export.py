@@ -8,6 +8,7 @@ outside, in `Preprocessing`, written beside the files as `preprocessing.json`.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,9 +35,12 @@ def _example(classifier: Classifier, n: int = 2) -> torch.Tensor:
 
 
 def export_torchscript(classifier: Classifier, path: Path) -> Path:
-    traced = torch.jit.trace(classifier.model, _example(classifier), check_trace=False)
-    with atomic_path(path) as tmp:
-        torch.jit.save(traced, str(tmp))
+    # TorchScript is deprecated in favour of torch.export, but still what many runtimes load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        traced = torch.jit.trace(classifier.model, _example(classifier), check_trace=False)
+        with atomic_path(path) as tmp:
+            torch.jit.save(traced, str(tmp))
     return path
 
 
@@ -58,7 +62,9 @@ def export_onnx(classifier: Classifier, path: Path) -> Path:
 
 
 def run_torchscript(path: Path, inputs: np.ndarray) -> np.ndarray:
-    module = torch.jit.load(str(path), map_location="cpu").eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        module = torch.jit.load(str(path), map_location="cpu").eval()
     with torch.inference_mode():
         return module(torch.from_numpy(inputs).float()).numpy()
 

@@ -36,7 +36,10 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier:
         except Exception as e:  # MlflowException, OSError: nothing by that name in this store
             raise ValueError(f"cannot load {model} from the MLflow store {mlflow.get_tracking_uri()} ({e})") from None
         if not (local / "data" / PREPROCESSING_FILE).exists():
-            raise ValueError(f"{model} is not a served handsign model (no data/{PREPROCESSING_FILE}); rerun its evaluate stage")
+            raise ValueError(
+                f"{model} was logged without its preprocessing (data/{PREPROCESSING_FILE}), by an older handsign: "
+                "use a version logged since (e.g. @newest after `dvc repro`), or point the alias at one"
+            )
         network = mlflow.pytorch.load_model(str(local), map_location="cpu")
         return Classifier(network, Preprocessing.from_json((local / "data" / PREPROCESSING_FILE).read_text()))
     path = Path(model)
