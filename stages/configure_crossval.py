@@ -4,23 +4,13 @@ As configure does for the experiments: the crossval stage reads only this file, 
 default that the cross-validation overrides (its own lr, say) never reruns its folds.
 """
 
-from handsign import layout
-from handsign.atomic import write_text
-from handsign.config import ConfigError, load_params
-from handsign.models import check_model
+from handsign.config import load_params
+from handsign.resolve import write_config
 from handsign.stage import run_stage
 
 
 def configure_crossval(name: str) -> None:
-    experiment = load_params().crossval_experiment(name)
-    t = experiment.training
-    try:
-        check_model(t.model, t.init)
-    except ValueError as e:
-        raise ConfigError(f"crossval.{name}: {e}") from None
-    write_text(layout.ExperimentPaths(name).config, experiment.to_json())
-    print(f"configure_crossval: {name}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
-          f"leave one subject out, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
+    write_config(load_params().crossval_experiment(name), f"crossval.{name}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,15 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -74,3 +80,29 @@ def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, 
     split = assign_splits(store.samples, strategy, SplitParams(seed=0)).to_numpy()
     exp = Experiment("tiny", dataset, DatasetParams().source, image_size, strategy, Training(**training))
     return exp, store, split
+
+
+@contextlib.contextmanager
+def mlflow_serving(args: list[str], ready: str, **extra: str) -> Iterator[str]:
+    """`mlflow <args> -h 127.0.0.1 -p <free port>` (a tracking server, or `models serve`),
+    running until the block ends; yields its URL once GET `ready` answers."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [str(BIN / "mlflow"), *args, "-h", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=tool_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + ready, timeout=2)
+                break
+            except OSError:
+                assert proc.poll() is None and time.time() < deadline, f"{' '.join(cmd)} did not start"
+                time.sleep(1)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

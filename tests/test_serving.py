@@ -4,16 +4,14 @@ collector driven headless from a video the test writes, and the real `mlflow mod
 import base64
 import json
 import os
-import socket
 import subprocess
-import time
 import urllib.request
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BIN, tiny_experiment, tool_env
+from conftest import BIN, mlflow_serving, tiny_experiment, tool_env
 from PIL import Image
 
 from handsign.camera import Roi, collect, grey
@@ -144,12 +142,6 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
         collect(str(video), "fingers", "7X", dataset)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     """The model as evaluate logs and registers it, served by the real `mlflow models serve`."""
@@ -172,29 +164,12 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     model_uri = "models:/handsign-served-synthetic@champion"
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "mlflow"), "models", "serve", "-m", model_uri, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
-        env=tool_env(MLFLOW_TRACKING_URI=tracking_uri), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(1)
-        files = raw[:8]
+    serve = ["models", "serve", "-m", model_uri, "--env-manager", "local"]
+    files = raw[:8]
+    with mlflow_serving(serve, "/ping", MLFLOW_TRACKING_URI=tracking_uri) as url:
         body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(f.read_bytes()).decode()] for f in files]}}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", json.dumps(body).encode(),
-                                         {"Content-Type": "application/json"})  # fmt: skip
+        request = urllib.request.Request(f"{url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"})
         served = pd.DataFrame(json.loads(urllib.request.urlopen(request, timeout=60).read())["predictions"])
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
     out = handsign("predict", *files, "--model", model_uri, "--json", "-k", "6", cwd=tmp_path)
     local = json.loads(out.stdout)["predictions"]
     assert out.returncode == 0

@@ -2,15 +2,11 @@
 rerun), parallel queued experiments into one MLflow store, and a real MLflow tracking server."""
 
 import json
-import os
-import socket
-import subprocess
 import time
-import urllib.request
 
 import pytest
 import yaml
-from conftest import BIN, run, tool_env
+from conftest import BIN, mlflow_serving, run
 
 DVC = str(BIN / "dvc")
 
@@ -32,12 +28,6 @@ def mlflow_client(uri):
     from mlflow import MlflowClient
 
     return MlflowClient(tracking_uri=uri)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -84,22 +74,9 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     assert all(r.info.status == "FINISHED" and "test_accuracy" in r.data.metrics for r in runs)
 
     # A real tracking server (sqlite backend, artifacts served by the server) instead of the local store.
-    port = free_port()
-    server = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
-         "--artifacts-destination", str(tmp_path / "served-artifacts"), "--host", "127.0.0.1", "--port", str(port)],
-        env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{uri}/health", timeout=2)
-                break
-            except OSError:
-                assert server.poll() is None, server.stdout.read()
-                time.sleep(1)
+    server = ["server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
+              "--artifacts-destination", str(tmp_path / "served-artifacts")]  # fmt: skip
+    with mlflow_serving(server, "/health") as uri:
         run([DVC, "exp", "run", "--temp", "-S", "experiments.fingers_cnn.epochs=1"], repo, MLFLOW_TRACKING_URI=uri)
         client = mlflow_client(uri)
         (exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
@@ -112,6 +89,3 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
         version = client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "champion")
         assert version.run_id == served.info.run_id
         assert list((tmp_path / "served-artifacts").rglob("metrics.json"))  # on the server's side
-    finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
