@@ -480,12 +480,12 @@ def bench_serve(
     from handsign import tracking
     from handsign.predict import image_files, load_classifier
     from handsign.runtime import repo_root
-    from handsign.serving import decode_image
+    from handsign.serving import decode_image, encode_file
 
     files, _ = image_files([images])
     if not files:
         _fail(f"no images in {images}")
-    encoded = [base64.b64encode(f.read_bytes()).decode("ascii") for f in files[: max(batch, requests)]]
+    encoded = [encode_file(f) for f in files[: max(batch, requests)]]
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from handsign.models import MLFLOW_SCHEMES
 from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
 
 
 def load_classifier(model: str, root: Path | None = None) -> Classifier:
