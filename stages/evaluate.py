@@ -1,20 +1,23 @@
 """evaluate: score one experiment's best checkpoint on its test split; metrics, plots and the
-model go to DVC (reports/<experiment>/) and MLflow, where the model is registered to serve:
-image files in, class names and probabilities out (handsign/serving.py)."""
+model go to DVC (reports/<experiment>/) and MLflow, where the model is registered. A classifier
+is registered to serve: image files in, class names and probabilities out (handsign/serving.py).
+An autoencoder is scored on what it learned without labels (handsign/embeddings.py):
+reconstruction, clustering and a linear probe of its codes, and anomaly detection."""
 
 import json
 
 import numpy as np
 import pandas as pd
 from PIL import Image
+from torch import nn
 
-from handsign import layout, report, tracking
+from handsign import embeddings, layout, report, tracking
 from handsign.atomic import atomic_path, write_json
-from handsign.config import load_experiment
+from handsign.config import Experiment, load_experiment
 from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
 from handsign.runtime import pick_device, repo_root
-from handsign.serving import Preprocessing, log_served_model
+from handsign.serving import Preprocessing, log_network, log_served_model
 from handsign.stage import run_stage
 
 # What the split file's `group` column holds for each dataset.
@@ -27,8 +30,17 @@ def evaluate(name: str) -> None:
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
-    test_idx = np.flatnonzero(table["split"].to_numpy() == "test")
     model, checkpoint = load_checkpoint(paths.model, pick_device(exp.training.device))
+    if checkpoint["task"] == "reconstruction":
+        evaluate_autoencoder(exp, paths, store, table, model, checkpoint)
+    else:
+        evaluate_classifier(exp, paths, store, table, model, checkpoint)
+
+
+def evaluate_classifier(exp: Experiment, paths: layout.ExperimentPaths, store: PreparedStore, table: pd.DataFrame,
+                        model: nn.Module, checkpoint: dict) -> None:  # fmt: skip
+    name = exp.name
+    test_idx = np.flatnonzero(table["split"].to_numpy() == "test")
     names = checkpoint["class_names"]
     y_true = table["label"].to_numpy()[test_idx]
     y_pred = predict(model, store.images, test_idx)
@@ -67,6 +79,89 @@ def evaluate(name: str) -> None:
     examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
     preprocessing = Preprocessing(**checkpoint["preprocessing"])
     log_served_model(run_id, tracking.tracking_uri(root), model.cpu(), preprocessing, examples)
+    registered = tracking.register(root, run_id, exp, val_score)
+    print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
+    print(f"evaluate: registered {registered}")
+
+
+def evaluate_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, store: PreparedStore, table: pd.DataFrame,
+                         model: nn.Module, checkpoint: dict) -> None:  # fmt: skip
+    name, seed = exp.name, exp.training.seed
+    names = checkpoint["class_names"]
+    split, labels = table["split"].to_numpy(), table["label"].to_numpy()
+    train_idx, test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+    test = embeddings.encode(model, store.images, test_idx)
+    y_true = labels[test_idx]
+    holdout = exp.training.holdout_class
+    is_anomaly = y_true == names.index(holdout) if holdout else np.zeros(len(y_true), dtype=bool)
+    seen = ~is_anomaly  # reconstruction is scored on the classes trained on
+    mse = float(test.errors[seen].mean())
+    summary: dict = {"mse": mse, "psnr": embeddings.psnr(mse)}
+    if holdout:
+        summary["mse_holdout_class"] = float(test.errors[is_anomaly].mean())
+        summary["anomaly_auc"] = embeddings.anomaly_auc(test.errors, is_anomaly)
+    # Clustering and the probe score the codes against labels the autoencoder never saw.
+    n_classes = len(np.unique(y_true))
+    if n_classes >= 2:
+        clusters, scores = embeddings.cluster(test.codes, y_true, n_classes, seed)
+        train_codes = embeddings.encode(model, store.images, train_idx).codes
+        y_pred = embeddings.linear_probe(train_codes, labels[train_idx], test.codes, seed)
+        probe, per_class = report.classification_metrics(y_true, y_pred, names)
+        summary.update(scores, probe_accuracy=probe["accuracy"], probe_f1_macro=probe["f1_macro"])
+    else:  # a flat folder: one class, nothing to cluster or classify
+        clusters, y_pred, per_class = np.zeros(len(y_true), dtype=int), y_true, {}
+        print(f"evaluate: {name}: one class only; clustering and the probe need class folders")
+    for k, cls in enumerate(names):
+        hit = y_true == k
+        if hit.any():
+            per_class.setdefault(cls, {})["reconstruction_mse"] = float(test.errors[hit].mean())
+    groups = table["group"].astype(str).to_numpy()[test_idx]
+    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    group_kind = GROUP_KIND.get(exp.dataset, "group")
+    summary.update(report.group_summary(per_group), parameters=sum(p.numel() for p in model.parameters()), n_test=len(test_idx))
+    write_json(paths.metrics, summary)
+    write_json(paths.per_class, per_class)
+    write_json(paths.per_group, {"group": group_kind, "test": per_group, "scored_by": "linear probe"})
+    with atomic_path(paths.predictions) as tmp:
+        pd.DataFrame({
+            "sample_id": table["sample_id"].to_numpy()[test_idx],
+            "actual": [names[i] for i in y_true],
+            "predicted": [names[i] for i in y_pred],  # by the linear probe on the codes
+            "cluster": clusters,
+            "reconstruction_error": test.errors,
+        }).to_csv(tmp, index=False)  # fmt: skip
+
+    history = pd.read_csv(paths.history)
+    report.write_curves(history, paths.curves)
+    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
+    figures = {f: paths.figures / f"{f}.png" for f in ("training_curves", "reconstructions", "embedding_map", "anomalies")}
+    report.plot_training_curves(history, figures["training_curves"], title)
+    shown = test_idx[np.random.default_rng(seed).permutation(len(test_idx))[:16]]
+    report.plot_reconstructions(store.images[np.sort(shown)], embeddings.reconstruct(model, store.images[np.sort(shown)]),
+                                [names[labels[i]] for i in np.sort(shown)], figures["reconstructions"],
+                                f"{title}\ntest MSE {mse:.4f}, PSNR {summary['psnr']:.1f} dB")  # fmt: skip
+    rows, pca, tsne = embeddings.map_2d(test.codes, seed)
+    scored = f"k-means ARI {summary['kmeans_ari']:.3f}, NMI {summary['kmeans_nmi']:.3f}" if n_classes >= 2 else "one class"
+    report.plot_embedding_map(pca, tsne, y_true[rows], names, figures["embedding_map"],
+                              f"{title}\n{len(rows)} test codes; {scored}")  # fmt: skip
+    worst = np.argsort(-test.errors, kind="stable")[:16]
+    auc = f"; held-out class {holdout}: ROC AUC {summary['anomaly_auc']:.3f}" if holdout else ""
+    report.plot_anomalies(store.images[test_idx[worst]], test.errors[worst], [names[y_true[i]] for i in worst],
+                          figures["anomalies"], f"{title}\nworst-reconstructed test images (error){auc}")  # fmt: skip
+    if n_classes >= 2:
+        figures["confusion_matrix"] = paths.figures / "confusion_matrix.png"
+        report.plot_confusion_matrix(y_true, y_pred, names, figures["confusion_matrix"],
+                                     f"{title}\nlinear probe on the codes: accuracy {summary['probe_accuracy']:.4f}")  # fmt: skip
+    if per_group:
+        figures["per_group_accuracy"] = paths.figures / "per_group_accuracy.png"
+        report.plot_per_group(per_group, figures["per_group_accuracy"], f"{title}\nlinear probe", group_kind)
+
+    run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
+    val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
+    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures.values()]
+    root = repo_root()
+    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in summary.items()}, artifacts)
+    log_network(run_id, tracking.tracking_uri(root), model.cpu())  # its encoder can start a classifier (init)
     registered = tracking.register(root, run_id, exp, val_score)
     print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
     print(f"evaluate: registered {registered}")

@@ -21,7 +21,19 @@ from handsign.serving import Classifier, encode_file
 from handsign.synth import render_dataset
 
 EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn", "fingers_resnet18_frozen")
+AUTOENCODERS = ("sign_mnist_autoencoder_conv", "images_autoencoder_mlp")
 DVC = str(BIN / "dvc")
+
+
+def image_folder(dest):
+    """A folder of someone's own images, one folder per class (rendered finger counts 0-2)."""
+    raw = dest.parent / "fingers_for_images"
+    render_dataset("fingers", raw, SyntheticParams(per_class_train=8, per_class_test=2, subjects=2), 2)
+    for path, _, count, _ in get_format("fingers").locate(raw):
+        if count <= 2:
+            (dest / f"count_{count}").mkdir(parents=True, exist_ok=True)
+            path.rename(dest / f"count_{count}" / path.name)
+    return dest
 
 
 def shrink(repo):
@@ -36,7 +48,14 @@ def shrink(repo):
         "leapgestrecog_32": {"dataset": "leapgestrecog", "image_size": 32, "resize": "stretch", "splits": ["subject", "loso"]},
         "fingers_32": {"dataset": "fingers", "image_size": 32, "resize": "stretch", "splits": ["official"]},
     }
+    # The autoencoders: the conv one on the letters, the published MLP on a folder of your own images.
+    params["datasets"]["images"] = {"source": "local", "local_path": str(image_folder(repo.parent / "my_images"))}
+    params["data"]["images_32"] = {"dataset": "images", "image_size": 32, "resize": "letterbox", "splits": ["random"]}
+    conv = params["experiments"]["sign_mnist_autoencoder_conv"]
+    mlp = {**params["experiments"]["sign_mnist_autoencoder_mlp"], "dataset": "images", "image_size": 32, "split": "random"}
     params["experiments"] = {name: params["experiments"][name] for name in EXPERIMENTS}
+    params["experiments"]["sign_mnist_autoencoder_conv"] = {**conv, "epochs": 3}
+    params["experiments"]["images_autoencoder_mlp"] = {**mlp, "epochs": 3, "holdout_class": "count_2"}
     params["epochs"] = 2
     params["experiments"]["leapgestrecog_cnn"]["image_size"] = 32
     params["experiments"]["fingers_cnn"].update(image_size=32, epochs=12)
@@ -94,7 +113,8 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     confusion = plots["reports/fingers_cnn/predictions.csv"][0]["content"]["data"]["values"]
     assert len(confusion) == 6 * 2 * 4  # one row per test image: 6 counts x 2 hands x 4
     # Experiments sharing a dataset and image size share one prepared, split copy.
-    assert sorted(p.name for p in (repo / "data/prepared").iterdir()) == ["fingers_32", "leapgestrecog_32", "sign_mnist_28"]
+    prepared = ["fingers_32", "images_32", "leapgestrecog_32", "sign_mnist_28"]
+    assert sorted(p.name for p in (repo / "data/prepared").iterdir()) == prepared
     subject = pd.read_csv(repo / "data/split/leapgestrecog_32/subject.csv", dtype={"group": str})
     assert subject.groupby("group")["split"].nunique().max() == 1  # no person in two splits
     assert json.loads((repo / "reports/data/leapgestrecog_32.json").read_text())["subject"]["subjects_in_two_splits"] == 0
@@ -131,6 +151,25 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert "frozen backbone: features of" in out
     assert json.loads((repo / "reports/fingers_resnet18_frozen/train.json").read_text())["feature_seconds"] > 0
 
+    # The autoencoders, scored on what they learned without labels, in DVC's metrics and plots and in MLflow.
+    for name in AUTOENCODERS:
+        metrics = json.loads((repo / f"reports/{name}/metrics.json").read_text())
+        assert {"mse", "psnr", "kmeans_ari", "kmeans_nmi", "probe_accuracy", "anomaly_auc", "parameters"} <= set(metrics)
+        assert metrics["psnr"] == pytest.approx(10 * np.log10(1 / metrics["mse"]))
+        predictions = pd.read_csv(repo / f"reports/{name}/predictions.csv")
+        assert len(predictions) == metrics["n_test"] and metrics["probe_accuracy"] == pytest.approx(
+            (predictions["actual"] == predictions["predicted"]).mean()
+        )
+        for png in ("training_curves", "reconstructions", "embedding_map", "anomalies", "confusion_matrix"):
+            assert (repo / f"reports/{name}/figures/{png}.png").read_bytes()[:4] == b"\x89PNG", png
+        assert {f"reports/{name}/curves/loss.csv", f"reports/{name}/curves/psnr.csv"} <= set(plots)
+        assert f"reports/{name}/metrics.json" in files
+    images_split = pd.read_csv(repo / "data/split/images_32/random.csv")
+    assert sorted(images_split["class_name"].unique()) == ["count_0", "count_1", "count_2"]
+    holdout = json.loads((repo / "reports/images_autoencoder_mlp/metrics.json").read_text())
+    assert holdout["n_test"] == (images_split["split"] == "test").sum()
+    assert holdout["mse_holdout_class"] > 0 and 0 <= holdout["anomaly_auc"] <= 1
+
     # The learner learned: far above chance (1/6) on held-out images.
     fingers = json.loads((repo / "reports/fingers_cnn/metrics.json").read_text())
     assert fingers["accuracy"] > 0.5, fingers
@@ -151,6 +190,18 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert [m.step for m in client.get_metric_history(first.info.run_id, "val_loss")] == list(range(1, 13))
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
     assert {"reports/metrics.json", "reports/config.json"} <= artifacts
+    # An autoencoder registers its network: the encoder a classifier can start from (init).
+    from handsign.warmstart import source_state_dict
+
+    encoder = source_state_dict("models:/handsign-sign_mnist_autoencoder_conv-synthetic@champion", repo)
+    assert {k for k in encoder if k.startswith("encoder.")} and {k for k in encoder if k.startswith("decoder.")}
+    (ae_exp,) = client.search_experiments(filter_string="name = 'handsign-sign_mnist_autoencoder_conv'")
+    (ae_run,) = client.search_runs([ae_exp.experiment_id])
+    assert ae_run.data.metrics["test_mse"] == pytest.approx(
+        json.loads((repo / "reports/sign_mnist_autoencoder_conv/metrics.json").read_text())["mse"]
+    )
+    assert "reports/embedding_map.png" in {a.path for a in client.list_artifacts(ae_run.info.run_id, "reports")}
+
     # The registered model takes image files as users have them (the raw 128x128 PNGs, not the
     # 32 px training copies) and answers with the checkpoint's class names and probabilities.
     import mlflow

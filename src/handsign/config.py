@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-DATASETS = ("sign_mnist", "leapgestrecog", "fingers")
+DATASETS = ("sign_mnist", "leapgestrecog", "fingers", "images")  # images: a folder of your own (source: local)
 SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
@@ -90,11 +90,13 @@ class TrainingDefaults:
 class Training(TrainingDefaults):
     """How one experiment trains: the defaults, its overrides, the model it names, where that
     model's starting weights come from (`init`: random | imagenet | a checkpoint file | an MLflow
-    model URI) and whether only its head trains (`freeze_backbone`)."""
+    model URI), whether only its head trains (`freeze_backbone`) and, for an autoencoder, a class
+    whose images it never sees in training (`holdout_class`), to test it as an anomaly detector."""
 
     model: str = "cnn_small"
     init: str = "random"
     freeze_backbone: bool = False
+    holdout_class: str = ""
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
@@ -284,6 +286,8 @@ def _check(p: Params) -> None:
         _one_of(f"datasets.{name}.source", d.source, SOURCES)
         if d.source == "local" and not d.local_path:
             raise ConfigError(f"datasets.{name}.local_path: must name an archive or folder when source is local")
+        if name == "images" and d.source != "local":
+            raise ConfigError("datasets.images: is a folder of your own images; set source: local and local_path")
     positive = {
         "synthetic.per_class_train": p.synthetic.per_class_train,
         "synthetic.per_class_test": p.synthetic.per_class_test,

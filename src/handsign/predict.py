@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from handsign.models import MLFLOW_SCHEMES
-from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing
+from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing, refuse_autoencoder
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -35,12 +35,13 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier:
             local = Path(mlflow.artifacts.download_artifacts(model))
         except Exception as e:  # MlflowException, OSError: nothing by that name in this store
             raise ValueError(f"cannot load {model} from the MLflow store {mlflow.get_tracking_uri()} ({e})") from None
+        network = mlflow.pytorch.load_model(str(local), map_location="cpu")
+        refuse_autoencoder(network, model)
         if not (local / "data" / PREPROCESSING_FILE).exists():
             raise ValueError(
                 f"{model} was logged without its preprocessing (data/{PREPROCESSING_FILE}), by an older handsign: "
                 "use a version logged since (e.g. @newest after `dvc repro`), or point the alias at one"
             )
-        network = mlflow.pytorch.load_model(str(local), map_location="cpu")
         return Classifier(network, Preprocessing.from_json((local / "data" / PREPROCESSING_FILE).read_text()))
     path = Path(model)
     if not path.exists():

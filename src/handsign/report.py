@@ -1,4 +1,5 @@
-"""Test-set metrics and the figures a person reads: training curves and the confusion matrix."""
+"""Test-set metrics and the figures a person reads: training curves, the confusion matrix, and
+for an autoencoder its reconstructions, its embedding map and its most anomalous images."""
 
 from __future__ import annotations
 
@@ -73,15 +74,19 @@ def _save_figure(fig, path: Path) -> None:
     _pyplot().close(fig)
 
 
+# How each metric the loop reports is labelled on a plot.
+CURVE_LABELS = {"acc": "accuracy", "psnr": "PSNR (dB)"}
+
+
 def plot_training_curves(history: pd.DataFrame, path: Path, title: str) -> None:
-    fig, (ax_loss, ax_acc) = _pyplot().subplots(1, 2, figsize=(10, 4))
-    ax_loss.plot(history["epoch"], history["train_loss"], "o-", label="train")
-    ax_loss.plot(history["epoch"], history["val_loss"], "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    ax_acc.plot(history["epoch"], history["train_acc"], "o-", label="train")
-    ax_acc.plot(history["epoch"], history["val_acc"], "o-", label="validation")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
-    for ax in (ax_loss, ax_acc):
+    """Loss and the task's metric (accuracy, or PSNR for an autoencoder), train and validation."""
+    metric = next(c[len("train_") :] for c in history.columns if c.startswith("train_") and c != "train_loss")
+    loss_label = "mean squared error" if metric == "psnr" else "cross-entropy"
+    fig, axes = _pyplot().subplots(1, 2, figsize=(10, 4))
+    for ax, key, label in zip(axes, ("loss", metric), (loss_label, CURVE_LABELS.get(metric, metric)), strict=True):
+        ax.plot(history["epoch"], history[f"train_{key}"], "o-", label="train")
+        ax.plot(history["epoch"], history[f"val_{key}"], "o-", label="validation")
+        ax.set(xlabel="epoch", ylabel=label, title="loss" if key == "loss" else label)
         ax.grid(alpha=0.3)
         ax.legend()
     fig.suptitle(title)
@@ -117,4 +122,52 @@ def plot_per_group(per_group: dict[str, dict], path: Path, title: str, what: str
         ax.text(i, per_group[g]["accuracy"], label, ha="center", va="bottom", fontsize=7)
     ax.set(xlabel=what, ylabel="test accuracy", ylim=(0, 1.15), title=title)
     ax.grid(alpha=0.3, axis="y")
+    _save_figure(fig, path)
+
+
+def plot_reconstructions(images: np.ndarray, rebuilt: np.ndarray, captions: list[str], path: Path, title: str) -> None:
+    """Each input (upper row of a pair) above its reconstruction (lower row), 8 to a row."""
+    n, cols = len(images), 8
+    rows = (n + cols - 1) // cols
+    fig, axes = _pyplot().subplots(2 * rows, cols, figsize=(1.4 * cols, 2.9 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(n):
+        r, c = 2 * (i // cols), i % cols
+        axes[r, c].imshow(images[i, 0], cmap="gray", vmin=0, vmax=255)
+        axes[r, c].set_title(captions[i], fontsize=7)
+        axes[r + 1, c].imshow(rebuilt[i, 0], cmap="gray", vmin=0, vmax=255)
+    fig.suptitle(f"{title}\ninput (above), reconstruction (below)", y=1.0 + 0.12 / rows)  # clear of the captions
+    _save_figure(fig, path)
+
+
+def plot_embedding_map(pca: np.ndarray, tsne: np.ndarray, labels: np.ndarray, class_names: list[str], path: Path,
+                       title: str) -> None:  # fmt: skip
+    """The test codes in 2-D, by PCA and by t-SNE, one colour per class."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 5.2))
+    cmap = plt.get_cmap("tab20" if len(class_names) > 10 else "tab10")
+    for ax, xy, name in zip(axes, (pca, tsne), ("PCA", "t-SNE"), strict=True):
+        for k, cls in enumerate(class_names):
+            hit = labels == k
+            if hit.any():
+                ax.scatter(xy[hit, 0], xy[hit, 1], s=6, color=cmap(k % cmap.N), label=cls)
+        ax.set(title=name, xticks=[], yticks=[])
+    axes[1].legend(markerscale=2.5, fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5), ncol=1 + len(class_names) // 13)
+    fig.suptitle(title)
+    _save_figure(fig, path)
+
+
+def plot_anomalies(images: np.ndarray, scores: np.ndarray, captions: list[str], path: Path, title: str) -> None:
+    """The test images the autoencoder reconstructs worst, with their reconstruction error."""
+    cols = 8
+    rows = max(1, (len(images) + cols - 1) // cols)
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(1.4 * cols, 1.6 * rows + 0.6), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for i in range(len(images)):
+        ax = axes[i // cols, i % cols]
+        ax.imshow(images[i, 0], cmap="gray", vmin=0, vmax=255)
+        ax.set_title(f"{captions[i]}\n{scores[i]:.4f}", fontsize=7)
+    fig.suptitle(title, y=1.0 + 0.15 / rows)
     _save_figure(fig, path)

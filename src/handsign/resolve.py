@@ -5,7 +5,7 @@ from __future__ import annotations
 from handsign import layout
 from handsign.atomic import write_text
 from handsign.config import ConfigError, Experiment
-from handsign.models import check_model
+from handsign.models import AUTOENCODERS, check_model
 
 
 def write_config(experiment: Experiment, where: str) -> None:
@@ -13,7 +13,9 @@ def write_config(experiment: Experiment, where: str) -> None:
     error), then write reports/<name>/config.json."""
     t = experiment.training
     try:
-        check_model(t.model, t.init)
+        check_model(t.model, t.init, t.holdout_class)
+        if experiment.split == "loso" and t.model in AUTOENCODERS:
+            raise ValueError(f"{t.model} learns without labels: cross-validate a classifier")
     except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None
     write_text(layout.ExperimentPaths(experiment.name).config, experiment.to_json())

@@ -72,10 +72,22 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
         raise ValueError(f"{name}: cannot read image ({type(e).__name__}: {e})") from None
 
 
+def refuse_autoencoder(network: nn.Module, name: str) -> None:
+    """A clear error where a classifier is expected and `network` is an autoencoder."""
+    from handsign.models.autoencoder import Autoencoder
+
+    if isinstance(network, Autoencoder):
+        raise ValueError(
+            f"{name} is an autoencoder: it reconstructs images and has no classes to predict. Its encoder can start "
+            "a classifier (model: encoder_mlp or encoder_conv, init: this model); see the README's Autoencoders section"
+        )
+
+
 class Classifier:
     """A trained network plus its preprocessing; `probabilities` on any images."""
 
     def __init__(self, network: nn.Module, preprocessing: Preprocessing) -> None:
+        refuse_autoencoder(network, "this model")
         self.model = Probabilities(network).eval()
         self.preprocessing = preprocessing
 
@@ -86,6 +98,7 @@ class Classifier:
         from handsign.inference import load_checkpoint
 
         network, checkpoint = load_checkpoint(Path(path))
+        refuse_autoencoder(network, str(path))
         saved = checkpoint.get("preprocessing")
         if saved:
             return cls(network, Preprocessing(**saved))
@@ -154,10 +167,8 @@ def log_served_model(run_id: str, tracking_uri: str, network: nn.Module, preproc
     from it) and a `python_function` that takes image files (what is served)."""
     import tempfile
 
-    import handsign
-
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow.pytorch
+    import mlflow
     import pandas as pd
     from mlflow.models import Model, infer_signature
 
@@ -166,21 +177,43 @@ def log_served_model(run_id: str, tracking_uri: str, network: nn.Module, preproc
     signature = infer_signature(example, ServedModel(classifier).predict(example))
     with tempfile.TemporaryDirectory(prefix="served-") as tmp:
         path = Path(tmp) / "model"
-        mlflow.pytorch.save_model(
-            network.cpu().eval(),
-            str(path),
-            signature=signature,
-            serialization_format="pickle",  # the network's own classes, from code_paths: any batch size
-            # Inferring requirements re-imports torch in a subprocess; we know them.
-            pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas"],
-            code_paths=[str(Path(handsign.__file__).parent)],  # the server needs no install of ours
-        )
+        _save_network(network, path, signature)
         (path / "data" / PREPROCESSING_FILE).write_text(preprocessing.to_json())
         mlmodel = Model.load(str(path / "MLmodel"))
         mlmodel.flavors["python_function"]["loader_module"] = __name__
         mlmodel.save(str(path / "MLmodel"))
         example.to_json(path / "input_example.json", orient="split", index=False)
         mlflow.MlflowClient(tracking_uri).log_artifacts(run_id, str(path), "model")
+
+
+def log_network(run_id: str, tracking_uri: str, network: nn.Module) -> None:
+    """Log `network` to the run as `model` in the PyTorch flavor alone: what an autoencoder logs,
+    for `init` to start a classifier from its encoder (it answers with images, not class names)."""
+    import tempfile
+
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import mlflow
+
+    with tempfile.TemporaryDirectory(prefix="network-") as tmp:
+        path = Path(tmp) / "model"
+        _save_network(network, path)
+        mlflow.MlflowClient(tracking_uri).log_artifacts(run_id, str(path), "model")
+
+
+def _save_network(network: nn.Module, path: Path, signature: Any = None) -> None:
+    import mlflow.pytorch
+
+    import handsign
+
+    mlflow.pytorch.save_model(
+        network.cpu().eval(),
+        str(path),
+        signature=signature,
+        serialization_format="pickle",  # the network's own classes, from code_paths: any batch size
+        # Inferring requirements re-imports torch in a subprocess; we know them.
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas"],
+        code_paths=[str(Path(handsign.__file__).parent)],  # the server needs no install of ours
+    )
 
 
 def _png(img: Image.Image) -> bytes:

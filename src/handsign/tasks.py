@@ -25,14 +25,41 @@ class Classification:
         """Per-batch sums; the loop divides by the number of samples seen."""
         return {"acc": (output.argmax(1) == labels).sum().item()}
 
-    def score(self, row: dict[str, float]) -> tuple[float, float]:
+    def score(self, row: dict[str, float]) -> tuple[float, ...]:
         """Validation score of an epoch's row, higher is better: accuracy, then lower loss."""
         return row["val_acc"], -row["val_loss"]
 
 
+@dataclass(frozen=True)
+class Reconstruction:
+    """Mean squared error between the image (scaled to 0..1) and the model's output; labels are
+    ignored. Reports PSNR (dB, peak 1); a better model has a lower validation error."""
+
+    name: str = "reconstruction"
+
+    def loss(self, output: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(output.float(), images / 255.0)
+
+    def metric_sums(self, output: torch.Tensor, images: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        per_image = (output.float() - images / 255.0).pow(2).flatten(1).mean(1)
+        return {"psnr": psnr(per_image).sum().item()}
+
+    def score(self, row: dict[str, float]) -> tuple[float, ...]:
+        return (-row["val_loss"],)
+
+
+def psnr(mse: torch.Tensor) -> torch.Tensor:
+    """Peak signal-to-noise ratio in dB of images in 0..1, from their mean squared errors."""
+    return 10 * torch.log10(1.0 / mse.clamp_min(1e-10))
+
+
 CLASSIFICATION = Classification()
+RECONSTRUCTION = Reconstruction()
+Task = Classification | Reconstruction
 
 
-def task_for(model: str) -> Classification:
-    """The task a registered model is trained for; every model so far is a classifier."""
-    return CLASSIFICATION
+def task_for(model: str) -> Task:
+    """The task a registered model is trained for: autoencoders reconstruct, the rest classify."""
+    from handsign.models import AUTOENCODERS
+
+    return RECONSTRUCTION if model in AUTOENCODERS else CLASSIFICATION

@@ -32,16 +32,22 @@ from handsign.datasets import PreparedStore
 from handsign.distributed import ONE, Processes, ShardedBatches
 from handsign.models import build_model, is_warm_start
 from handsign.runtime import pick_device, seed_everything, to_device
-from handsign.tasks import Classification, task_for
+from handsign.tasks import Task, task_for
 from handsign.warmstart import WarmStart, warm_start
 
 
 class SplitImages(Dataset):
     """One split of a prepared copy, read a batch at a time from the memory-mapped images: no
-    copy of the whole set is ever made, as uint8 or float. Indexed by a list of rows (a batch)."""
+    copy of the whole set is ever made, as uint8 or float. Indexed by a list of rows (a batch).
+    `without` names a class left out (an autoencoder's `holdout_class`)."""
 
-    def __init__(self, store: PreparedStore, split: np.ndarray, name: str) -> None:
-        self.rows = np.flatnonzero(split == name)
+    def __init__(self, store: PreparedStore, split: np.ndarray, name: str, without: str = "") -> None:
+        keep = split == name
+        if without:
+            if without not in store.class_names:
+                raise ValueError(f"holdout_class {without!r} is not a class of this dataset ({', '.join(store.class_names)})")
+            keep &= store.samples["label"].to_numpy() != store.class_names.index(without)
+        self.rows = np.flatnonzero(keep)
         if self.rows.size == 0:
             raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
         self.images = store.images
@@ -131,7 +137,7 @@ def _means(sums: dict[str, float], procs: Processes, prefix: str) -> dict[str, f
 
 def train_one_epoch(
     model: nn.Module,
-    task: Classification,
+    task: Task,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
     loader: DataLoader,
@@ -160,9 +166,7 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(
-    model: nn.Module, task: Classification, loader: DataLoader, device: torch.device, procs: Processes = ONE
-) -> dict[str, float]:
+def evaluate(model: nn.Module, task: Task, loader: DataLoader, device: torch.device, procs: Processes = ONE) -> dict[str, float]:
     """Mean loss and task metrics over `loader` (and the other processes' shares), as `val_<name>`."""
     model.eval()
     sums: dict[str, float] = {}
@@ -254,8 +258,8 @@ def fit(
     procs, device = distributed.start(pick_device(t.device))
     if t.batch_size // procs.world_size < 2:
         raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
-    train_set: Dataset = SplitImages(store, split, "train")
-    val_set: Dataset = SplitImages(store, split, "val")
+    train_set: Dataset = SplitImages(store, split, "train", t.holdout_class)
+    val_set: Dataset = SplitImages(store, split, "val", t.holdout_class)
     model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2], t.init)
     warm: WarmStart | None = None
     if state is not None:

@@ -1,4 +1,5 @@
-"""One module per Kaggle dataset format; `FORMATS` maps a `dataset` param to its module.
+"""One module per dataset format (the Kaggle ones, and `images`: a folder of your own);
+`FORMATS` maps a `dataset` param to its module.
 
 A format module provides `KAGGLE_HANDLE`, `CLASS_NAMES` and `read(raw_dir, image_size, resize) -> Prepared`.
 """
@@ -7,13 +8,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from handsign.datasets import fingers, leapgestrecog, sign_mnist
+from handsign.datasets import fingers, images, leapgestrecog, sign_mnist
 from handsign.datasets.base import DatasetFormatError, Prepared, PreparedStore
 
 FORMATS: dict[str, ModuleType] = {
     "sign_mnist": sign_mnist,
     "leapgestrecog": leapgestrecog,
     "fingers": fingers,
+    "images": images,
 }
 
 

@@ -130,9 +130,10 @@ class ImageFiles:
     identical_neighbours: int  # files byte-identical to the one before them in the same folder
 
 
-def read_image_files(paths: list[Path], expected_size: tuple[int, int], image_size: int, desc: str,
+def read_image_files(paths: list[Path], expected_size: tuple[int, int] | None, image_size: int, desc: str,
                      resize: str = "stretch", workers: int | None = None) -> ImageFiles:  # fmt: skip
-    """Decode greyscale image files of one known size into uint8 N x 1 x image_size x image_size.
+    """Decode image files (of one known size, unless `expected_size` is None) into greyscale
+    uint8 N x 1 x image_size x image_size.
 
     Decoding runs on a thread per core (inflating and resizing release the GIL) into a memory
     map, so 20,000 frames at 224x224 cost 1 GB of disk cache, not of process memory.
@@ -147,7 +148,8 @@ def read_image_files(paths: list[Path], expected_size: tuple[int, int], image_si
         digests[i] = hashlib.sha1(data).digest()
         pixels = decode_grey_png(data)
         img = read_grey_image(path, data=data) if pixels is None else Image.fromarray(pixels)
-        check_size(path, img, expected_size)
+        if expected_size is not None:
+            check_size(path, img, expected_size)
         images[i, 0] = to_square_array(img, image_size, resize)
 
     with ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:

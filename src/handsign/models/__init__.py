@@ -3,7 +3,8 @@
 `build_model` maps the `model` param to a network; `init` says where its starting weights come
 from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an earlier run of ours
 (a checkpoint file or an MLflow model URI, loaded by `handsign.warmstart` once the model is built).
-Every model is `head(features(x))`: `freeze_backbone` trains `head` alone.
+Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. `AUTOENCODERS` learn
+to reconstruct their input (`handsign.tasks`); every other model classifies.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from functools import partial
 
 from torch import nn
 
+from handsign.models.autoencoder import autoencoder_conv, autoencoder_mlp, encoder_conv, encoder_mlp
 from handsign.models.cnn import SeedCNN, SmallCNN
 from handsign.models.imagenet import GreyscaleNet, HandSignModel
 
@@ -23,7 +25,12 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
     "handsign_resnet50": partial(HandSignModel, arch="resnet50"),
     "resnet18": partial(GreyscaleNet, arch="resnet18"),
     "mobilenet_v2": partial(GreyscaleNet, arch="mobilenet_v2"),
+    "autoencoder_mlp": autoencoder_mlp,
+    "autoencoder_conv": autoencoder_conv,
+    "encoder_mlp": encoder_mlp,
+    "encoder_conv": encoder_conv,
 }
+AUTOENCODERS = ("autoencoder_mlp", "autoencoder_conv")
 PRETRAINED = ("handsign_resnet18", "handsign_resnet50", "resnet18", "mobilenet_v2")
 INITS = ("random", "imagenet")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
@@ -35,10 +42,13 @@ def is_warm_start(init: str) -> bool:
     return init.startswith(MLFLOW_SCHEMES) or init.endswith(CHECKPOINT_SUFFIXES)
 
 
-def check_model(name: str, init: str = "random") -> None:
-    """Raise ValueError, naming the choices, unless `name` is registered and can start from `init`."""
+def check_model(name: str, init: str = "random", holdout_class: str = "") -> None:
+    """Raise ValueError, naming the choices, unless `name` is registered and can start from `init`
+    (and, given a `holdout_class` to train without, is an autoencoder)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    if holdout_class and name not in AUTOENCODERS:
+        raise ValueError(f"holdout_class is for autoencoders ({', '.join(AUTOENCODERS)}): a classifier must see every class")
     if init not in INITS and not is_warm_start(init):
         raise ValueError(
             f"init {init!r} is not one of {', '.join(INITS)}, a checkpoint file ({' or '.join(CHECKPOINT_SUFFIXES)}) "
