@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from handsign.datasets import leapgestrecog
-from handsign.datasets.base import read_image_files, to_square_array
+from handsign.datasets.base import read_image_files, resize_pixels, to_square_array
 from handsign.datasets.png import decode_grey_png
 from handsign.synth import render_dataset
 
@@ -60,6 +60,16 @@ def test_fast_and_pillow_paths_prepare_the_same_frames(tmp_path):
         Image.open(p).save(p)
     assert decode_grey_png(paths[0].read_bytes()) is None
     assert np.array_equal(np.array(read_image_files(paths, (640, 240), 64, "pillow", workers=1).images), fast)
+
+
+def test_resizing_is_pillows_antialiased_bilinear_filter():
+    rng = np.random.default_rng(0)
+    for (h, w), (out_h, out_w), most in [((28, 28), (96, 96), 0), ((128, 128), (64, 64), 0), ((240, 640), (224, 224), 1)]:
+        pixels = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        pillow = np.asarray(Image.fromarray(pixels).resize((out_w, out_h), Image.BILINEAR), dtype=int)
+        ours = resize_pixels(pixels, out_h, out_w).astype(int)
+        assert ours.shape == (out_h, out_w) and np.abs(ours - pillow).max() == most
+        assert (ours != pillow).mean() < 0.01  # a rounding apart on a few pixels at most
 
 
 def test_resize_modes_keep_or_ignore_the_aspect_ratio():
