@@ -331,7 +331,9 @@ def bench_decode(
     resize: str = typer.Option("stretch", help="stretch | letterbox | center_crop"),
     pillow_files: bool = typer.Option(False, help="Re-save the frames with Pillow (adaptive row filters: the slow path)."),
 ) -> None:
-    """The prepare stage's decode rate: LeapGestRecog PNG frames to uint8 squares, one thread per core."""
+    """The prepare stage's decode rate: LeapGestRecog PNG frames to uint8 squares, one worker per core
+    (timed: finding the files and decoding them, as prepare does; the files are read once beforehand,
+    so they come from the page cache)."""
     import os
     import tempfile
     import time
@@ -357,7 +359,7 @@ def bench_decode(
         data = leapgestrecog.read(folder, image_size, resize)
         seconds = time.perf_counter() - start
     n = len(data.labels)
-    typer.echo(f"decode {n} frames 640x240 PNG -> {image_size}x{image_size} ({resize}) with {os.cpu_count()} threads: "
+    typer.echo(f"decode {n} frames 640x240 PNG -> {image_size}x{image_size} ({resize}) with {os.cpu_count()} workers: "
                f"{seconds:.2f} s = {n / seconds:.0f} frames/s; {data.identical_neighbours} identical neighbours")  # fmt: skip
 
 

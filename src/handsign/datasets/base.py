@@ -211,8 +211,9 @@ def _workers(n: int, job: _Decoding) -> Executor:
 
 def resize_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """uint8 H x W pixels resampled to height x width by Pillow's antialiased bilinear filter, as
-    torch's uint8 kernel computes it: twice Pillow's speed here, the same pixels when enlarging or
-    reducing by a whole factor, and otherwise one grey level apart on about 0.2% of them."""
+    torch's uint8 kernel computes it (0.33 ms for a 640x240 frame here, Pillow 0.43 ms): the same
+    pixels when enlarging or reducing by a whole factor, otherwise one grey level apart on about
+    0.2% of them."""
     if pixels.shape == (height, width):
         return pixels
     x = torch.from_numpy(pixels if pixels.flags.writeable else pixels.copy())[None, None]
