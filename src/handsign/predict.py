@@ -11,10 +11,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.models import MLFLOW_SCHEMES
 from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing, refuse_autoencoder
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
 def load_classifier(model: str, root: Path | None = None) -> Classifier:
