@@ -7,7 +7,6 @@ import string
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from handsign.datasets.base import DatasetFormatError, Prepared, find_files, to_square_array
 
@@ -92,7 +91,7 @@ def read(raw_dir: Path, image_size: int = SIDE, resize: str = "stretch") -> Prep
     for split, path in locate(raw_dir).items():
         imgs, letters = read_csv(path)
         if image_size != SIDE:
-            imgs = np.stack([to_square_array(Image.fromarray(i), image_size, resize) for i in imgs])
+            imgs = np.stack([to_square_array(i, image_size, resize) for i in imgs])
         images.append(imgs)
         labels.append(np.array([_CLASS_OF_LABEL[int(x)] for x in letters], dtype=np.int64))
         rel = path.relative_to(raw_dir).as_posix()
