@@ -17,7 +17,7 @@ export DVC_NO_ANALYTICS := 1
 # One row per experiment: its test metrics (the comparison table `make demo` and `make real` end with).
 COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
 
-.PHONY: install demo test test-fast real offline-weights lint mlflow-ui clean
+.PHONY: install demo test test-fast gpu-check bench-demo real offline-weights lint mlflow-ui clean
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,15 @@ test: install
 test-fast: install
 	$(BIN)/pytest -m "not slow"
 
+# Every CUDA branch (bf16 autocast, channels_last, pinned batches, NCCL DDP, GPU resume, export and
+# serving of a GPU-trained model) in about a minute on one GPU; skips with the reason without one.
+gpu-check: install
+	$(BIN)/pytest -v -m cuda -rs tests/test_gpu.py
+
+# Where `make demo`'s time goes, stage by stage, from a fresh clone of the committed HEAD.
+bench-demo: install
+	$(BIN)/handsign bench demo --quiet
+
 # Every experiment whose dataset has a real archive in ../shared/data/, through the `local`
 # source, as one temporary experiment (params.yaml stays as committed); results land in
 # `dvc exp show` and MLflow (registered as handsign-<experiment>-local).
@@ -51,7 +60,8 @@ real: install
 	    targets="$$targets $$(handsign experiments --dataset $$ds --stages)"; \
 	  fi; \
 	done; \
-	if [ -z "$$targets" ]; then echo "make real: no real archive in $(SHARED_DATA) (see README: Real data)"; exit 1; fi; \
+	if [ -z "$$targets" ]; then echo "make real: no real archive in $(SHARED_DATA) (see docs/real-data.md)"; exit 1; fi; \
+	handsign check $$sets $$targets; \
 	echo "dvc exp run --temp$$sets$$targets"; \
 	dvc exp run --temp $$sets $$targets
 	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy$$|.*train\.json:train_seconds$$'

@@ -19,7 +19,8 @@ from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
-from handsign.runtime import pick_device, repo_root
+from handsign.layout import repo_root
+from handsign.runtime import pick_device
 from handsign.stage import run_stage
 from handsign.train import fit
 

@@ -2,7 +2,7 @@
 
 from handsign import layout
 from handsign.config import load_params
-from handsign.runtime import repo_root
+from handsign.layout import repo_root
 from handsign.sources import fetch
 from handsign.stage import run_stage
 

@@ -11,12 +11,13 @@ import pandas as pd
 from PIL import Image
 from torch import nn
 
-from handsign import embeddings, layout, report, tracking
+from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
 from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
-from handsign.runtime import pick_device, repo_root
+from handsign.layout import repo_root
+from handsign.runtime import pick_device
 from handsign.serving import Preprocessing, log_network, log_served_model
 from handsign.stage import run_stage
 
@@ -86,6 +87,8 @@ def evaluate_classifier(exp: Experiment, paths: layout.ExperimentPaths, store: P
 
 def evaluate_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, store: PreparedStore, table: pd.DataFrame,
                          model: nn.Module, checkpoint: dict) -> None:  # fmt: skip
+    from handsign import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
+
     name, seed = exp.name, exp.training.seed
     names = checkpoint["class_names"]
     split, labels = table["split"].to_numpy(), table["label"].to_numpy()

@@ -11,7 +11,13 @@ def prepare(copy: str) -> None:
     if copy not in params.data:
         raise ValueError(f"{copy!r} is not declared under data: in params.yaml")
     spec = params.data[copy]
-    data = get_format(spec.dataset).read(layout.raw(spec.dataset), spec.image_size, spec.resize)
+    size = params.prepared_size(copy)
+    if size != spec.image_size:
+        print(
+            f"prepare: {copy} at {size} px, not {spec.image_size}: the synthetic demo's size "
+            f"(data.{copy}.on_synthetic in params.yaml; real data is prepared at {spec.image_size} px)"
+        )
+    data = get_format(spec.dataset).read(layout.raw(spec.dataset), size, spec.resize)
     data.save(layout.prepared(copy), spec.dataset, spec.resize)
     shape, classes = data.images.shape[1:], len(data.class_names)
     print(f"prepare: {len(data.labels)} images {shape} ({spec.resize}), {classes} classes -> {layout.prepared(copy)}")

@@ -9,7 +9,7 @@ from handsign import distributed, layout, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
 from handsign.datasets import PreparedStore
-from handsign.runtime import repo_root
+from handsign.layout import repo_root
 from handsign.stage import run_stage
 from handsign.tasks import task_for
 from handsign.train import data_fingerprint, fit, interrupted_state
@@ -46,6 +46,8 @@ def train(name: str) -> None:
         "best_val_score": task_for(exp.training.model).score(best)[0],
         "train_seconds": round(result.train_seconds, 1),
         "feature_seconds": round(result.feature_seconds, 1),
+        "device": result.device,
+        "precision": result.precision,
         # DDP: how the last epoch's training samples were spread over the processes.
         "processes": procs.world_size,
         "samples_per_process_min": min(result.samples_per_process),
@@ -53,8 +55,12 @@ def train(name: str) -> None:
         "samples_in_two_processes": result.samples_in_two_processes,
     })  # fmt: skip
     write_json(paths.mlflow_run, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
+    tracking.set_tags(root, run_id, {"device": result.device, "precision": result.precision})
     seconds = result.train_seconds
-    print(f"train: {name}: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s on {result.device}")
+    print(
+        f"train: {name}: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s "
+        f"on {result.device} ({result.precision})"
+    )
     if procs.distributed:
         print(f"train: {procs.world_size} processes trained on {result.samples_per_process} samples each in the last epoch")
     print(f"train: MLflow run {run_id}")

@@ -1,3 +1,4 @@
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,9 @@ def write(tmp_path, **changes):
         ({"data__fingers_64__resize": "fit"}, "data.fingers_64.resize: 'fit' is not one of stretch, letterbox, center_crop"),
         ({"experiments__fingers_cnn__freeze_backbone": True}, "freeze_backbone: set augment: false too"),
         ({"experiments__fingers_cnn__on_synthetic": {"split": "random"}}, "on_synthetic: only training keys"),
+        ({"data__fingers_64__on_synthetic": {"frames": 2}}, "data.fingers_64.on_synthetic: only image_size"),
+        ({"data__fingers_64__on_synthetic": {"image_size": 0}}, "on_synthetic.image_size: must be at least 1"),
+        ({"precision": "fp16"}, "precision: 'fp16' is not one of auto, fp32, bf16"),
         ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
         ({"crossval__leapgestrecog_resnet18_loso__split": "subject"}, "crossval.leapgestrecog_resnet18_loso: has no split key"),
         ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
@@ -87,10 +91,19 @@ def test_on_synthetic_shrinks_the_demo_and_real_data_gets_the_published_settings
     assert real.split == "random" and real.image_size == 224
 
 
-def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds():
+def test_a_copy_is_prepared_at_its_demo_size_on_synthetic_data_only(tmp_path):
+    demo = load_params(REPO / "params.yaml")
+    assert demo.prepared_size("leapgestrecog_224") == 48 and demo.prepared_size("sign_mnist_28") == 28
+    real = load_params(write(tmp_path, datasets__leapgestrecog__source="kaggle"))
+    assert real.prepared_size("leapgestrecog_224") == 224
+
+
+def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds(tmp_path):
     params = load_params(REPO / "params.yaml")
     cv, single = params.crossval_experiment("leapgestrecog_resnet18_loso"), params.experiment("leapgestrecog_resnet18")
     assert cv.split == "loso" and cv.data_copy == "leapgestrecog_224"
-    assert cv.training == single.training  # the same recipe, on_synthetic included
+    assert cv.training == dataclasses.replace(single.training, epochs=1)  # the demo trains each of its folds 1 epoch
+    real = load_params(write(tmp_path, datasets__leapgestrecog__source="kaggle"))
+    assert real.crossval_experiment("leapgestrecog_resnet18_loso").training == real.experiment("leapgestrecog_resnet18").training
     with pytest.raises(ConfigError, match="no cross-validation 'nope'"):
         params.crossval_experiment("nope")

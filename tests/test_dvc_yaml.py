@@ -31,6 +31,8 @@ def imported_modules(path: Path) -> set[str]:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
+    if path == SRC / "handsign" / "models" / "__init__.py":  # the registry imports its families by name
+        names.update(f"handsign.models.{f.stem}" for f in path.parent.glob("*.py") if f.stem != "__init__")
     return {n for n in names if n.split(".")[0] == "handsign" and module_file(n)}
 
 

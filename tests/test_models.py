@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from handsign.models import build_model, check_model
-from handsign.models.imagenet import WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
+from handsign.models.imagenet import IMAGENET_WEIGHTS, WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
+from handsign.models.weights import IMAGENET_FILES, find_imagenet, hub_cache
 
 REPO = Path(__file__).resolve().parents[1]
 MOBILENET = REPO.parent / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
@@ -44,6 +45,12 @@ def test_init_choices_are_checked_against_the_registry():
     check_model("resnet18", "models:/handsign-fingers_resnet18-synthetic@champion")
 
 
+def test_weight_file_names_and_cache_folder_are_torchvisions():
+    for arch, name in IMAGENET_FILES.items():
+        assert IMAGENET_WEIGHTS[arch].url.endswith("/" + name)
+    assert hub_cache() == Path(torch.hub.get_dir()) / "checkpoints"
+
+
 def test_imagenet_offline_without_the_file_fails_fast_naming_file_and_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     start = time.monotonic()
@@ -51,6 +58,23 @@ def test_imagenet_offline_without_the_file_fails_fast_naming_file_and_folder(tmp
         imagenet_state_dict("resnet18")
     assert time.monotonic() - start < 10
     assert "resnet18-f37072fd.pth" in str(err.value) and str(tmp_path / "torch" / "hub" / "checkpoints") in str(err.value)
+    assert "HANDSIGN_WEIGHTS" in str(err.value)
+
+
+@pytest.mark.skipif(not MOBILENET.exists(), reason=f"real ImageNet weights absent: {MOBILENET} is only in the workplace")
+def test_imagenet_weights_are_found_in_a_search_folder_with_an_empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # empty: torchvision would have to download
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(tmp_path / "elsewhere"))
+    monkeypatch.chdir(tmp_path)  # no repository here: ../shared/weights is not beside it
+    assert find_imagenet("mobilenet_v2") is None
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / IMAGENET_FILES["mobilenet_v2"]).symlink_to(MOBILENET)
+    assert find_imagenet("mobilenet_v2") == tmp_path / "elsewhere" / IMAGENET_FILES["mobilenet_v2"]
+    state = imagenet_state_dict("mobilenet_v2")
+    assert torch.equal(state["features.18.0.weight"], torch.load(MOBILENET, weights_only=True)["features.18.0.weight"])
+    monkeypatch.delenv("HANDSIGN_WEIGHTS")
+    monkeypatch.chdir(REPO)  # the repository: ../shared/weights beside it is searched
+    assert find_imagenet("mobilenet_v2") == REPO.parent / "shared" / "weights" / IMAGENET_FILES["mobilenet_v2"]
 
 
 @pytest.mark.skipif(not MOBILENET.exists(), reason=f"real ImageNet weights absent: {MOBILENET} is only in the workplace")

@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handsign.runtime import pick_device, repo_root
+from handsign.layout import repo_root
+from handsign.runtime import pick_device
 
 
 def test_repo_root_from_a_dvc_temp_experiment_copy(tmp_path, monkeypatch):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -161,7 +162,7 @@ def export_command(
         typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {len(test)} test images, "
                    f"labels {'equal' if r.same_labels else 'differ'}: {verdict}")  # fmt: skip
     if log and paths.mlflow_run.exists():
-        from handsign.runtime import repo_root
+        from handsign.layout import repo_root
 
         run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
         client = tracking._mlflow().MlflowClient(tracking_uri=tracking.tracking_uri(repo_root()))
@@ -257,7 +258,7 @@ def diff_command(
     the params that differ, and both sides' training curves and confusion matrices, as markdown
     (printed, and written to OUT/report.md with the figures beside it)."""
     from handsign.compare import build
-    from handsign.runtime import repo_root
+    from handsign.layout import repo_root
 
     try:
         report = build(repo_root(), base, head, out)
@@ -371,6 +372,7 @@ def bench_train(
     classes: int = typer.Option(24),
     steps: int = typer.Option(30, help="Optimisation steps timed (one epoch of the real loop over random images)."),
     device: str = typer.Option("auto"),
+    precision: str = typer.Option("auto", help="auto | fp32 | bf16, as the `precision` training key."),
 ) -> None:
     """Training and inference throughput (images/s) of the pipeline's own loop: `train_one_epoch`
     and `evaluate` from handsign.train, on random uint8 images, after a warm-up epoch of 3 steps."""
@@ -381,11 +383,13 @@ def bench_train(
 
     from handsign.config import Training
     from handsign.models import build_model
-    from handsign.runtime import pick_device
+    from handsign.runtime import pick_device, resolve_precision
     from handsign.tasks import task_for
     from handsign.train import evaluate, make_optimizer, train_one_epoch
 
     dev = pick_device(device)
+    precision = resolve_precision(precision, dev)
+    bf16 = precision == "bf16"
     net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)  # random init: speed only
     task = task_for(model)
     optimizer = make_optimizer(Training(model=model, lr=0.01), net)
@@ -406,14 +410,14 @@ def bench_train(
         return len(data.dataset) / (time.perf_counter() - start)
 
     def one_epoch(data: DataLoader) -> None:
-        train_one_epoch(net, task, optimizer, scheduler, data, dev, 1, None)
+        train_one_epoch(net, task, optimizer, scheduler, data, dev, 1, None, bf16=bf16)
 
     one_epoch(loader(3))
     train_rate = rate(one_epoch, loader(steps))
-    evaluate(net, task, loader(3), dev)
-    infer_rate = rate(lambda data: evaluate(net, task, data, dev), loader(steps))
+    evaluate(net, task, loader(3), dev, bf16=bf16)
+    infer_rate = rate(lambda data: evaluate(net, task, data, dev, bf16=bf16), loader(steps))
     typer.echo(
-        f"{model} {image_size}x{image_size} batch {batch_size} on {dev} ({torch.get_num_threads()} threads): "
+        f"{model} {image_size}x{image_size} batch {batch_size} on {dev} ({torch.get_num_threads()} threads, {precision}): "
         f"train {train_rate:.0f} img/s, inference {infer_rate:.0f} img/s (handsign.train's loop)"
     )
 
@@ -480,8 +484,8 @@ def bench_serve(
     import numpy as np
 
     from handsign import tracking
+    from handsign.layout import repo_root
     from handsign.predict import image_files, load_classifier
-    from handsign.runtime import repo_root
     from handsign.serving import decode_image, encode_file
 
     files, _ = image_files([images])
@@ -529,6 +533,28 @@ def bench_serve(
     p50, p95 = np.percentile(single, [50, 95])
     typer.echo(f"single image over HTTP: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({requests} requests)")
     typer.echo(f"batches of {batch} over HTTP: {batch * batches / sum(batched):.0f} images/s; in process: {local:.0f} images/s")
+
+
+@bench_app.command("demo")
+def bench_demo(
+    keep: Path = typer.Option(None, help="Clone into this (new) folder and leave it there, instead of a temporary one."),
+    output: Path = typer.Option(None, help="Also write the tables to this markdown file."),
+    quiet: bool = typer.Option(False, "--quiet", help="Do not echo DVC's output while it runs."),
+) -> None:
+    """Where `make demo`'s time goes: clone this repository's committed HEAD into a temporary folder,
+    `dvc repro` it from nothing, and print the seconds of every stage, per kind of stage, in all, and
+    of a second `dvc repro` with nothing changed. Run it alone: other work on the cores slows it."""
+    import shutil
+
+    from handsign import stagetimes
+    from handsign.layout import repo_root
+
+    dvc = shutil.which("dvc", path=str(Path(sys.executable).parent)) or "dvc"
+    timing = stagetimes.time_fresh_clone(repo_root(), dvc, keep, echo=not quiet)
+    table = stagetimes.markdown(timing)
+    typer.echo(table)
+    if output is not None:
+        output.write_text(table + "\n")
 
 
 @bench_app.command("time-to-accuracy")
@@ -597,6 +623,34 @@ def experiments(
         t = e.training
         typer.echo(f"{e.name:31} {e.dataset:14} {e.source:10} {e.image_size:>4}px {e.split:9} {t.model:18} "
                    f"{t.optimizer} lr {t.lr:g}, {t.epochs} epochs, batch {t.batch_size}")  # fmt: skip
+
+
+@app.command()
+def check(
+    names: list[str] = typer.Argument(None, help="Experiments or cross-validations (evaluate@/crossval@ allowed); all if none."),
+    overrides: list[str] = typer.Option([], "--set", "-S", help="key=value, as `dvc exp run -S` takes it (repeatable)."),
+    params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
+) -> None:
+    """Check in seconds, before any stage runs, that each experiment can: its dataset's archive or
+    Kaggle credentials, its ImageNet weights (in torch's cache, HANDSIGN_WEIGHTS or ../shared/weights,
+    else a reachable download), the checkpoint it starts from. Exit 1 naming each fix."""
+    import yaml
+
+    from handsign import preflight
+    from handsign.config import ConfigError, load_params
+
+    try:
+        params = load_params(params_file, {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in overrides)})
+        wanted = [n.split("@", 1)[-1] for n in names or []] or [*params.experiments, *params.crossval]
+        chosen = [params.crossval_experiment(n) if n in params.crossval else params.experiment(n) for n in wanted]
+    except ConfigError as e:
+        _fail(str(e))
+    found = preflight.problems(params, chosen)
+    for line in found:
+        typer.echo(f"check: {line}", err=True)
+    if found:
+        raise typer.Exit(1)
+    typer.echo(f"check: {len(chosen)} experiment(s) ready to run")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.runtime)
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 
 
@@ -60,6 +61,9 @@ class DataCopyParams:
     image_size: int = 28
     resize: str = "stretch"
     splits: tuple[str, ...] = ("official",)
+    # On the synthetic source only (the CPU demo): prepare at this size instead; 0 keeps image_size.
+    # The copy keeps its name, so experiments and real data (always image_size) are unchanged.
+    on_synthetic: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class TrainingDefaults:
     batch_size: int = 64
     augment: bool = True
     device: str = "auto"
+    precision: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,14 @@ class Params(TrainingDefaults):
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
     train_launcher: str = "python"  # how dvc.yaml starts training: `torchrun --nproc_per_node=4` for DDP
+
+    def prepared_size(self, copy: str) -> int:
+        """The image size `prepare` writes for `copy`: its `on_synthetic.image_size` when its dataset's
+        source is synthetic (a demo shrunk for a CPU), else its `image_size`."""
+        spec = self.data[copy]
+        if self.datasets[spec.dataset].source == "synthetic":
+            return spec.on_synthetic.get("image_size", spec.image_size)
+        return spec.image_size
 
     def experiment(self, name: str) -> Experiment:
         """The experiment `name` with every shared default it does not override filled in."""
@@ -269,6 +282,7 @@ def _check_training(t: Training, where: str) -> None:
     # models (and torch) here would make every stage depend on them.
     _one_of(f"{where}optimizer", t.optimizer, OPTIMIZERS)
     _one_of(f"{where}device", t.device, DEVICES)
+    _one_of(f"{where}precision", t.precision, PRECISIONS)
     for key in ("epochs", "batch_size"):
         if getattr(t, key) < 1:
             raise ConfigError(f"{where}{key}: must be at least 1, got {getattr(t, key)}")
@@ -311,6 +325,11 @@ def _check(p: Params) -> None:
         if name != expected:
             raise ConfigError(f"data.{name}: a copy of {copy.dataset} at {copy.image_size} px must be named {expected!r}")
         _one_of(f"data.{name}.resize", copy.resize, RESIZE_MODES)
+        bad = sorted(set(copy.on_synthetic) - {"image_size"})
+        if bad:
+            raise ConfigError(f"data.{name}.on_synthetic: only image_size may be shrunk, not {', '.join(bad)}")
+        if copy.on_synthetic.get("image_size", 1) < 1:
+            raise ConfigError(f"data.{name}.on_synthetic.image_size: must be at least 1, got {copy.on_synthetic['image_size']}")
         for strategy in copy.splits:
             _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")

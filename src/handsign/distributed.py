@@ -24,6 +24,7 @@ class Processes:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    launched: bool = False  # started by torchrun, even as one process (a process group of one)
 
     @property
     def main(self) -> bool:
@@ -32,7 +33,7 @@ class Processes:
 
     @property
     def distributed(self) -> bool:
-        return self.world_size > 1
+        return self.world_size > 1 or self.launched
 
 
 ONE = Processes()  # a plain run: one process
@@ -41,7 +42,8 @@ ONE = Processes()  # a plain run: one process
 def launched() -> Processes:
     """This process's place among those `torchrun` started (one process when not launched by it)."""
     env = os.environ
-    return Processes(int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0)))
+    ranks = int(env.get("RANK", 0)), int(env.get("WORLD_SIZE", 1)), int(env.get("LOCAL_RANK", 0))
+    return Processes(*ranks, launched="TORCHELASTIC_RUN_ID" in env)
 
 
 def start(device: torch.device) -> tuple[Processes, torch.device]:
@@ -54,6 +56,8 @@ def start(device: torch.device) -> tuple[Processes, torch.device]:
         device = torch.device("cuda", procs.local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if procs.main:
+            print(f"train: DDP over {procs.world_size} process(es), backend {dist.get_backend()}, on {device.type}")
     return procs, device
 
 

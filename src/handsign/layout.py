@@ -6,6 +6,7 @@ experiment, so every experiment's metrics and plots sit side by side.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,26 @@ from handsign.config import Experiment
 DATA = Path("data")
 MODELS = Path("models")
 REPORTS = Path("reports")
+
+
+def repo_root(start: str | Path | None = None) -> Path:
+    """The repository that owns this run, also from inside a `dvc exp run --temp/--queue` copy.
+
+    DVC runs those experiments in `<repo>/.dvc/tmp/exps/...` (and sets `DVC_ROOT` for queued
+    ones); they must reach the repository's own MLflow store, not one in a throwaway copy.
+    """
+    here = Path(start or Path.cwd()).resolve()
+    parts = here.parts
+    if ".dvc" in parts:
+        i = parts.index(".dvc")
+        if parts[i + 1 : i + 3] == ("tmp", "exps"):
+            return Path(*parts[:i])
+    if os.environ.get("DVC_ROOT"):
+        return Path(os.environ["DVC_ROOT"]).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "dvc.yaml").exists():
+            return candidate
+    return here
 
 
 def raw(dataset: str) -> Path:

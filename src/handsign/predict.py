@@ -21,7 +21,7 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier:
     (`models:/handsign-<experiment>-<source>@champion`, `runs:/<run id>/model`), read from the
     repository's MLflow store (or `MLFLOW_TRACKING_URI`)."""
     if model.startswith(MLFLOW_SCHEMES):
-        from handsign.runtime import repo_root
+        from handsign.layout import repo_root
         from handsign.tracking import _mlflow, tracking_uri
 
         _mlflow()  # telemetry off before the import

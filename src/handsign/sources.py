@@ -48,7 +48,7 @@ def safe_extract(archive: Path, dest: Path) -> None:
         zf.extractall(dest)
 
 
-def _kaggle_credentials() -> bool:
+def kaggle_credentials() -> bool:
     if os.environ.get("KAGGLE_USERNAME") and os.environ.get("KAGGLE_KEY"):
         return True
     if os.environ.get("KAGGLE_API_TOKEN"):
@@ -57,9 +57,10 @@ def _kaggle_credentials() -> bool:
     return (config_dir / "kaggle.json").is_file()
 
 
-def _kaggle_reachable(timeout: float = 3.0) -> bool:
+def reachable(host: tuple[str, int], timeout: float = 3.0) -> bool:
+    """Whether a TCP connection to `host` opens within `timeout` seconds (offline: a prompt False)."""
     try:
-        with socket.create_connection(KAGGLE_HOST, timeout=timeout):
+        with socket.create_connection(host, timeout=timeout):
             return True
     except OSError:
         return False
@@ -67,9 +68,9 @@ def _kaggle_reachable(timeout: float = 3.0) -> bool:
 
 def from_kaggle(handle: str, dest: Path) -> None:
     """Download with kagglehub; fails within seconds when there are no credentials or no network."""
-    if not _kaggle_credentials():
+    if not kaggle_credentials():
         raise SourceError(f"no Kaggle credentials found for {handle}. {WAYS_OUT}")
-    if not _kaggle_reachable():
+    if not reachable(KAGGLE_HOST):
         raise SourceError(f"cannot reach {KAGGLE_HOST[0]} to download {handle}. {WAYS_OUT}")
     import kagglehub  # slow import, and only this source needs it
 

@@ -115,6 +115,14 @@ def load_logged_model(uri: str, root: Path) -> Any:
         raise ValueError(f"init: cannot load {uri} from the MLflow store {store} ({type(e).__name__}: {e})") from None
 
 
+def set_tags(root: Path, run_id: str, tags: dict[str, str]) -> None:
+    """Tags on a run, shown as columns in the MLflow UI (what the training ran on)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
+    for key, value in tags.items():
+        _retry(lambda k=key, v=value: client.set_tag(run_id, k, v))
+
+
 def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
     mlflow = _mlflow()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))

@@ -31,7 +31,7 @@ from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
 from handsign.distributed import ONE, Processes, ShardedBatches
 from handsign.models import build_model, is_warm_start
-from handsign.runtime import pick_device, seed_everything, to_device
+from handsign.runtime import pick_device, resolve_precision, seed_everything, to_device
 from handsign.tasks import Task, task_for
 from handsign.warmstart import WarmStart, warm_start
 
@@ -76,14 +76,14 @@ def batches(
     return DataLoader(data, sampler=sampler, batch_size=None, pin_memory=device.type == "cuda")
 
 
-def autocast(device: torch.device) -> torch.autocast:
-    """bfloat16 mixed precision on CUDA (no loss scaling needed); full precision elsewhere."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast(device: torch.device, bf16: bool) -> torch.autocast:
+    """bfloat16 mixed precision (no loss scaling needed) when `bf16`, else full precision."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 @torch.no_grad()
 def cached_features(
-    model: nn.Module, data: Dataset, device: torch.device, procs: Processes = ONE, batch_size: int = 64
+    model: nn.Module, data: Dataset, device: torch.device, procs: Processes = ONE, batch_size: int = 64, bf16: bool = False
 ) -> TensorDataset:
     """The frozen part's output for every image of `data`, computed once (in eval mode), on the
     CPU. Several processes each compute a contiguous slice and then all hold the whole."""
@@ -93,7 +93,7 @@ def cached_features(
     feats, labels = [], []
     for start in tqdm(range(lo, hi, batch_size), desc="features", unit="batch", leave=False, disable=None):
         images, y = data[list(range(start, min(start + batch_size, hi)))]
-        with autocast(device):
+        with autocast(device, bf16):
             feats.append(model.features(to_device(images, device)).float().cpu())
         labels.append(y)
     parts = [p for p in distributed.gather((torch.cat(feats), torch.cat(labels)) if feats else None, procs) if p]
@@ -145,6 +145,7 @@ def train_one_epoch(
     epoch: int,
     augment: Callable[[torch.Tensor], torch.Tensor] | None,
     procs: Processes = ONE,
+    bf16: bool = False,
 ) -> dict[str, float]:
     model.train()
     sums: dict[str, float] = {}
@@ -153,7 +154,7 @@ def train_one_epoch(
         images, labels = to_device(images, device), labels.to(device)
         if augment is not None:
             images = augment(images)
-        with autocast(device):
+        with autocast(device, bf16):
             output = model(images)
             loss = task.loss(output, images, labels)
         optimizer.zero_grad(set_to_none=True)
@@ -166,13 +167,15 @@ def train_one_epoch(
 
 
 @torch.inference_mode()
-def evaluate(model: nn.Module, task: Task, loader: DataLoader, device: torch.device, procs: Processes = ONE) -> dict[str, float]:
+def evaluate(
+    model: nn.Module, task: Task, loader: DataLoader, device: torch.device, procs: Processes = ONE, bf16: bool = False
+) -> dict[str, float]:
     """Mean loss and task metrics over `loader` (and the other processes' shares), as `val_<name>`."""
     model.eval()
     sums: dict[str, float] = {}
     for images, labels in loader:
         images, labels = to_device(images, device), labels.to(device)
-        with autocast(device):
+        with autocast(device, bf16):
             output = model(images)
         _add(sums, task.loss(output, images, labels), task.metric_sums(output, images, labels), len(labels))
     return _means(sums, procs, "val")
@@ -230,6 +233,7 @@ class FitResult:
     history: list[dict[str, float]]
     best_epoch: int
     device: str
+    precision: str  # fp32 or bf16: the training's `precision` as resolved for its device
     train_seconds: float
     resumed_from: int  # the last completed epoch found on disk, 0 for a fresh start
     feature_seconds: float = 0.0  # the one pass of a frozen backbone over the data (in train_seconds)
@@ -256,6 +260,8 @@ def fit(
     task = task_for(t.model)
     generator = seed_everything(t.seed)
     procs, device = distributed.start(pick_device(t.device))
+    precision = resolve_precision(t.precision, device)
+    bf16 = precision == "bf16"
     if t.batch_size // procs.world_size < 2:
         raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
     train_set: Dataset = SplitImages(store, split, "train", t.holdout_class)
@@ -273,7 +279,10 @@ def fit(
     if t.freeze_backbone:
         trainable = freeze_backbone(model)
         t0 = time.perf_counter()
-        train_set, val_set = cached_features(model, train_set, device, procs), cached_features(model, val_set, device, procs)
+        train_set, val_set = (
+            cached_features(model, train_set, device, procs, bf16=bf16),
+            cached_features(model, val_set, device, procs, bf16=bf16),
+        )
         feature_seconds = time.perf_counter() - t0
         n = len(train_set) + len(val_set)
         if procs.main:
@@ -301,8 +310,8 @@ def fit(
     for epoch in range(resumed_from + 1, t.epochs + 1):
         t0 = time.perf_counter()
         row = {"epoch": epoch}
-        row.update(train_one_epoch(stepped, task, optimizer, scheduler, train_loader, device, epoch, augment, procs))
-        row.update(evaluate(trainable, task, val_loader, device, procs))
+        row.update(train_one_epoch(stepped, task, optimizer, scheduler, train_loader, device, epoch, augment, procs, bf16))
+        row.update(evaluate(trainable, task, val_loader, device, procs, bf16))
         row.update(lr=optimizer.param_groups[0]["lr"], seconds=time.perf_counter() - t0)
         history.append(row)
         if task.score(row) > tuple(best["score"]):
@@ -326,7 +335,9 @@ def fit(
     samples = [len(s) for s in seen]
     shared = sum(samples) - len(set().union(*seen))
     seconds = sum(row["seconds"] for row in history) + feature_seconds
-    result = FitResult(history, best["epoch"], str(device), seconds, resumed_from, feature_seconds, warm, samples, shared)
+    result = FitResult(
+        history, best["epoch"], str(device), precision, seconds, resumed_from, feature_seconds, warm, samples, shared
+    )
     if not procs.main:
         return result
     best_row = history[best["epoch"] - 1]

@@ -14,8 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
-import torch.nn.functional as F
 from PIL import Image
 from tqdm import tqdm
 
@@ -146,6 +144,8 @@ def read_image_files(paths: list[Path], expected_size: tuple[int, int] | None, i
     with tempfile.TemporaryFile() as scratch:  # the map outlives the file object (and the deleted file)
         images = np.memmap(scratch, dtype=np.uint8, mode="w+", shape=(len(paths), 1, image_size, image_size))
     job = _Decoding(paths, expected_size, image_size, resize, images)
+    import torch  # here, not at the top: reading a prepared copy (split, download checks) needs no torch
+
     torch_threads = torch.get_num_threads()
     try:
         with _workers(workers or os.cpu_count() or 1, job) as pool:
@@ -192,6 +192,8 @@ _job: _Decoding | None = None  # in a decoding worker: the call it works for
 def _start_worker(job: _Decoding) -> None:
     global _job
     _job = job
+    import torch
+
     torch.set_num_threads(1)  # there is a worker per core already; torch's own threads would compete
 
 
@@ -216,6 +218,9 @@ def resize_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     0.2% of them."""
     if pixels.shape == (height, width):
         return pixels
+    import torch
+    import torch.nn.functional as F
+
     x = torch.from_numpy(pixels if pixels.flags.writeable else pixels.copy())[None, None]
     return F.interpolate(x, size=(height, width), mode="bilinear", antialias=True)[0, 0].numpy()
 

@@ -9,26 +9,26 @@ to reconstruct their input (`handsign.tasks`); every other model classifies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from torch import nn
+if TYPE_CHECKING:
+    from torch import nn
 
-from handsign.models.autoencoder import autoencoder_conv, autoencoder_mlp, encoder_conv, encoder_mlp
-from handsign.models.cnn import SeedCNN, SmallCNN
-from handsign.models.imagenet import GreyscaleNet, HandSignModel
-
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "cnn_seed": SeedCNN,
-    "cnn_small": SmallCNN,
-    "handsign_resnet18": partial(HandSignModel, arch="resnet18"),
-    "handsign_resnet50": partial(HandSignModel, arch="resnet50"),
-    "resnet18": partial(GreyscaleNet, arch="resnet18"),
-    "mobilenet_v2": partial(GreyscaleNet, arch="mobilenet_v2"),
-    "autoencoder_mlp": autoencoder_mlp,
-    "autoencoder_conv": autoencoder_conv,
-    "encoder_mlp": encoder_mlp,
-    "encoder_conv": encoder_conv,
+# name -> (module under handsign.models, constructor, keyword arguments). Importing this package
+# costs nothing (the configure stage and the CLI check names without loading torch); a model's
+# module, and torch with it, is imported when `build_model` first builds one.
+MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "cnn_seed": ("cnn", "SeedCNN", {}),
+    "cnn_small": ("cnn", "SmallCNN", {}),
+    "handsign_resnet18": ("imagenet", "HandSignModel", {"arch": "resnet18"}),
+    "handsign_resnet50": ("imagenet", "HandSignModel", {"arch": "resnet50"}),
+    "resnet18": ("imagenet", "GreyscaleNet", {"arch": "resnet18"}),
+    "mobilenet_v2": ("imagenet", "GreyscaleNet", {"arch": "mobilenet_v2"}),
+    "autoencoder_mlp": ("autoencoder", "autoencoder_mlp", {}),
+    "autoencoder_conv": ("autoencoder", "autoencoder_conv", {}),
+    "encoder_mlp": ("autoencoder", "encoder_mlp", {}),
+    "encoder_conv": ("autoencoder", "encoder_conv", {}),
 }
 AUTOENCODERS = ("autoencoder_mlp", "autoencoder_conv")
 PRETRAINED = ("handsign_resnet18", "handsign_resnet50", "resnet18", "mobilenet_v2")
@@ -61,5 +61,7 @@ def check_model(name: str, init: str = "random", holdout_class: str = "") -> Non
 def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28, init: str = "random") -> nn.Module:
     """A fresh network; for a warm-start `init` its weights are random until `warmstart.warm_start`."""
     check_model(name, init)
+    module, constructor, kwargs = MODELS[name]
+    make = getattr(importlib.import_module(f"handsign.models.{module}"), constructor)
     extra = {"imagenet": True} if init == "imagenet" else {}
-    return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size, **extra)
+    return make(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs, **extra)

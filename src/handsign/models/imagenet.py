@@ -8,19 +8,21 @@ head. Every one trains on logits; softmax is for probabilities only. Like every 
 each is `head(features(x))`, so `freeze_backbone` can train the head alone.
 
 ImageNet weights come through torchvision's weights API, which looks in
-`$TORCH_HOME/hub/checkpoints/` before it downloads; offline and absent, we fail at once and name
-the file and the folder to put it in.
+`$TORCH_HOME/hub/checkpoints/` before it downloads, or, offline, from a folder `handsign.weights`
+searches (`HANDSIGN_WEIGHTS`, `../shared/weights/`); absent from all, we fail at once and name
+the file and the folders to put it in.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import torch
 import torchvision
 from torch import nn
 from torchvision.models import MobileNet_V2_Weights, ResNet18_Weights, ResNet50_Weights
+
+from handsign.models.weights import IMAGENET_FILES, find_imagenet, hub_cache, missing_message
 
 IMAGENET_WEIGHTS = {
     "resnet18": ResNet18_Weights.IMAGENET1K_V1,
@@ -37,19 +39,21 @@ class WeightsUnavailable(RuntimeError):
 
 def imagenet_weights_file(arch: str) -> Path:
     """Where torchvision's weights API looks for `arch`'s ImageNet checkpoint before downloading it."""
-    url = IMAGENET_WEIGHTS[arch].url
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(url).path).name
+    return hub_cache() / IMAGENET_FILES[arch]
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    file = imagenet_weights_file(arch)
+    """`arch`'s ImageNet weights: a local copy (`handsign.weights.find_imagenet`), else downloaded
+    by torchvision's weights API into its cache."""
+    found = find_imagenet(arch)
+    if found is not None:
+        if found != imagenet_weights_file(arch):
+            print(f"ImageNet weights for {arch}: {found}")
+        return torch.load(found, map_location="cpu", weights_only=True)
     try:
         return IMAGENET_WEIGHTS[arch].get_state_dict(progress=False)
     except OSError as e:  # URLError, socket errors, a read-only cache
-        raise WeightsUnavailable(
-            f"ImageNet weights for {arch}: {file.name} is not in {file.parent} and could not be downloaded "
-            f"({type(e).__name__}: {e}). Put {file.name} there (set TORCH_HOME to choose the folder), or use init: random."
-        ) from None
+        raise WeightsUnavailable(f"{missing_message(arch)} ({type(e).__name__}: {e})") from None
 
 
 def _backbone(arch: str, imagenet: bool) -> nn.Module:

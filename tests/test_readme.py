@@ -1,0 +1,61 @@
+"""What README.md and docs/ name exists: every `make` target, every `handsign` command (its
+--help answers), every repository path, every experiment; and the README stays a front door."""
+
+import re
+import subprocess
+
+import pytest
+from conftest import REPO
+from typer.testing import CliRunner
+
+from handsign.cli import app
+from handsign.config import load_params
+
+README = (REPO / "README.md").read_text()
+DOCS = {p.name: p.read_text() for p in sorted((REPO / "docs").glob("*.md"))}
+MAKEFILE = (REPO / "Makefile").read_text()
+
+
+def test_the_readme_is_short():
+    assert len(README.splitlines()) <= 260
+
+
+@pytest.mark.parametrize("target", sorted(set(re.findall(r"make ([a-z][a-z-]+)", README))))
+def test_every_make_target_it_names_exists(target):
+    assert re.search(rf"(?m)^{re.escape(target)}:", MAKEFILE), f"README names `make {target}`; the Makefile has no such target"
+
+
+def commands(text: str) -> set[tuple[str, ...]]:
+    """`handsign <command> [<subcommand>]` as written in code: spans and fenced blocks, not prose."""
+    code = re.findall(r"```.*?```", text, re.S) + re.findall(r"`[^`\n]+`", re.sub(r"```.*?```", "", text, flags=re.S))
+    found = set()
+    for words in re.findall(r"(?<![\w/.=-])handsign ((?:[a-z][a-z-]*)(?: [a-z][a-z-]*)?)", "\n".join(code)):
+        found.add(tuple(words.split()))
+    return found
+
+
+@pytest.mark.parametrize("words", sorted(commands(README + "".join(DOCS.values()))))
+def test_every_handsign_command_it_names_answers_help(words):
+    runner = CliRunner()
+    first = runner.invoke(app, [words[0], "--help"])
+    assert first.exit_code == 0, f"`handsign {words[0]} --help` failed: {first.output}"
+    if len(words) == 2 and "Commands" in first.output:  # a group: its subcommand must exist too
+        assert runner.invoke(app, [*words, "--help"]).exit_code == 0, f"`handsign {' '.join(words)} --help` failed"
+
+
+PATH = re.compile(r"`((?:src|stages|tests|docs|reports|\.github|\.ci)/[A-Za-z0-9_./<>-]*|[a-z_]+\.(?:yaml|toml|md))`")
+
+
+@pytest.mark.parametrize("path", sorted({p for t in (README, *DOCS.values()) for p in PATH.findall(t) if "<" not in p}))
+def test_every_repository_path_it_names_exists(path):
+    generated = subprocess.run(["git", "check-ignore", "-q", path], cwd=REPO).returncode == 0  # e.g. reports/diff/
+    assert (REPO / path).exists() or (REPO / "docs" / path).exists() or generated, path
+
+
+def test_the_readme_tables_name_every_experiment_and_no_other():
+    params = load_params(REPO / "params.yaml")
+    declared = {*params.experiments, *params.crossval}
+    first_column = re.findall(r"^\| `([a-z0-9_]+)`(?: / `(_[a-z]+)`)?", README, re.M)
+    named = {a for a, _ in first_column} | {a + b for a, b in first_column if b}
+    assert {n for n in named if n.startswith(("sign_mnist", "leapgestrecog", "fingers"))} <= declared
+    assert declared <= named

@@ -1,0 +1,88 @@
+"""Every stage script, run in-process on tiny data in the order `dvc repro` runs them: download,
+prepare, split, configure, configure_crossval, train, evaluate, crossval. The fast suite's
+end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through the real DVC."""
+
+import importlib.util
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO
+
+from handsign import layout
+
+
+def stage(name: str):
+    """The stage function of stages/<name>.py, imported as a module (its typer entry point unused)."""
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, name)
+
+
+PARAMS = {
+    "datasets": {"fingers": {"source": "synthetic"}, "leapgestrecog": {"source": "synthetic"}},
+    "synthetic": {"seed": 0, "per_class_train": 6, "per_class_test": 2, "subjects": 3, "frames_per_gesture": 3},
+    "data": {
+        "fingers_64": {"dataset": "fingers", "image_size": 64, "splits": ["official"], "on_synthetic": {"image_size": 24}},
+        "leapgestrecog_24": {"dataset": "leapgestrecog", "image_size": 24, "splits": ["subject", "loso"]},
+    },
+    "epochs": 2,
+    "batch_size": 16,
+    "experiments": {"fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"}},
+    "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "model": "cnn_small"}},
+}
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """A working directory holding params.yaml, with every stage run in it once, in order."""
+    root = tmp_path_factory.mktemp("stages")
+    (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    (root / "dvc.yaml").write_text("stages: {}\n")  # marks the repository root (the MLflow store goes there)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(root)
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        for dataset in ("fingers", "leapgestrecog"):
+            stage("download")(dataset)
+        for copy in ("fingers_64", "leapgestrecog_24"):
+            stage("prepare")(copy)
+            stage("split")(copy)
+        stage("configure")("fingers_cnn")
+        stage("configure_crossval")("leapgestrecog_cnn_loso")
+        stage("train")("fingers_cnn")
+        stage("evaluate")("fingers_cnn")
+        stage("crossval")("leapgestrecog_cnn_loso")
+    return root
+
+
+def test_download_prepare_and_split_write_the_prepared_copies(repo):
+    meta = json.loads((repo / layout.prepared("fingers_64") / "meta.json").read_text())
+    assert meta["image_shape"] == [1, 24, 24]  # on_synthetic: the demo's size, not 64
+    assert np.load(repo / layout.prepared("fingers_64") / "images.npy", mmap_mode="r").shape == (6 * 2 * 8, 1, 24, 24)
+    official = pd.read_csv(repo / layout.split_dir("fingers_64") / "official.csv")
+    assert (official["split"] == "test").sum() == 6 * 2 * 2  # the official test folder
+    loso = pd.read_csv(repo / layout.split_dir("leapgestrecog_24") / "loso.csv", dtype={"group": str})
+    assert sorted(c for c in loso.columns if c.startswith("fold_")) == ["fold_00", "fold_01", "fold_02"]
+
+
+def test_configure_train_and_evaluate_score_the_experiment(repo):
+    config = json.loads((repo / layout.ExperimentPaths("fingers_cnn").config).read_text())
+    assert config["training"]["epochs"] == 2 and config["source"] == "synthetic"
+    summary = json.loads((repo / layout.ExperimentPaths("fingers_cnn").train_summary).read_text())
+    assert summary["precision"] in ("fp32", "bf16") and summary["device"] == "cpu"
+    metrics = json.loads((repo / layout.ExperimentPaths("fingers_cnn").metrics).read_text())
+    assert metrics["n_test"] == 24 and 0 <= metrics["accuracy"] <= 1
+    predictions = pd.read_csv(repo / layout.ExperimentPaths("fingers_cnn").predictions)
+    assert len(predictions) == 24 and (predictions["actual"] == predictions["predicted"]).mean() == metrics["accuracy"]
+    assert (repo / "mlflow.db").exists()
+
+
+def test_crossval_scores_every_subject_once(repo):
+    metrics = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").metrics).read_text())
+    per_group = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").per_group).read_text())
+    assert sorted(per_group["test"]) == ["00", "01", "02"]
+    accuracies = [v["accuracy"] if isinstance(v, dict) else v for v in per_group["test"].values()]
+    assert metrics["accuracy_mean"] == pytest.approx(np.mean(accuracies), abs=1e-4)
