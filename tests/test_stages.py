@@ -86,3 +86,12 @@ def test_crossval_scores_every_subject_once(repo):
     assert sorted(per_group["test"]) == ["00", "01", "02"]
     accuracies = [v["accuracy"] if isinstance(v, dict) else v for v in per_group["test"].values()]
     assert metrics["accuracy_mean"] == pytest.approx(np.mean(accuracies), abs=1e-4)
+
+
+def test_stage_times_run_from_one_stage_start_to_the_next():
+    from handsign.stagetimes import stage_seconds
+
+    lines = [(0.0, "Verifying data sources"), (1.0, "Running stage 'download@fingers':"), (1.5, "> python ..."),
+             (4.0, "Running stage 'prepare@fingers_64':"), (4.2, "Updating lock file 'dvc.lock'")]  # fmt: skip
+    assert stage_seconds(lines, 6.0) == [("download@fingers", 3.0), ("prepare@fingers_64", 2.0)]
+    assert stage_seconds([(0.0, "Stage 'download@fingers' didn't change, skipping")], 1.0) == []

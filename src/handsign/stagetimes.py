@@ -38,7 +38,7 @@ class Timing:
 def stage_seconds(lines: Iterable[tuple[float, str]], end: float) -> list[tuple[str, float]]:
     """(stage, seconds) from timestamped output lines of `dvc repro`."""
     starts = [(t, m.group(1)) for t, line in lines if (m := STARTED.match(line))]
-    ends = [t for t, _ in starts[1:]] + [end]
+    ends = [t for t, _ in starts[1:]] + [end] if starts else []  # a rerun with nothing to do starts none
     return [(name, stop - t) for (t, name), stop in zip(starts, ends, strict=True)]
 
 
