@@ -1,0 +1,38 @@
+"""`handsign check`: every unmet precondition is found before a stage runs, each with its fix."""
+
+from conftest import REPO
+from typer.testing import CliRunner
+
+from handsign import preflight
+from handsign.cli import app
+from handsign.config import load_params
+
+
+def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ../shared/weights beside this folder
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("HANDSIGN_WEIGHTS", raising=False)
+    monkeypatch.setattr(preflight, "reachable", lambda host, timeout=3.0: False)  # offline, as this machine is
+    overrides = {"datasets.fingers.source": "local", "datasets.fingers.local_path": "missing.zip",
+                 "experiments.fingers_cnn.init": "models/nothing/model.pt"}  # fmt: skip
+    params = load_params(REPO / "params.yaml", overrides)
+    found = preflight.problems(params, [params.experiment("fingers_cnn"), params.experiment("fingers_resnet18_frozen")])
+    assert len(found) == 3, found
+    assert "datasets.fingers.local_path" in found[0] and str(tmp_path / "missing.zip") in found[0]
+    assert "fingers_cnn: init models/nothing/model.pt does not exist" in found[1]
+    assert "resnet18-f37072fd.pth" in found[2] and "HANDSIGN_WEIGHTS" in found[2]
+    (tmp_path / "missing.zip").write_bytes(b"")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / "resnet18-f37072fd.pth").write_bytes(b"")
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(tmp_path / "weights"))
+    assert len(preflight.problems(params, [params.experiment("fingers_resnet18_frozen")])) == 0
+
+
+def test_check_exits_1_naming_the_fix_and_0_when_ready(tmp_path, monkeypatch):
+    monkeypatch.chdir(REPO)
+    runner = CliRunner()
+    local = ["-S", "datasets.sign_mnist.source=local", "-S", f"datasets.sign_mnist.local_path={tmp_path / 'none.zip'}"]
+    bad = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), *local, "evaluate@sign_mnist_cnn"])
+    assert bad.exit_code == 1 and "none.zip does not exist" in bad.output
+    good = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), "evaluate@sign_mnist_cnn"])
+    assert good.exit_code == 0 and "1 experiment(s) ready" in good.output
