@@ -68,6 +68,7 @@ def mlflow_runs(where):
     return [r for e in client.search_experiments() for r in client.search_runs([e.experiment_id])]
 
 
+@pytest.mark.slow  # two real torchrun launches: half a minute each
 @pytest.mark.parametrize(
     ("model", "agree"),
     [

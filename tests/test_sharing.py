@@ -6,7 +6,7 @@ import time
 
 import pytest
 import yaml
-from conftest import BIN, mlflow_serving, run
+from conftest import BIN, REPO, mlflow_serving, run
 
 DVC = str(BIN / "dvc")
 
@@ -49,6 +49,27 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     assert (clone / "data/prepared/fingers_32/images.npy").exists()
     status = run([DVC, "status"], clone).stdout
     assert "Data and pipelines are up to date" in status, status
+
+    # The pull-request report's reuse (.ci/reproduce-side), on a new runner that has only git: each
+    # side pulls what the remote has, so the base reruns nothing and the head only what it changes.
+    runner, times = tmp_path / "runner", tmp_path / "times.md"
+    run(["git", "clone", "-q", str(repo), str(runner)], tmp_path)
+    for key, value in (("user.email", "ci@handsign.invalid"), ("user.name", "handsign CI")):
+        run(["git", "config", key, value], runner)
+    base = run(["git", "rev-parse", "HEAD"], runner).stdout.strip()
+    params = yaml.safe_load((runner / "params.yaml").read_text())
+    params["experiments"]["fingers_cnn"]["epochs"] = 1
+    (runner / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "commit", "-qam", "a pull request: one experiment trains shorter"], runner)
+    head = run(["git", "rev-parse", "HEAD"], runner).stdout.strip()
+    side = str(REPO / ".ci" / "reproduce-side")
+    for name, sha in (("base", base), ("head", head)):
+        run(["bash", side, name, sha], runner, DVC=DVC, TIMES=str(times))
+    base_line, head_line = times.read_text().splitlines()
+    assert base_line.startswith(f"- base ({base}): ") and ", 0 stages run, " in base_line, base_line
+    assert ", 3 stages run, " in head_line and "(DVC remote store)" in head_line, head_line  # configure, train, evaluate
+    assert json.loads((runner / "reports/fingers_cnn/config.json").read_text())["training"]["epochs"] == 1
+    assert run(["git", "log", "-1", "--format=%s", "report-head"], runner).stdout.strip() == "pipeline results (head)"
 
     # Two queued experiments of a grid, run side by side into the one MLflow store.
     run([DVC, "exp", "run", "--queue", "-S", "lr=0.02,0.03"], repo)  # fingers_cnn inherits the shared lr

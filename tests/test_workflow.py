@@ -26,7 +26,10 @@ def test_the_workflow_reproduces_both_sides_alike_and_updates_one_comment():
     assert "pull_request" in flow[True]  # YAML 1.1 reads the key `on` as true
     steps = flow["jobs"]["report"]["steps"]
     runs = "\n".join(s.get("run", "") for s in steps)
-    assert "make test" in runs and "dvc exp run $SETS" in runs  # the same overrides on base and head
+    assert "make test" in runs  # the same overrides on base and head, each side through the script the sharing test runs
+    assert "cp .ci/reproduce-side /tmp/reproduce-side" in runs
+    assert '/tmp/reproduce-side base "$BASE_SHA" $SETS' in runs and '/tmp/reproduce-side head "$HEAD_SHA" $SETS' in runs
+    assert "cat /tmp/times.md" in runs  # how long each side took, in the comment
     assert "handsign diff --base report-base --head report-head" in runs
     script = next(s["with"]["script"] for s in steps if s.get("uses", "").startswith("actions/github-script"))
     assert f"'{MARKER}'" in script and "updateComment" in script and "createComment" in script
