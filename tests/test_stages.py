@@ -95,3 +95,16 @@ def test_stage_times_run_from_one_stage_start_to_the_next():
              (4.0, "Running stage 'prepare@fingers_64':"), (4.2, "Updating lock file 'dvc.lock'")]  # fmt: skip
     assert stage_seconds(lines, 6.0) == [("download@fingers", 3.0), ("prepare@fingers_64", 2.0)]
     assert stage_seconds([(0.0, "Stage 'download@fingers' didn't change, skipping")], 1.0) == []
+
+
+def test_one_repositorys_store_does_not_leak_into_the_next_in_one_process(tmp_path, monkeypatch):
+    from handsign import tracking
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with tracking.store(tmp_path / "a") as mlflow:
+        assert mlflow.get_tracking_uri() == f"sqlite:///{tmp_path / 'a' / 'mlflow.db'}"
+    assert tracking.tracking_uri(tmp_path / "b") == f"sqlite:///{tmp_path / 'b' / 'mlflow.db'}"  # mlflow exported a's
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")  # the user's own choice wins, and stays
+    with tracking.store(tmp_path / "a"):
+        pass
+    assert tracking.tracking_uri(tmp_path / "b") == "http://127.0.0.1:5000"

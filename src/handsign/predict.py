@@ -22,18 +22,16 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier:
     repository's MLflow store (or `MLFLOW_TRACKING_URI`)."""
     if model.startswith(MLFLOW_SCHEMES):
         from handsign.layout import repo_root
-        from handsign.tracking import _mlflow, tracking_uri
+        from handsign.tracking import store
 
-        _mlflow()  # telemetry off before the import
-        import mlflow
-        import mlflow.artifacts
-        import mlflow.pytorch
+        with store(root or repo_root()) as mlflow:
+            import mlflow.artifacts
+            import mlflow.pytorch
 
-        mlflow.set_tracking_uri(tracking_uri(root or repo_root()))
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(model))
-        except Exception as e:  # MlflowException, OSError: nothing by that name in this store
-            raise ValueError(f"cannot load {model} from the MLflow store {mlflow.get_tracking_uri()} ({e})") from None
+            try:
+                local = Path(mlflow.artifacts.download_artifacts(model))
+            except Exception as e:  # MlflowException, OSError: nothing by that name in this store
+                raise ValueError(f"cannot load {model} from the MLflow store {mlflow.get_tracking_uri()} ({e})") from None
         network = mlflow.pytorch.load_model(str(local), map_location="cpu")
         refuse_autoencoder(network, model)
         if not (local / "data" / PREPROCESSING_FILE).exists():

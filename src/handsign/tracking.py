@@ -8,10 +8,11 @@ inside these functions, never at CLI start-up.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,6 +34,24 @@ def _mlflow() -> Any:
 def tracking_uri(root: Path) -> str:
     """`MLFLOW_TRACKING_URI` if set, else `<repo>/mlflow.db`; absolute, so temp experiment copies reach it."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+@contextlib.contextmanager
+def store(root: Path) -> Iterator[Any]:
+    """mlflow with its fluent API pointed at this repository's store for the block. mlflow's
+    `set_tracking_uri` also exports `MLFLOW_TRACKING_URI`, which `tracking_uri` reads as the user's
+    choice: without restoring it, a later call for another repository in the same process would
+    reach this store."""
+    mlflow = _mlflow()
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri(root))
+    try:
+        yield mlflow
+    finally:
+        if before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 def experiment_name(exp: Experiment) -> str:
@@ -66,8 +85,11 @@ def git_commit(root: Path) -> str:
 
 def start_run(exp: Experiment, root: Path) -> str:
     """Open a run for a training, log the resolved config and tags; returns the run id."""
-    mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri(root))
+    with store(root) as mlflow:
+        return _start_run(mlflow, exp, root)
+
+
+def _start_run(mlflow: Any, exp: Experiment, root: Path) -> str:
     name = experiment_name(exp)
 
     def experiment_id() -> str:
@@ -104,15 +126,14 @@ def log_dict(root: Path, run_id: str, data: dict[str, Any], artifact_file: str) 
 
 def load_logged_model(uri: str, root: Path) -> Any:
     """A model logged by an earlier run (`runs:/<id>/model`, `models:/<name>@champion`), on the CPU."""
-    _mlflow()
-    import mlflow.pytorch
+    with store(root) as mlflow:
+        import mlflow.pytorch
 
-    mlflow.set_tracking_uri(tracking_uri(root))
-    try:
-        return mlflow.pytorch.load_model(uri, map_location="cpu")
-    except Exception as e:  # MlflowException, OSError: the URI names nothing in this store
-        store = tracking_uri(root)
-        raise ValueError(f"init: cannot load {uri} from the MLflow store {store} ({type(e).__name__}: {e})") from None
+        try:
+            return mlflow.pytorch.load_model(uri, map_location="cpu")
+        except Exception as e:  # MlflowException, OSError: the URI names nothing in this store
+            where = tracking_uri(root)
+            raise ValueError(f"init: cannot load {uri} from the MLflow store {where} ({type(e).__name__}: {e})") from None
 
 
 def set_tags(root: Path, run_id: str, tags: dict[str, str]) -> None:
@@ -145,8 +166,11 @@ def log_results(root: Path, run_id: str, metrics: dict[str, float], artifacts: l
 def register(root: Path, run_id: str, exp: Experiment, val_score: float, artifact_path: str = "model") -> str:
     """Register the model the run logged at `artifact_path`, point `newest` at it, and `champion`
     too when its validation score (higher is better) beats the champion's."""
-    mlflow = _mlflow()
-    mlflow.set_tracking_uri(tracking_uri(root))
+    with store(root) as mlflow:
+        return _register(mlflow, run_id, exp, val_score, artifact_path)
+
+
+def _register(mlflow: Any, run_id: str, exp: Experiment, val_score: float, artifact_path: str) -> str:
     name = registered_model_name(exp)
     client = mlflow.MlflowClient()
     version = _retry(lambda: mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name)).version
