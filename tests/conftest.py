@@ -20,6 +20,18 @@ SIGN_MNIST_ZIP = SHARED_DATA / "sign-language-mnist.zip"
 BIN = Path(sys.executable).parent
 
 
+@pytest.fixture(autouse=True)
+def no_tracking_uri_leaks() -> Iterator[None]:
+    """mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI for the whole process: a test that calls
+    it must not hand its store to the next test in the same pytest worker."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
+
+
 def needs_real_sign_mnist() -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not SIGN_MNIST_ZIP.exists(), reason=f"real data absent: {SIGN_MNIST_ZIP} is only present in the project's workplace"

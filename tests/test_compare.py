@@ -6,6 +6,8 @@ import subprocess
 import yaml
 from conftest import BIN, run, tool_env
 
+from handsign import layout
+
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -15,7 +17,9 @@ def commit(repo, message, metrics, lr, source="synthetic"):
         folder = repo / "reports" / exp
         (folder / "figures").mkdir(parents=True, exist_ok=True)
         (folder / "metrics.json").write_text(json.dumps(values))
-        (folder / "config.json").write_text(json.dumps({"name": exp, "source": source}))
+        config = repo / layout.ExperimentPaths(exp).config
+        config.parent.mkdir(parents=True, exist_ok=True)
+        config.write_text(json.dumps({"name": exp, "source": source}))
         for figure in ("training_curves.png", "confusion_matrix.png"):
             (folder / "figures" / figure).write_bytes(PNG + f"{exp} {figure} {message}".encode())
     (repo / "dvc.yaml").write_text(yaml.safe_dump({
@@ -76,7 +80,7 @@ def test_diff_tables_every_experiment_the_params_and_both_sides_figures(tmp_path
 
     # The workspace as the head side; a different data source is called out, not compared silently.
     (repo / "reports/b/metrics.json").write_text(json.dumps({"accuracy": 0.6, "f1_macro": 0.5}))
-    (repo / "reports/b/config.json").write_text(json.dumps({"name": "b", "source": "local"}))
+    (repo / layout.ExperimentPaths("b").config).write_text(json.dumps({"name": "b", "source": "local"}))
     md = subprocess.run([str(BIN / "handsign"), "diff", "--base", "HEAD", "--out", "ws"], cwd=repo, env=tool_env(),
                         capture_output=True, text=True).stdout  # fmt: skip
     assert table_rows(md)["b"] == ["0.8000", "0.6000", "-0.2000", "0.7000", "0.5000", "-0.2000"]

@@ -68,7 +68,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     base_line, head_line = times.read_text().splitlines()
     assert base_line.startswith(f"- base ({base}): ") and ", 0 stages run, " in base_line, base_line
     assert ", 3 stages run, " in head_line and "(DVC remote store)" in head_line, head_line  # configure, train, evaluate
-    assert json.loads((runner / "reports/fingers_cnn/config.json").read_text())["training"]["epochs"] == 1
+    assert json.loads((runner / "reports/configs/fingers_cnn/config.json").read_text())["training"]["epochs"] == 1
     assert run(["git", "log", "-1", "--format=%s", "report-head"], runner).stdout.strip() == "pipeline results (head)"
 
     # Two queued experiments of a grid, run side by side into the one MLflow store.

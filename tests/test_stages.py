@@ -1,5 +1,5 @@
 """Every stage script, run in-process on tiny data in the order `dvc repro` runs them: download,
-prepare, split, configure, configure_crossval, train, evaluate, crossval. The fast suite's
+prepare, split, configure, train, evaluate, crossval. The fast suite's
 end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through the real DVC."""
 
 import importlib.util
@@ -50,8 +50,7 @@ def repo(tmp_path_factory):
         for copy in ("fingers_64", "leapgestrecog_24"):
             stage("prepare")(copy)
             stage("split")(copy)
-        stage("configure")("fingers_cnn")
-        stage("configure_crossval")("leapgestrecog_cnn_loso")
+        stage("configure")()
         stage("train")("fingers_cnn")
         stage("evaluate")("fingers_cnn")
         stage("crossval")("leapgestrecog_cnn_loso")

@@ -12,6 +12,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from handsign import layout
+
 WORKSPACE = "workspace"
 FIGURES = ("training_curves.png", "confusion_matrix.png")
 HEADLINE = ("accuracy", "f1_macro")  # per experiment in the summary table; every metric below it
@@ -134,7 +136,7 @@ def build(root: Path, base: str, head: str = WORKSPACE, out: Path | None = None)
     for exp in experiments:
         pair = []
         for rev in (base, head):
-            config = read_at(root, rev, f"reports/{exp}/config.json")
+            config = read_at(root, rev, layout.ExperimentPaths(exp).config.as_posix())
             pair.append(json.loads(config).get("source") if config else None)
         sources[exp] = (pair[0], pair[1])
     report = Report(base, head, experiments, params, sources)

@@ -369,7 +369,7 @@ def load_params(path: str | Path = "params.yaml", overrides: dict[str, Any] | No
 
 
 def load_experiment(path: str | Path) -> Experiment:
-    """An experiment config written by the configure stage (`reports/<experiment>/config.json`)."""
+    """An experiment config written by the configure stage (`reports/configs/<experiment>/config.json`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing: run the configure stage first")

@@ -15,6 +15,7 @@ from handsign.config import Experiment
 DATA = Path("data")
 MODELS = Path("models")
 REPORTS = Path("reports")
+CONFIGS = REPORTS / "configs"  # one folder, written whole by the configure stage
 
 
 def repo_root(start: str | Path | None = None) -> Path:
@@ -64,7 +65,7 @@ class ExperimentPaths:
 
     @property
     def config(self) -> Path:
-        return REPORTS / self.name / "config.json"
+        return CONFIGS / self.name / "config.json"
 
     @property
     def model(self) -> Path:

@@ -1,16 +1,16 @@
-"""What the configure stages share: write one resolved experiment as the config its stages read."""
+"""The configure stage's work: check each resolved experiment and write the configs its stages read."""
 
 from __future__ import annotations
 
 from handsign import layout
-from handsign.atomic import write_text
+from handsign.atomic import atomic_path
 from handsign.config import ConfigError, Experiment
 from handsign.models import AUTOENCODERS, check_model
 
 
-def write_config(experiment: Experiment, where: str) -> None:
-    """Check the model can start from its `init` (`where` names the params.yaml entry in the
-    error), then write reports/<name>/config.json."""
+def check(experiment: Experiment, where: str) -> None:
+    """Raise ConfigError (naming the params.yaml entry `where`) unless the model can start from its
+    `init` and, in a cross-validation, learns from labels."""
     t = experiment.training
     try:
         check_model(t.model, t.init, t.holdout_class)
@@ -18,7 +18,20 @@ def write_config(experiment: Experiment, where: str) -> None:
             raise ValueError(f"{t.model} learns without labels: cross-validate a classifier")
     except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None
-    write_text(layout.ExperimentPaths(experiment.name).config, experiment.to_json())
-    split = "leave one subject out" if experiment.split == "loso" else f"{experiment.split} split"
-    print(f"{where}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
-          f"{split}, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
+
+
+def write_configs(experiments: list[tuple[Experiment, str]]) -> None:
+    """Check every experiment, then write reports/configs/<name>/config.json for each, all or
+    nothing (a config of an experiment no longer declared goes with the old folder)."""
+    for experiment, where in experiments:
+        check(experiment, where)
+    with atomic_path(layout.CONFIGS) as tmp:
+        tmp.mkdir()
+        for experiment, where in experiments:
+            path = tmp / experiment.name / "config.json"
+            path.parent.mkdir()
+            path.write_text(experiment.to_json())
+            t = experiment.training
+            split = "leave one subject out" if experiment.split == "loso" else f"{experiment.split} split"
+            print(f"{where}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
+                  f"{split}, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip
