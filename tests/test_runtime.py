@@ -33,3 +33,27 @@ def test_auto_device_and_forced_absent_device():
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match="device 'cuda' was asked for but is not available"):
             pick_device("cuda")
+
+
+def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units_and_a_forced_one_stays():
+    from handsign.runtime import fast_bf16, resolve_precision
+
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
+    assert fast_bf16(cpu) == (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    assert (resolve_precision("fp32", cpu), resolve_precision("bf16", cpu)) == ("fp32", "bf16")
+    assert not fast_bf16(torch.device("meta"))
+
+
+def test_a_bf16_training_runs_under_autocast_and_says_so(tmp_path):
+    from conftest import tiny_experiment
+
+    from handsign.train import autocast, fit
+
+    exp, store, split = tiny_experiment(tmp_path, per_class_train=4, epochs=1, precision="bf16", augment=False)
+    result = fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt")
+    assert result.precision == "bf16" and torch.isfinite(torch.tensor(result.history[0]["train_loss"]))
+    with autocast(torch.device("cpu"), bf16=True):
+        assert torch.nn.Linear(4, 2)(torch.ones(1, 4)).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), bf16=False):
+        assert torch.nn.Linear(4, 2)(torch.ones(1, 4)).dtype == torch.float32
