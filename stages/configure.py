@@ -13,11 +13,7 @@ from handsign.stage import run_stage
 
 
 def configure() -> None:
-    params = load_params()
-    write_configs(
-        [(params.experiment(n), f"experiments.{n}") for n in params.experiments]
-        + [(params.crossval_experiment(n), f"crossval.{n}") for n in params.crossval]
-    )
+    write_configs(load_params().every_experiment())
 
 
 if __name__ == "__main__":

@@ -613,8 +613,8 @@ def experiments(
         params = load_params(params_file)
     except ConfigError as e:
         _fail(str(e))
-    chosen = [(f"evaluate@{n}", params.experiment(n)) for n in params.experiments]
-    chosen += [(f"crossval@{n}", params.crossval_experiment(n)) for n in params.crossval]
+    targets = {"experiments": "evaluate", "crossval": "crossval"}  # the stage that ends each
+    chosen = [(f"{targets[where.split('.')[0]]}@{e.name}", e) for where, e in params.every_experiment()]
     chosen = [(stage, e) for stage, e in chosen if not dataset or e.dataset == dataset]
     if stages:
         typer.echo(" ".join(stage for stage, _ in chosen))
@@ -641,10 +641,14 @@ def check(
 
     try:
         params = load_params(params_file, {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in overrides)})
-        wanted = [n.split("@", 1)[-1] for n in names or []] or [*params.experiments, *params.crossval]
-        chosen = [params.crossval_experiment(n) if n in params.crossval else params.experiment(n) for n in wanted]
+        every = {e.name: e for _, e in params.every_experiment()}
     except ConfigError as e:
         _fail(str(e))
+    wanted = [n.split("@", 1)[-1] for n in names or []] or list(every)
+    unknown = [n for n in wanted if n not in every]
+    if unknown:
+        _fail(f"no experiment or cross-validation {', '.join(map(repr, unknown))}; known: {', '.join(every)}")
+    chosen = [every[n] for n in wanted]
     found = preflight.problems(params, chosen)
     for line in found:
         typer.echo(f"check: {line}", err=True)

@@ -61,8 +61,8 @@ class DataCopyParams:
     image_size: int = 28
     resize: str = "stretch"
     splits: tuple[str, ...] = ("official",)
-    # On the synthetic source only (the CPU demo): prepare at this size instead; 0 keeps image_size.
-    # The copy keeps its name, so experiments and real data (always image_size) are unchanged.
+    # On the synthetic source only (the CPU demo): `image_size` to prepare at instead (absent keeps
+    # image_size). The copy keeps its name, so experiments and real data (always image_size) are unchanged.
     on_synthetic: dict[str, int] = field(default_factory=dict)
 
 
@@ -148,6 +148,13 @@ class Params(TrainingDefaults):
         if self.datasets[spec.dataset].source == "synthetic":
             return spec.on_synthetic.get("image_size", spec.image_size)
         return spec.image_size
+
+    def every_experiment(self) -> list[tuple[str, Experiment]]:
+        """Every experiment and cross-validation resolved, each with where params.yaml declares it
+        (`experiments.<name>` or `crossval.<name>`)."""
+        return [(f"experiments.{n}", self.experiment(n)) for n in self.experiments] + [
+            (f"crossval.{n}", self.crossval_experiment(n)) for n in self.crossval
+        ]
 
     def experiment(self, name: str) -> Experiment:
         """The experiment `name` with every shared default it does not override filled in."""

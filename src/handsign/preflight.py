@@ -4,11 +4,9 @@ first, so a missing file stops it at once with the fix named, not after minutes 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from handsign.config import Experiment, Params
 from handsign.layout import repo_root
-from handsign.models import CHECKPOINT_SUFFIXES, MODELS, weights
+from handsign.models import CHECKPOINT_SUFFIXES, imagenet_arch, weights
 from handsign.sources import KAGGLE_HOST, kaggle_credentials, reachable, resolve_path
 
 
@@ -18,8 +16,8 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
     found: list[str] = []
     for dataset in sorted({e.dataset for e in experiments}):
         source = params.datasets[dataset]
-        if source.source == "local" and not resolve_path(source.local_path, root).exists():
-            found.append(f"datasets.{dataset}.local_path: {resolve_path(source.local_path, root)} does not exist; "
+        if source.source == "local" and not (archive := resolve_path(source.local_path, root)).exists():
+            found.append(f"datasets.{dataset}.local_path: {archive} does not exist; "
                          f"put the Kaggle archive there or set local_path to where it is")  # fmt: skip
         if source.source == "kaggle":
             if not kaggle_credentials():
@@ -32,11 +30,11 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
     for exp in experiments:
         init = exp.training.init
         if init == "imagenet":
-            arch = MODELS[exp.training.model][2]["arch"]
+            arch = imagenet_arch(exp.training.model)
             if weights.find_imagenet(arch) is None:
                 online = reachable(weights.DOWNLOAD_HOST) if online is None else online
                 if not online:
                     found.append(f"{exp.name}: {weights.missing_message(arch)}")
-        elif init.endswith(CHECKPOINT_SUFFIXES) and not (root / Path(init)).exists():
+        elif init.endswith(CHECKPOINT_SUFFIXES) and not (root / init).exists():
             found.append(f"{exp.name}: init {init} does not exist; train that experiment first (dvc repro evaluate@...)")
     return found

@@ -20,14 +20,14 @@ def check(experiment: Experiment, where: str) -> None:
         raise ConfigError(f"{where}: {e}") from None
 
 
-def write_configs(experiments: list[tuple[Experiment, str]]) -> None:
+def write_configs(experiments: list[tuple[str, Experiment]]) -> None:
     """Check every experiment, then write reports/configs/<name>/config.json for each, all or
     nothing (a config of an experiment no longer declared goes with the old folder)."""
-    for experiment, where in experiments:
+    for where, experiment in experiments:
         check(experiment, where)
     with atomic_path(layout.CONFIGS) as tmp:
         tmp.mkdir()
-        for experiment, where in experiments:
+        for where, experiment in experiments:
             path = tmp / experiment.name / "config.json"
             path.parent.mkdir()
             path.write_text(experiment.to_json())

@@ -140,8 +140,7 @@ def set_tags(root: Path, run_id: str, tags: dict[str, str]) -> None:
     """Tags on a run, shown as columns in the MLflow UI (what the training ran on)."""
     mlflow = _mlflow()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
-    for key, value in tags.items():
-        _retry(lambda k=key, v=value: client.set_tag(run_id, k, v))
+    _retry(lambda: client.log_batch(run_id, tags=[mlflow.entities.RunTag(k, v) for k, v in tags.items()]))
 
 
 def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:

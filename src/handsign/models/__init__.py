@@ -31,7 +31,7 @@ MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "encoder_conv": ("autoencoder", "encoder_conv", {}),
 }
 AUTOENCODERS = ("autoencoder_mlp", "autoencoder_conv")
-PRETRAINED = ("handsign_resnet18", "handsign_resnet50", "resnet18", "mobilenet_v2")
+PRETRAINED = tuple(name for name, (module, _, _) in MODELS.items() if module == "imagenet")
 INITS = ("random", "imagenet")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -56,6 +56,11 @@ def check_model(name: str, init: str = "random", holdout_class: str = "") -> Non
         )
     if init == "imagenet" and name not in PRETRAINED:
         raise ValueError(f"model {name!r} has no ImageNet weights; init: imagenet needs one of {', '.join(PRETRAINED)}")
+
+
+def imagenet_arch(name: str) -> str:
+    """The torchvision architecture (its ImageNet checkpoint) behind a model of `PRETRAINED`."""
+    return MODELS[name][2]["arch"]
 
 
 def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28, init: str = "random") -> nn.Module:
