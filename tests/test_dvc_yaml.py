@@ -69,3 +69,19 @@ def test_the_closure_sees_lazy_and_package_imports():
     files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
     assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
     assert "handsign/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+
+
+def test_dvc_lock_holds_no_stage_that_dvc_yaml_no_longer_has():
+    """DVC never prunes dvc.lock: a renamed or removed stage stays there, and every stage of
+    every `dvc repro` re-parses and rewrites it (seconds per stage on a 2-core machine)."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    declared = set()
+    for name, stage in stages.items():
+        if "foreach" in stage:
+            over = params[stage["foreach"].removeprefix("${").removesuffix("}")]
+            declared.update(f"{name}@{key}" for key in over)
+        else:
+            declared.add(name)
+    locked = set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"])
+    assert locked <= declared, f"stale in dvc.lock: {sorted(locked - declared)}"
