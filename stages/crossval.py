@@ -17,10 +17,10 @@ import pandas as pd
 from handsign import distributed, layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
-from handsign.datasets import PreparedStore
 from handsign.inference import load_checkpoint, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device
+from handsign.splitdata import load_split
 from handsign.stage import run_stage
 from handsign.train import fit
 
@@ -28,11 +28,8 @@ from handsign.train import fit
 def crossval(name: str) -> None:
     paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
-    prepared, split_file = layout.experiment_data(exp)
-    store = PreparedStore.load(prepared)
-    if not split_file.exists():
-        raise FileNotFoundError(f"{split_file} is missing: add loso to data.{exp.data_copy}.splits and run the split stage")
-    table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
+    data = load_split(exp)
+    store, table, split_file = data.store, data.table, data.split_file
     folds = [c for c in table.columns if c.startswith("fold_")]
     procs = distributed.launched()
     root = repo_root()

@@ -5,6 +5,10 @@ An autoencoder is scored on what it learned without labels (handsign/embeddings.
 reconstruction, clustering and a linear probe of its codes, and anomaly detection."""
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,85 +18,84 @@ from torch import nn
 from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
-from handsign.datasets import PreparedStore
+from handsign.datasets import get_spec
 from handsign.inference import load_checkpoint, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device
 from handsign.serving import Preprocessing, log_network, log_served_model
+from handsign.splitdata import SplitData, load_split
 from handsign.stage import run_stage
-
-# What the split file's `group` column holds for each dataset.
-GROUP_KIND = {"leapgestrecog": "subject", "fingers": "hand"}
 
 
 def evaluate(name: str) -> None:
     paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
-    prepared, split_file = layout.experiment_data(exp)
-    store = PreparedStore.load(prepared)
-    table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str})
+    data = load_split(exp)
     model, checkpoint = load_checkpoint(paths.model, pick_device(exp.training.device))
-    if checkpoint["task"] == "reconstruction":
-        evaluate_autoencoder(exp, paths, store, table, model, checkpoint)
-    else:
-        evaluate_classifier(exp, paths, store, table, model, checkpoint)
-
-
-def evaluate_classifier(exp: Experiment, paths: layout.ExperimentPaths, store: PreparedStore, table: pd.DataFrame,
-                        model: nn.Module, checkpoint: dict) -> None:  # fmt: skip
-    name = exp.name
-    test_idx = np.flatnonzero(table["split"].to_numpy() == "test")
-    names = checkpoint["class_names"]
-    y_true = table["label"].to_numpy()[test_idx]
-    y_pred = predict(model, store.images, test_idx)
-    summary, per_class = report.classification_metrics(y_true, y_pred, names)
-
-    groups = table["group"].astype(str).to_numpy()[test_idx]
-    per_group = report.per_group_accuracy(y_true, y_pred, groups)
-    group_kind = GROUP_KIND.get(exp.dataset, "group")
-    summary.update(report.group_summary(per_group))
-    write_json(paths.metrics, summary)
-    write_json(paths.per_class, per_class)
-    write_json(paths.per_group, {"group": group_kind, "test": per_group})
-    with atomic_path(paths.predictions) as tmp:
-        pd.DataFrame({
-            "sample_id": table["sample_id"].to_numpy()[test_idx],
-            "actual": [names[i] for i in y_true],
-            "predicted": [names[i] for i in y_pred],
-        }).to_csv(tmp, index=False)  # fmt: skip
+    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
     history = pd.read_csv(paths.history)
     report.write_curves(history, paths.curves)
-    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
-    curves_png, confusion_png = paths.figures / "training_curves.png", paths.figures / "confusion_matrix.png"
-    report.plot_training_curves(history, curves_png, title)
-    report.plot_confusion_matrix(y_true, y_pred, names, confusion_png, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
-    figures = [curves_png, confusion_png]
+    curves = paths.figures / "training_curves.png"
+    report.plot_training_curves(history, curves, title)
+    score = score_autoencoder if checkpoint["task"] == "reconstruction" else score_classifier
+    results = score(exp, paths, data, model, checkpoint, title)
+    results.figures.insert(0, curves)
+    publish_results(exp, paths, results)
+
+
+@dataclass
+class Results:
+    """What scoring an experiment produced, for `publish_results` to write, log and register."""
+
+    summary: dict[str, Any]  # metrics.json (each logged to MLflow as test_<key>)
+    per_class: dict[str, dict[str, float]]
+    per_group: dict[str, Any]  # per_group.json: what a group is, and the test accuracy per group
+    predictions: pd.DataFrame  # one row per test sample
+    figures: list[Path]
+    log_model: Callable[[str, str], None]  # (run id, tracking URI): logs the model to the run
+
+
+def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
+                     checkpoint: dict, title: str) -> Results:  # fmt: skip
+    store, table = data.store, data.table
+    test_idx = data.rows("test")
+    names = checkpoint["class_names"]
+    y_true = data.column("label")[test_idx]
+    y_pred = predict(model, store.images, test_idx)
+    summary, per_class = report.classification_metrics(y_true, y_pred, names)
+    groups = table["group"].astype(str).to_numpy()[test_idx]
+    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    group_kind = get_spec(exp.dataset).group
+    summary.update(report.group_summary(per_group))
+    predictions = pd.DataFrame({
+        "sample_id": table["sample_id"].to_numpy()[test_idx],
+        "actual": [names[i] for i in y_true],
+        "predicted": [names[i] for i in y_pred],
+    })  # fmt: skip
+    confusion = paths.figures / "confusion_matrix.png"
+    report.plot_confusion_matrix(y_true, y_pred, names, confusion, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
+    figures = [confusion]
     if per_group:
         figures.append(paths.figures / "per_group_accuracy.png")
         report.plot_per_group(per_group, figures[-1], title, group_kind)
-
-    run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
-    val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
-    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures]
-    root = repo_root()
-    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in summary.items()}, artifacts)
     # The served model takes image files and applies the training data's preprocessing itself.
     examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
     preprocessing = Preprocessing(**checkpoint["preprocessing"])
-    log_served_model(run_id, tracking.tracking_uri(root), model.cpu(), preprocessing, examples)
-    registered = tracking.register(root, run_id, exp, val_score)
-    print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
-    print(f"evaluate: registered {registered}")
+
+    def log_model(run_id: str, tracking_uri: str) -> None:
+        log_served_model(run_id, tracking_uri, model.cpu(), preprocessing, examples)
+
+    return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model)
 
 
-def evaluate_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, store: PreparedStore, table: pd.DataFrame,
-                         model: nn.Module, checkpoint: dict) -> None:  # fmt: skip
+def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
+                      checkpoint: dict, title: str) -> Results:  # fmt: skip
     from handsign import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
 
-    name, seed = exp.name, exp.training.seed
+    store, table, seed = data.store, data.table, exp.training.seed
     names = checkpoint["class_names"]
-    split, labels = table["split"].to_numpy(), table["label"].to_numpy()
-    train_idx, test_idx = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+    labels = data.column("label")
+    train_idx, test_idx = data.rows("train"), data.rows("test")
     test = embeddings.encode(model, store.images, test_idx)
     y_true = labels[test_idx]
     holdout = exp.training.holdout_class
@@ -113,35 +116,27 @@ def evaluate_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, store: 
         summary.update(scores, probe_accuracy=probe["accuracy"], probe_f1_macro=probe["f1_macro"])
     else:  # a flat folder: one class, nothing to cluster or classify
         clusters, y_pred, per_class = np.zeros(len(y_true), dtype=int), y_true, {}
-        print(f"evaluate: {name}: one class only; clustering and the probe need class folders")
+        print(f"evaluate: {exp.name}: one class only; clustering and the probe need class folders")
     for k, cls in enumerate(names):
         hit = y_true == k
         if hit.any():
             per_class.setdefault(cls, {})["reconstruction_mse"] = float(test.errors[hit].mean())
     groups = table["group"].astype(str).to_numpy()[test_idx]
     per_group = report.per_group_accuracy(y_true, y_pred, groups)
-    group_kind = GROUP_KIND.get(exp.dataset, "group")
+    group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group), parameters=sum(p.numel() for p in model.parameters()), n_test=len(test_idx))
-    write_json(paths.metrics, summary)
-    write_json(paths.per_class, per_class)
-    write_json(paths.per_group, {"group": group_kind, "test": per_group, "scored_by": "linear probe"})
-    with atomic_path(paths.predictions) as tmp:
-        pd.DataFrame({
-            "sample_id": table["sample_id"].to_numpy()[test_idx],
-            "actual": [names[i] for i in y_true],
-            "predicted": [names[i] for i in y_pred],  # by the linear probe on the codes
-            "cluster": clusters,
-            "reconstruction_error": test.errors,
-        }).to_csv(tmp, index=False)  # fmt: skip
+    predictions = pd.DataFrame({
+        "sample_id": table["sample_id"].to_numpy()[test_idx],
+        "actual": [names[i] for i in y_true],
+        "predicted": [names[i] for i in y_pred],  # by the linear probe on the codes
+        "cluster": clusters,
+        "reconstruction_error": test.errors,
+    })  # fmt: skip
 
-    history = pd.read_csv(paths.history)
-    report.write_curves(history, paths.curves)
-    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
-    figures = {f: paths.figures / f"{f}.png" for f in ("training_curves", "reconstructions", "embedding_map", "anomalies")}
-    report.plot_training_curves(history, figures["training_curves"], title)
-    shown = test_idx[np.random.default_rng(seed).permutation(len(test_idx))[:16]]
-    report.plot_reconstructions(store.images[np.sort(shown)], embeddings.reconstruct(model, store.images[np.sort(shown)]),
-                                [names[labels[i]] for i in np.sort(shown)], figures["reconstructions"],
+    figures = {f: paths.figures / f"{f}.png" for f in ("reconstructions", "embedding_map", "anomalies")}
+    shown = np.sort(test_idx[np.random.default_rng(seed).permutation(len(test_idx))[:16]])
+    report.plot_reconstructions(store.images[shown], embeddings.reconstruct(model, store.images[shown]),
+                                [names[labels[i]] for i in shown], figures["reconstructions"],
                                 f"{title}\ntest MSE {mse:.4f}, PSNR {summary['psnr']:.1f} dB")  # fmt: skip
     rows, pca, tsne = embeddings.map_2d(test.codes, seed)
     scored = f"k-means ARI {summary['kmeans_ari']:.3f}, NMI {summary['kmeans_nmi']:.3f}" if n_classes >= 2 else "one class"
@@ -159,14 +154,30 @@ def evaluate_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, store: 
         figures["per_group_accuracy"] = paths.figures / "per_group_accuracy.png"
         report.plot_per_group(per_group, figures["per_group_accuracy"], f"{title}\nlinear probe", group_kind)
 
+    def log_model(run_id: str, tracking_uri: str) -> None:
+        log_network(run_id, tracking_uri, model.cpu())  # its encoder can start a classifier (init)
+
+    per_group_file = {"group": group_kind, "test": per_group, "scored_by": "linear probe"}
+    return Results(summary, per_class, per_group_file, predictions, list(figures.values()), log_model)
+
+
+def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Results) -> None:
+    """Write the scores to reports/<experiment>/, log them, the figures and the model to the
+    experiment's MLflow run, and register the model."""
+    write_json(paths.metrics, results.summary)
+    write_json(paths.per_class, results.per_class)
+    write_json(paths.per_group, results.per_group)
+    with atomic_path(paths.predictions) as tmp:
+        results.predictions.to_csv(tmp, index=False)
     run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
-    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *figures.values()]
+    artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *results.figures]
     root = repo_root()
-    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in summary.items()}, artifacts)
-    log_network(run_id, tracking.tracking_uri(root), model.cpu())  # its encoder can start a classifier (init)
+    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in results.summary.items()}, artifacts)
+    results.log_model(run_id, tracking.tracking_uri(root))
     registered = tracking.register(root, run_id, exp, val_score)
-    print(f"evaluate: {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items()))
+    scores = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.summary.items())
+    print(f"evaluate: {exp.name}: {scores}")
     print(f"evaluate: registered {registered}")
 
 

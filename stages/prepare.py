@@ -2,7 +2,7 @@
 
 from handsign import layout
 from handsign.config import load_params
-from handsign.datasets import get_format
+from handsign.datasets import get_spec
 from handsign.stage import run_stage
 
 
@@ -17,7 +17,7 @@ def prepare(copy: str) -> None:
             f"prepare: {copy} at {size} px, not {spec.image_size}: the synthetic demo's size "
             f"(data.{copy}.on_synthetic in params.yaml; real data is prepared at {spec.image_size} px)"
         )
-    data = get_format(spec.dataset).read(layout.raw(spec.dataset), size, spec.resize)
+    data = get_spec(spec.dataset).read(layout.raw(spec.dataset), size, spec.resize)
     data.save(layout.prepared(copy), spec.dataset, spec.resize)
     shape, classes = data.images.shape[1:], len(data.class_names)
     print(f"prepare: {len(data.labels)} images {shape} ({spec.resize}), {classes} classes -> {layout.prepared(copy)}")

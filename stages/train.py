@@ -8,8 +8,8 @@ import pandas as pd
 from handsign import distributed, layout, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
-from handsign.datasets import PreparedStore
 from handsign.layout import repo_root
+from handsign.splitdata import load_split
 from handsign.stage import run_stage
 from handsign.tasks import task_for
 from handsign.train import data_fingerprint, fit, interrupted_state
@@ -18,18 +18,14 @@ from handsign.train import data_fingerprint, fit, interrupted_state
 def train(name: str) -> None:
     paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
-    prepared, split_file = layout.experiment_data(exp)
-    store = PreparedStore.load(prepared)
-    if not split_file.exists():
-        raise FileNotFoundError(f"{split_file} is missing: run the split stage first")
-    split = pd.read_csv(split_file, usecols=["split"])["split"].to_numpy()
-    fingerprint = data_fingerprint(split_file)
+    data = load_split(exp)
+    fingerprint = data_fingerprint(data.split_file)
     root = repo_root()
     state = interrupted_state(paths.resume, exp, fingerprint)
     procs = distributed.launched()
     run_id = state["run_id"] if state else (tracking.start_run(exp, root) if procs.main else "")
     result = fit(
-        exp, store, split, paths.model, paths.resume, fingerprint, state, run_id,
+        exp, data.store, data.column("split"), paths.model, paths.resume, fingerprint, state, run_id,
         on_epoch=lambda row: tracking.log_epoch(root, run_id, row),
     )  # fmt: skip
     distributed.stop()

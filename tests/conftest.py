@@ -1,14 +1,11 @@
 from __future__ import annotations
 
-import contextlib
+import dataclasses
+import functools
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,47 +71,52 @@ def repo_copy(tmp_path: Path) -> Path:
     return dest
 
 
-def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, per_class_train: int = 20, **training):
+@functools.cache
+def shipped_params():
+    """params.yaml as committed: the one source of the defaults the tests start from."""
+    from handsign.config import load_params
+
+    return load_params(REPO / "params.yaml")
+
+
+def training(**overrides):
+    """params.yaml's training defaults with `overrides` (a Training)."""
+    return shipped_params().training(**overrides)
+
+
+def synthetic_params(**counts):
+    """params.yaml's `synthetic:` counts with `counts` replaced."""
+    return dataclasses.replace(shipped_params().synthetic, **counts)
+
+
+def split_params(**keys):
+    """params.yaml's `split:` with `keys` replaced."""
+    return dataclasses.replace(shipped_params().split, **keys)
+
+
+def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, per_class_train: int = 20, **overrides):
     """Render, prepare and split a small synthetic dataset in-process, as the stages do; returns
-    (experiment, prepared store, split column). `training` overrides the training defaults."""
-    from handsign.config import DatasetParams, Experiment, SplitParams, SyntheticParams, Training
-    from handsign.datasets import PreparedStore, get_format
+    (experiment, prepared store, split column). `overrides` change params.yaml's training defaults."""
+    from handsign.config import DatasetParams, Experiment
+    from handsign.datasets import PreparedStore, get_spec
     from handsign.split import assign_splits
     from handsign.synth import render_dataset
 
-    synthetic = SyntheticParams(per_class_train=per_class_train, per_class_test=4, subjects=3, frames_per_gesture=6)
+    synthetic = synthetic_params(per_class_train=per_class_train, per_class_test=4, subjects=3, frames_per_gesture=6)
     prepared = root / f"prepared_{dataset}_{image_size}_{per_class_train}"
     if not prepared.exists():
         render_dataset(dataset, root / f"raw_{dataset}_{per_class_train}", synthetic, 0)
-        get_format(dataset).read(root / f"raw_{dataset}_{per_class_train}", image_size).save(prepared, dataset)
+        get_spec(dataset).read(root / f"raw_{dataset}_{per_class_train}", image_size).save(prepared, dataset)
     store = PreparedStore.load(prepared)
     strategy = "subject" if dataset == "leapgestrecog" else "official"
-    split = assign_splits(store.samples, strategy, SplitParams(seed=0)).to_numpy()
-    exp = Experiment("tiny", dataset, DatasetParams().source, image_size, strategy, Training(**training))
+    split = assign_splits(store.samples, strategy, split_params(seed=0)).to_numpy()
+    exp = Experiment("tiny", dataset, DatasetParams().source, image_size, strategy, training(**overrides))
     return exp, store, split
 
 
-@contextlib.contextmanager
-def mlflow_serving(args: list[str], ready: str, **extra: str) -> Iterator[str]:
-    """`mlflow <args> -h 127.0.0.1 -p <free port>` (a tracking server, or `models serve`),
-    running until the block ends; yields its URL once GET `ready` answers."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [str(BIN / "mlflow"), *args, "-h", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(cmd, env=tool_env(**extra), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + ready, timeout=2)
-                break
-            except OSError:
-                assert proc.poll() is None and time.time() < deadline, f"{' '.join(cmd)} did not start"
-                time.sleep(1)
-        yield url
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+def mlflow_serving(args: list[str], ready: str, **extra: str):
+    """`mlflow <args>` on a free local port (handsign.mlflow_server, as `handsign bench serve`
+    runs it) in the tests' environment; yields its URL once GET `ready` answers."""
+    from handsign.mlflow_server import mlflow_process
+
+    return mlflow_process(args, ready, env=tool_env(**extra), timeout=120)

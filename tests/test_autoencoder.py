@@ -9,7 +9,8 @@ from PIL import Image
 
 from handsign import embeddings
 from handsign.config import ConfigError, load_params
-from handsign.datasets import DatasetFormatError, get_format
+from handsign.datasets import DatasetFormatError, get_spec
+from handsign.imagefile import UnreadableImage
 from handsign.inference import load_checkpoint
 from handsign.models import build_model, check_model
 from handsign.serving import Classifier
@@ -119,7 +120,7 @@ def write_image(path, size, mode="L", value=128):
 
 
 def test_a_folder_of_your_own_images_flat_or_one_folder_per_class(tmp_path):
-    images = get_format("images")
+    images = get_spec("images")
     flat = tmp_path / "flat" / "my_photos"  # an unpacked archive's single top folder is looked into
     write_image(flat / "a.png", (40, 30))
     write_image(flat / "b.jpg", (100, 100), "RGB")
@@ -145,7 +146,7 @@ def test_a_folder_of_your_own_images_flat_or_one_folder_per_class(tmp_path):
     with pytest.raises(DatasetFormatError, match="no images"):
         images.read(tmp_path / "empty", 8)
     (flat / "broken.png").write_bytes(b"\x89PNG not really")
-    with pytest.raises(DatasetFormatError, match="broken.png: cannot read image"):
+    with pytest.raises(UnreadableImage, match="broken.png: not an image file"):
         images.read(tmp_path / "flat", 8)
 
 

@@ -3,11 +3,12 @@
 import json
 
 import pytest
+from conftest import split_params, training
 from typer.testing import CliRunner
 
 from handsign.cli import app
-from handsign.config import DatasetParams, Experiment, SplitParams, Training
-from handsign.datasets import PreparedStore, get_format
+from handsign.config import DatasetParams, Experiment
+from handsign.datasets import PreparedStore, get_spec
 from handsign.split import assign_splits
 from handsign.train import fit
 
@@ -35,10 +36,11 @@ def test_synth_rejects_bad_counts_without_writing(tmp_path):
 def checkpoint(tmp_path_factory):
     root = tmp_path_factory.mktemp("score")
     assert runner.invoke(app, ["synth", "sign_mnist", str(root / "raw"), *TINY]).exit_code == 0
-    get_format("sign_mnist").read(root / "raw").save(root / "prepared", "sign_mnist")
+    get_spec("sign_mnist").read(root / "raw").save(root / "prepared", "sign_mnist")
     store = PreparedStore.load(root / "prepared")
-    exp = Experiment("tiny", "sign_mnist", DatasetParams().source, 28, "official", Training(epochs=1))
-    fit(exp, store, assign_splits(store.samples, "official", SplitParams(seed=0)).to_numpy(), root / "model.pt", root / "last.pt")
+    exp = Experiment("tiny", "sign_mnist", DatasetParams().source, 28, "official", training(epochs=1))
+    split = assign_splits(store.samples, "official", split_params(seed=0)).to_numpy()
+    fit(exp, store, split, root / "model.pt", root / "last.pt")
     return root
 
 

@@ -1,6 +1,7 @@
 """dvc.yaml is complete: each stage depends on every handsign module its script imports."""
 
 import ast
+import dataclasses
 from pathlib import Path
 
 import yaml
@@ -85,3 +86,95 @@ def test_dvc_lock_holds_no_stage_that_dvc_yaml_no_longer_has():
             declared.add(name)
     locked = set(yaml.safe_load((REPO / "dvc.lock").read_text())["stages"])
     assert locked <= declared, f"stale in dvc.lock: {sorted(locked - declared)}"
+
+
+def stages_for(params: dict) -> dict[str, dict]:
+    """Every stage of dvc.yaml as DVC expands it: `<name>@<key>` for a foreach, ${...} filled in."""
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    expanded = {}
+    for name, stage in stages.items():
+        if "foreach" not in stage:
+            expanded[name] = stage
+            continue
+        over = params[stage["foreach"].removeprefix("${").removesuffix("}")]
+        for key, item in over.items():
+            text = yaml.safe_dump(stage["do"]).replace("${key}", key)
+            for field, value in item.items():
+                text = text.replace(f"${{item.{field}}}", str(value))
+            expanded[f"{name}@{key}"] = yaml.safe_load(text)
+    return expanded
+
+
+def listed(stage: dict, section: str) -> set[str]:
+    return {next(iter(e)) if isinstance(e, dict) else e for e in stage.get(section, [])}
+
+
+def test_dvc_yaml_params_are_the_keys_the_loader_reads():
+    """A stage reruns when, and only when, a params.yaml key its code reads changes."""
+    from handsign.config import EXPERIMENT_KEYS, Params
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    stages = stages_for(params)
+    assert listed(stages["configure"], "params") == set(EXPERIMENT_KEYS)
+    used = set()
+    for name, stage in stages.items():
+        for key in listed(stage, "params"):
+            node = params
+            for part in key.split("."):
+                assert isinstance(node, dict) and part in node, f"{name}: params key {key} is not in params.yaml"
+                node = node[part]
+            used.add(key.split(".")[0])
+    # Every section of the loader drives some stage (train_launcher: the train and crossval commands).
+    fields = {f.name for f in dataclasses.fields(Params)} - {"train_launcher"}
+    assert fields <= used, f"params no stage depends on: {sorted(fields - used)}"
+    declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    assert all(declared[n]["do"]["cmd"].startswith("${train_launcher} ") for n in ("train", "crossval"))
+
+
+def test_dvc_yaml_paths_are_layouts():
+    """What each stage writes and reads in dvc.yaml is where handsign.layout says the code writes
+    and reads it, for every dataset, prepared copy and experiment of params.yaml."""
+    from handsign import layout
+    from handsign.config import load_params
+
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    p = load_params(REPO / "params.yaml")
+    stages = stages_for(raw)
+
+    def rel(path) -> str:
+        return Path(path).as_posix()
+
+    for dataset in p.datasets:
+        assert rel(layout.raw(dataset)) in listed(stages[f"download@{dataset}"], "outs")
+    for copy, spec in p.data.items():
+        assert rel(layout.raw(spec.dataset)) in listed(stages[f"prepare@{copy}"], "deps")
+        assert rel(layout.prepared(copy)) in listed(stages[f"prepare@{copy}"], "outs")
+        assert rel(layout.prepared(copy)) in listed(stages[f"split@{copy}"], "deps")
+        assert rel(layout.split_dir(copy)) in listed(stages[f"split@{copy}"], "outs")
+        assert rel(layout.split_summary(copy)) in listed(stages[f"split@{copy}"], "metrics")
+    assert rel(layout.CONFIGS) in listed(stages["configure"], "outs")
+    for where, exp in p.every_experiment():
+        kind = "crossval" if where.startswith("crossval.") else "train"
+        paths = layout.ExperimentPaths(exp.name)
+        prepared, split_file = (rel(f) for f in layout.experiment_data(exp))
+        reads = listed(stages[f"{kind}@{exp.name}"], "deps")
+        assert {rel(paths.config), prepared, split_file} <= reads, exp.name
+        if kind == "train":
+            written = set().union(*(listed(stages[f"train@{exp.name}"], s) for s in ("outs", "metrics")))
+            assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.train_summary)} <= written
+            assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.config)} <= listed(
+                stages[f"evaluate@{exp.name}"], "deps"
+            )
+            stage = stages[f"evaluate@{exp.name}"]
+        else:
+            stage = stages[f"crossval@{exp.name}"]
+        written = set().union(*(listed(stage, s) for s in ("outs", "metrics", "plots")))
+        assert {
+            rel(paths.metrics),
+            rel(paths.per_class),
+            rel(paths.per_group),
+            rel(paths.figures),
+            rel(paths.predictions),
+        } <= written
+        if kind == "train":
+            assert rel(paths.curves) in written

@@ -7,6 +7,7 @@ import zlib
 
 import numpy as np
 import pytest
+from conftest import synthetic_params
 from PIL import Image
 
 from handsign.datasets import leapgestrecog
@@ -51,9 +52,8 @@ def test_fast_decoder_leaves_other_pngs_to_pillow(tmp_path):
 
 
 def test_fast_and_pillow_paths_prepare_the_same_frames(tmp_path):
-    from handsign.config import SyntheticParams
 
-    render_dataset("leapgestrecog", tmp_path / "leap", SyntheticParams(subjects=2, frames_per_gesture=2), 0)
+    render_dataset("leapgestrecog", tmp_path / "leap", synthetic_params(subjects=2, frames_per_gesture=2), 0)
     paths = [p for p, _, _ in leapgestrecog.locate(tmp_path / "leap")]
     fast = np.array(read_image_files(paths, (640, 240), 64, "fast").images)
     for p in paths:  # Pillow's adaptive row filters: the decoder hands these to Pillow
@@ -87,10 +87,9 @@ def test_resize_modes_keep_or_ignore_the_aspect_ratio():
 
 
 def test_identical_neighbouring_frames_are_counted_not_fatal(tmp_path):
-    from handsign.config import SyntheticParams
 
     raw = tmp_path / "leap"
-    render_dataset("leapgestrecog", raw, SyntheticParams(subjects=3, frames_per_gesture=3), 0)
+    render_dataset("leapgestrecog", raw, synthetic_params(subjects=3, frames_per_gesture=3), 0)
     folder = raw / "leapGestRecog" / "01" / "03_fist"
     shutil.copyfile(folder / "frame_01_03_0001.png", folder / "frame_01_03_0002.png")
     data = leapgestrecog.read(raw, 32)

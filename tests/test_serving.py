@@ -1,24 +1,23 @@
 """Using a trained model: predict on files, export with a parity check, the live camera and the
 collector driven headless from a video the test writes, and the real `mlflow models serve`."""
 
-import base64
 import json
 import os
 import subprocess
-import urllib.request
 
 import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BIN, mlflow_serving, tiny_experiment, tool_env
+from conftest import BIN, mlflow_serving, synthetic_params, tiny_experiment, tool_env, training
 from PIL import Image
 
 from handsign.camera import Roi, collect, grey
-from handsign.config import DatasetParams, SyntheticParams
-from handsign.datasets import get_format
+from handsign.config import DatasetParams
+from handsign.datasets import get_spec
 from handsign.export import export
-from handsign.serving import Classifier, Preprocessing
+from handsign.mlflow_server import invoke
+from handsign.serving import Classifier, Preprocessing, encode_file
 from handsign.sources import fetch
 from handsign.train import fit
 
@@ -58,7 +57,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
     assert out.returncode == 1  # one file failed
     result = json.loads(out.stdout)
     assert [r["path"] for r in result["predictions"]] == [str(folder / f.name) for f in raw[:3]] + [str(rgb)]
-    assert list(result["errors"]) == [str(broken)] and "cannot read image" in result["errors"][str(broken)]
+    assert list(result["errors"]) == [str(broken)] and "not an image file" in result["errors"][str(broken)]
     assert f"skipped {broken}" in out.stderr
     classifier = Classifier.from_checkpoint(checkpoint)
     expected = classifier.probabilities([Image.open(f) for f in raw[:3]] + [Image.open(rgb)])
@@ -130,13 +129,13 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
     assert all(Image.open(p).size == (128, 128) and Image.open(p).mode == "L" for p in train + test)
     # Exactly what the download stage (source: local) and the prepare stage do with a folder.
     local = DatasetParams(source="local", local_path=str(dataset))
-    fetched = fetch("fingers", local, SyntheticParams(), tmp_path / "raw", tmp_path)
-    prepared = get_format("fingers").read(fetched, 32)
+    fetched = fetch("fingers", local, synthetic_params(), tmp_path / "raw", tmp_path)
+    prepared = get_spec("fingers").read(fetched, 32)
     assert sorted(prepared.labels.tolist()) == [3] * 6 + [5] * 3
     assert sorted(prepared.official_splits) == ["test"] * 3 + ["train"] * 6 and set(prepared.groups) == {"L", "R"}
     leap = collect(str(video), "leapgestrecog", "ok", tmp_path / "my_leap", subject="07", headless=True, every=3)
     assert [p.name for p in leap] == [f"frame_07_07_{i:04d}.png" for i in range(1, 5)]
-    frames = get_format("leapgestrecog").read(tmp_path / "my_leap", 64)
+    frames = get_spec("leapgestrecog").read(tmp_path / "my_leap", 64)
     assert set(frames.groups) == {"07"} and set(frames.labels.tolist()) == {6}  # ok is the 7th gesture
     with pytest.raises(ValueError, match="Fingers labels are a count and a hand"):
         collect(str(video), "fingers", "7X", dataset)
@@ -148,12 +147,12 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     import mlflow
 
     from handsign import tracking
-    from handsign.config import Experiment, Training
+    from handsign.config import Experiment
     from handsign.serving import log_served_model
 
     checkpoint, raw = trained
     classifier = Classifier.from_checkpoint(checkpoint)
-    exp = Experiment("served", "fingers", "synthetic", 32, "official", Training())
+    exp = Experiment("served", "fingers", "synthetic", 32, "official", training())
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     try:
@@ -167,9 +166,7 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     serve = ["models", "serve", "-m", model_uri, "--env-manager", "local"]
     files = raw[:8]
     with mlflow_serving(serve, "/ping", MLFLOW_TRACKING_URI=tracking_uri) as url:
-        body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(f.read_bytes()).decode()] for f in files]}}
-        request = urllib.request.Request(f"{url}/invocations", json.dumps(body).encode(), {"Content-Type": "application/json"})
-        served = pd.DataFrame(json.loads(urllib.request.urlopen(request, timeout=60).read())["predictions"])
+        served = pd.DataFrame(invoke(url, [encode_file(f) for f in files]))
     out = handsign("predict", *files, "--model", model_uri, "--json", "-k", "6", cwd=tmp_path)
     local = json.loads(out.stdout)["predictions"]
     assert out.returncode == 0

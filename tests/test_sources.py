@@ -3,8 +3,9 @@ import time
 import zipfile
 
 import pytest
+from conftest import synthetic_params
 
-from handsign.config import DatasetParams, SyntheticParams
+from handsign.config import DatasetParams
 from handsign.sources import SourceError, fetch, from_kaggle, safe_extract
 
 
@@ -66,7 +67,7 @@ def test_missing_local_path_leaves_no_output(tmp_path):
     source = DatasetParams(source="local", local_path=str(tmp_path / "absent.zip"))
     dest = tmp_path / "raw"
     with pytest.raises(SourceError, match="absent.zip does not exist"):
-        fetch("sign_mnist", source, SyntheticParams(), dest, tmp_path)
+        fetch("sign_mnist", source, synthetic_params(), dest, tmp_path)
     assert not dest.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary leftovers either
 
@@ -77,5 +78,5 @@ def test_local_archive_of_the_wrong_dataset_is_rejected(tmp_path):
         zf.writestr("readme.txt", "not sign mnist")
     source = DatasetParams(source="local", local_path=str(archive))
     with pytest.raises(ValueError, match="no sign_mnist_train.csv anywhere"):
-        fetch("sign_mnist", source, SyntheticParams(), tmp_path / "raw", tmp_path)
+        fetch("sign_mnist", source, synthetic_params(), tmp_path / "raw", tmp_path)
     assert not (tmp_path / "raw").exists()

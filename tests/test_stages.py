@@ -22,7 +22,8 @@ def stage(name: str):
     return getattr(module, name)
 
 
-PARAMS = {
+# The committed params.yaml (its training defaults and recipes), shrunk to tiny data.
+PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     "datasets": {"fingers": {"source": "synthetic"}, "leapgestrecog": {"source": "synthetic"}},
     "synthetic": {"seed": 0, "per_class_train": 6, "per_class_test": 2, "subjects": 3, "frames_per_gesture": 3},
     "data": {

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import REPO, synthetic_params
 
-from handsign.config import ConfigError, SyntheticParams, params_from_dict
-from handsign.datasets import fingers, get_format, leapgestrecog, sign_mnist
+from handsign.config import ConfigError, load_params
+from handsign.datasets import fingers, get_spec, leapgestrecog, sign_mnist
 from handsign.synth import render_dataset
 
-TINY = SyntheticParams(seed=5, per_class_train=3, per_class_test=1, subjects=3, frames_per_gesture=2)
+TINY = synthetic_params(seed=5, per_class_train=3, per_class_test=1, subjects=3, frames_per_gesture=2)
 
 
 def digest(folder: Path) -> str:
@@ -85,14 +86,14 @@ def test_nested_second_copy_is_not_counted_twice(rendered, tmp_path):
 
 def test_golden_checksum_of_a_tiny_rendering(tmp_path):
     """Pins the renderer's output: a change here changes every synthetic dataset (say why, then update)."""
-    params = SyntheticParams(seed=1, per_class_train=1, per_class_test=1, subjects=1, frames_per_gesture=1)
+    params = synthetic_params(seed=1, per_class_train=1, per_class_test=1, subjects=1, frames_per_gesture=1)
     render_dataset("sign_mnist", tmp_path / "s", params, params.seed)
     csv = (tmp_path / "s" / "sign_mnist_test" / "sign_mnist_test.csv").read_bytes()
     assert hashlib.sha256(csv).hexdigest() == GOLDEN_SIGN_MNIST_TEST
 
 
 def test_classes_render_differently(rendered):
-    data = get_format("sign_mnist").read(rendered / "sign_mnist")
+    data = get_spec("sign_mnist").read(rendered / "sign_mnist")
     means = np.stack([data.images[data.labels == c].mean(axis=0).ravel() for c in range(24)])
     distances = np.linalg.norm(means[:, None] - means[None], axis=-1)
     assert distances[~np.eye(24, dtype=bool)].min() > 0
@@ -110,11 +111,11 @@ def test_classes_render_differently(rendered):
 )
 def test_bad_renderer_params_are_rejected(synthetic, message):
     with pytest.raises(ConfigError, match=message):
-        params_from_dict({"synthetic": synthetic})
+        load_params(REPO / "params.yaml", {f"synthetic.{k}": v for k, v in synthetic.items()})
 
 
 def test_unknown_dataset_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="no synthetic renderer for dataset 'mnist'"):
+    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
         render_dataset("mnist", tmp_path / "x", TINY, 0)
 
 
@@ -127,12 +128,13 @@ def test_corrupt_or_wrong_size_frame_is_named(rendered, tmp_path):
     from PIL import Image
 
     from handsign.datasets.base import DatasetFormatError
+    from handsign.imagefile import UnreadableImage
 
     raw = tmp_path / "leap"
     shutil.copytree(rendered / "leapgestrecog", raw)
     frame = raw / "leapGestRecog" / "01" / "03_fist" / "frame_01_03_0002.png"
     frame.write_bytes(frame.read_bytes()[:100])
-    with pytest.raises(DatasetFormatError, match=r"frame_01_03_0002\.png: cannot read image"):
+    with pytest.raises(UnreadableImage, match=r"frame_01_03_0002\.png: cannot read image"):
         leapgestrecog.read(raw, image_size=16)
     Image.new("L", (320, 120)).save(frame)
     with pytest.raises(DatasetFormatError, match=r"frame_01_03_0002\.png: image is 320x120, expected 640x240"):

@@ -4,9 +4,8 @@ start from an earlier run's weights (a checkpoint file or an MLflow model URI)."
 import pytest
 import torch
 import torchvision
-from conftest import tiny_experiment
+from conftest import tiny_experiment, training
 
-from handsign.config import Training
 from handsign.models import build_model
 from handsign.runtime import seed_everything
 from handsign.train import fit, make_optimizer
@@ -51,7 +50,7 @@ def test_a_frozen_backbone_sees_each_image_once_and_only_the_head_changes(root, 
 
 def test_weight_decay_spares_norms_and_biases():
     model = build_model("resnet18", 5, 1, 32)
-    groups = make_optimizer(Training(model="resnet18", weight_decay=1e-4), model).param_groups
+    groups = make_optimizer(training(model="resnet18", weight_decay=1e-4), model).param_groups
     decayed = {id(p) for g in groups if g["weight_decay"] > 0 for p in g["params"]}
     bn = model.net.bn1
     assert id(model.net.conv1.weight) in decayed and id(model.head.weight) in decayed

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,10 +18,9 @@ import numpy as np
 from PIL import Image
 
 from handsign.atomic import atomic_path
+from handsign.datasets.spec import DatasetSpec
+from handsign.imagefile import grey_pixels, read_grey
 from handsign.serving import Classifier
-
-# Region-of-interest shapes: the finger counter's square; LeapGestRecog's 640x240 frame (8:3).
-ROI_ASPECT = {"fingers": 1.0, "leapgestrecog": 640 / 240}
 
 
 def _cv2():
@@ -94,7 +92,7 @@ def grey(region: np.ndarray) -> np.ndarray:
     """A BGR (or already greyscale) crop as uint8 greyscale, the way Pillow converts RGB."""
     if region.ndim == 2:
         return region
-    return np.asarray(Image.fromarray(region[:, :, ::-1]).convert("L"))
+    return grey_pixels(Image.fromarray(region[:, :, ::-1]))
 
 
 class Window:
@@ -207,32 +205,19 @@ def live(
     return LiveResult(n, time.perf_counter() - start, snapshots)
 
 
+def collecting(dataset: str) -> DatasetSpec:
+    """The spec of a dataset that `collect` can write camera images of."""
+    from handsign.datasets import DATASETS
+
+    able = [name for name, spec in DATASETS.items() if spec.collect_path]
+    if dataset not in able:
+        raise ValueError(f"--dataset {dataset!r}: collect writes image-file datasets: {', '.join(able)}")
+    return DATASETS[dataset]
+
+
 def collected_path(out: Path, dataset: str, label: str, split: str = "train", subject: str = "00") -> Path:
     """Where the next image of `label` goes, in the dataset's Kaggle layout and naming."""
-    if dataset == "fingers":
-        from handsign.datasets.fingers import _NAME
-
-        name = f"{uuid.uuid4()}_{label}.png"
-        if not _NAME.match(name):
-            raise ValueError(f"--label {label!r}: Fingers labels are a count and a hand, 0L..5L or 0R..5R")
-        if split not in ("train", "test"):
-            raise ValueError(f"--split {split!r}: Fingers has train and test folders")
-        return out / "fingers" / split / name
-    if dataset == "leapgestrecog":
-        from handsign.datasets.leapgestrecog import CLASS_NAMES, frame_path
-
-        if label not in CLASS_NAMES:
-            raise ValueError(f"--label {label!r}: LeapGestRecog gestures are {', '.join(CLASS_NAMES)}")
-        if not (subject.isdigit() and len(subject) == 2):
-            raise ValueError(f"--subject {subject!r}: two digits, such as 00")
-        gesture = CLASS_NAMES.index(label)
-        folder = (out / frame_path(int(subject), gesture, 1)).parent
-        taken = len(list(folder.glob("frame_*.png"))) if folder.exists() else 0
-        return out / frame_path(int(subject), gesture, taken + 1)
-    raise ValueError(f"--dataset {dataset!r}: collect writes image-file datasets: fingers, leapgestrecog")
-
-
-COLLECT_SIZE = {"fingers": (128, 128), "leapgestrecog": (640, 240)}
+    return collecting(dataset).collect_path(out, label, split, subject)
 
 
 def collect(
@@ -249,10 +234,11 @@ def collect(
 ) -> list[Path]:
     """Save the region of interest as a training image of `label` when `c` is pressed (or every
     `every` frames when headless), in the dataset's layout, so `source: local` reads them as is."""
+    spec = collecting(dataset)
     collected_path(out, dataset, label, split, subject)  # a bad label fails before the camera opens
     capture = open_source(source)
     window = Window(f"handsign collect {label} (c: capture, q: quit)", headless)
-    aspect = ROI_ASPECT[dataset]
+    aspect = spec.aspect  # the region of interest has the shape of the dataset's images
     saved: list[Path] = []
     roi = None
     try:
@@ -266,7 +252,7 @@ def collect(
             if key == "c" or (headless and n % every == 0):
                 path = collected_path(out, dataset, label, split, subject)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                image = Image.fromarray(grey(roi.crop(frame))).resize(COLLECT_SIZE[dataset], Image.BILINEAR)
+                image = Image.fromarray(grey(roi.crop(frame))).resize(spec.native_size, Image.BILINEAR)
                 with atomic_path(path) as tmp:
                     image.save(tmp, format="PNG")
                 saved.append(path)
@@ -286,7 +272,7 @@ def demo_video(images: list[Path], out: Path, size: tuple[int, int] = (320, 240)
         writer = cv2.VideoWriter(str(tmp.with_suffix(".avi")), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
         for f in images:
             frame = np.full((size[1], size[0], 3), 40, np.uint8)
-            hand = np.asarray(Image.open(f).convert("L").resize((roi.w, roi.h), Image.BILINEAR))
+            hand = np.asarray(Image.fromarray(read_grey(f)).resize((roi.w, roi.h), Image.BILINEAR))
             frame[roi.y : roi.y + roi.h, roi.x : roi.x + roi.w] = hand[:, :, None]
             for _ in range(repeat):
                 writer.write(frame)

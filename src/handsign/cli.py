@@ -23,30 +23,37 @@ app.add_typer(bench_app, name="bench")
 def synth(
     dataset: str = typer.Argument(..., help="sign_mnist | leapgestrecog | fingers"),
     out: Path = typer.Argument(..., help="Folder to write, in the dataset's Kaggle layout (must not exist)."),
-    seed: int = typer.Option(0, help="Renderer seed: the same seed and counts give byte-identical files."),
-    per_class_train: int = typer.Option(60, help="Images per class in the training file/folder."),
-    per_class_test: int = typer.Option(20, help="Images per class in the test file/folder."),
-    subjects: int = typer.Option(4, help="Distinct hands (LeapGestRecog: subject folders)."),
-    frames_per_gesture: int = typer.Option(20, help="LeapGestRecog: frames per subject and gesture."),
+    seed: int = typer.Option(None, help="Renderer seed: the same seed and counts give byte-identical files."),
+    per_class_train: int = typer.Option(None, help="Images per class in the training file/folder."),
+    per_class_test: int = typer.Option(None, help="Images per class in the test file/folder."),
+    subjects: int = typer.Option(None, help="Distinct hands (LeapGestRecog: subject folders)."),
+    frames_per_gesture: int = typer.Option(None, help="LeapGestRecog: frames per subject and gesture."),
 ) -> None:
-    """Render a synthetic dataset, exactly as the download stage's `synthetic` source does."""
+    """Render a synthetic dataset, exactly as the download stage's `synthetic` source does. Each
+    count not given is params.yaml's (`synthetic:`), so the default is what `make demo` renders."""
+    from dataclasses import replace
+
     from handsign.atomic import atomic_path
-    from handsign.config import DATASETS, ConfigError, params_from_dict
+    from handsign.config import ConfigError, check_synthetic, load_params
+    from handsign.datasets import DATASETS
+    from handsign.layout import repo_root
     from handsign.synth import render_dataset
 
-    if dataset not in DATASETS:
-        raise typer.BadParameter(f"dataset {dataset!r} is not one of {', '.join(DATASETS)}")
+    rendered = [name for name, spec in DATASETS.items() if spec.renderer]
+    if dataset not in rendered:
+        raise typer.BadParameter(f"dataset {dataset!r} is not one of {', '.join(rendered)}")
     if out.exists():
         raise typer.BadParameter(f"{out} exists; choose a new folder")
-    counts = {
+    given = {
         "seed": seed,
         "per_class_train": per_class_train,
         "per_class_test": per_class_test,
         "subjects": subjects,
         "frames_per_gesture": frames_per_gesture,
     }
+    p = replace(load_params(repo_root() / "params.yaml").synthetic, **{k: v for k, v in given.items() if v is not None})
     try:
-        p = params_from_dict({"synthetic": counts}).synthetic
+        check_synthetic(p)
     except ConfigError as e:
         raise typer.BadParameter(str(e)) from None
     with atomic_path(out) as tmp:
@@ -72,7 +79,7 @@ def score(
 
     import numpy as np
 
-    from handsign.datasets import get_format
+    from handsign.datasets import get_spec
     from handsign.inference import load_checkpoint, predict
     from handsign.report import classification_metrics
     from handsign.sources import safe_extract
@@ -83,7 +90,8 @@ def score(
         if data.is_file():
             raw = Path(tmp) / "raw"
             safe_extract(data, raw)
-        prepared = get_format(dataset).read(raw, ckpt["input_shape"][1])
+        resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")  # as the model's training data was made square
+        prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
     if prepared.class_names != ckpt["class_names"]:
         _fail(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
     chosen = np.arange(len(prepared.labels))
@@ -138,25 +146,21 @@ def export_command(
     import json
 
     import numpy as np
-    import pandas as pd
 
     from handsign import layout, tracking
     from handsign.config import load_experiment
-    from handsign.datasets import PreparedStore
     from handsign.export import export
     from handsign.serving import Classifier
+    from handsign.splitdata import load_split
 
     paths = layout.ExperimentPaths(experiment)
     if not paths.model.exists():
         _fail(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")
-    exp = load_experiment(paths.config)
-    prepared, split_file = layout.experiment_data(exp)
-    store = PreparedStore.load(prepared)
-    split = pd.read_csv(split_file, usecols=["split"])["split"].to_numpy()
-    test = np.flatnonzero(split == "test")[:parity_images]
+    data = load_split(load_experiment(paths.config))
+    test = data.rows("test")[:parity_images]
     out = out or paths.model.parent / "export"
     classifier = Classifier.from_checkpoint(paths.model)
-    results = export(classifier, out, np.asarray(store.images[test]), tuple(f.strip() for f in formats.split(",") if f.strip()))
+    results = export(classifier, out, np.asarray(data.images[test]), tuple(f.strip() for f in formats.split(",") if f.strip()))
     for r in results:
         verdict = "ok" if r.max_abs_diff <= 1e-4 and r.same_labels else "MISMATCH"
         typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {len(test)} test images, "
@@ -165,11 +169,9 @@ def export_command(
         from handsign.layout import repo_root
 
         run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
-        client = tracking._mlflow().MlflowClient(tracking_uri=tracking.tracking_uri(repo_root()))
-        for r in results:
-            client.log_artifact(run_id, str(r.path), "export")
-            client.log_metric(run_id, f"export_{r.format}_max_abs_diff", r.max_abs_diff)
-        client.log_artifact(run_id, str(out / "preprocessing.json"), "export")
+        differences = {f"export_{r.format}_max_abs_diff": r.max_abs_diff for r in results}
+        files = [r.path for r in results] + [out / "preprocessing.json"]
+        tracking.log_files(repo_root(), run_id, files, "export", differences)
         typer.echo(f"logged to MLflow run {run_id} (artifacts export/)")
     if not all(r.max_abs_diff <= 1e-4 and r.same_labels for r in results):
         raise typer.Exit(1)
@@ -270,9 +272,6 @@ def diff_command(
     typer.echo(markdown)
 
 
-SHEET_CELLS = {"sign_mnist": (28, (56, 56)), "leapgestrecog": (224, (256, 96)), "fingers": (128, (96, 96))}
-
-
 @app.command("contact-sheets")
 def contact_sheets(
     out: Path = typer.Option(Path("reports/synthetic"), help="Folder for <dataset>.png."),
@@ -283,15 +282,18 @@ def contact_sheets(
     import tempfile
 
     from handsign.config import SyntheticParams
-    from handsign.datasets import get_format
+    from handsign.datasets import DATASETS
     from handsign.synth import render_dataset
     from handsign.synth.contact_sheet import contact_sheet
 
     params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1, subjects=per_class, frames_per_gesture=1)
     with tempfile.TemporaryDirectory() as tmp:
-        for name, (size, cell) in SHEET_CELLS.items():
+        for name, spec in DATASETS.items():
+            if not (spec.renderer and spec.preview):
+                continue
+            size, cell = spec.preview
             render_dataset(name, Path(tmp) / name, params, seed)
-            data = get_format(name).read(Path(tmp) / name, size)
+            data = spec.read(Path(tmp) / name, size)
             path = contact_sheet(data, out / f"{name}.png", per_class=per_class, cell=cell, seed=seed)
             typer.echo(f"wrote {path}")
 
@@ -307,20 +309,21 @@ def bench_render(
     import time
 
     from handsign.config import SyntheticParams
-    from handsign.datasets import get_format
+    from handsign.datasets import get_spec
     from handsign.synth import render_dataset
 
-    classes = len(get_format(dataset).CLASS_NAMES)
+    classes = len(get_spec(dataset).class_names)
     if dataset == "leapgestrecog":
-        params = SyntheticParams(seed=seed, subjects=max(1, images // (classes * 100)), frames_per_gesture=100)
+        subjects = max(1, images // (classes * 100))
+        params = SyntheticParams(seed=seed, per_class_train=1, per_class_test=1, subjects=subjects, frames_per_gesture=100)
     else:
         per_class = max(1, images // (classes * (2 if dataset == "fingers" else 1)))
-        params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1)
+        params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1, subjects=4, frames_per_gesture=1)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         render_dataset(dataset, Path(tmp) / "out", params, seed)
         seconds = time.perf_counter() - start
-        count = len(get_format(dataset).read(Path(tmp) / "out", 8).labels)
+        count = len(get_spec(dataset).read(Path(tmp) / "out", 8).labels)
     typer.echo(f"render {dataset}: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s (1 core)")
 
 
@@ -349,7 +352,8 @@ def bench_decode(
         if folder is None:
             folder = Path(tmp) / "leap"
             per = max(1, frames // (10 * 5))
-            render_dataset("leapgestrecog", folder, SyntheticParams(subjects=5, frames_per_gesture=per), 0)
+            params = SyntheticParams(seed=0, per_class_train=1, per_class_test=1, subjects=5, frames_per_gesture=per)
+            render_dataset("leapgestrecog", folder, params, 0)
         paths = [p for p, _, _ in leapgestrecog.locate(folder)]
         if pillow_files:
             for p in paths:
@@ -381,7 +385,8 @@ def bench_train(
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    from handsign.config import Training
+    from handsign.config import load_params
+    from handsign.layout import repo_root
     from handsign.models import build_model
     from handsign.runtime import pick_device, resolve_precision
     from handsign.tasks import task_for
@@ -392,7 +397,7 @@ def bench_train(
     bf16 = precision == "bf16"
     net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)  # random init: speed only
     task = task_for(model)
-    optimizer = make_optimizer(Training(model=model, lr=0.01), net)
+    optimizer = make_optimizer(load_params(repo_root() / "params.yaml").training(model=model, lr=0.01), net)
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10 * steps)
 
     def loader(n_steps: int) -> DataLoader:
@@ -437,9 +442,12 @@ def bench_freeze(
     import numpy as np
     import pandas as pd
 
-    from handsign.config import Experiment, Training
+    from handsign.config import Experiment, load_params
     from handsign.datasets import PreparedStore
+    from handsign.layout import repo_root
     from handsign.train import fit
+
+    defaults = load_params(repo_root() / "params.yaml")
 
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 6, images)
@@ -451,8 +459,8 @@ def bench_freeze(
     split = np.array(["train", "val", "test"])[np.digitize(rng.random(images), [0.8, 0.9])]
     with tempfile.TemporaryDirectory() as tmp:
         for frozen in (True, False):
-            t = Training(model=model, freeze_backbone=frozen, augment=False, optimizer="adam", lr=1e-3,
-                         epochs=epochs, batch_size=batch_size)  # fmt: skip
+            t = defaults.training(model=model, freeze_backbone=frozen, augment=False, optimizer="adam", lr=1e-3,
+                                  epochs=epochs, batch_size=batch_size)  # fmt: skip
             exp = Experiment("bench", "fingers", "synthetic", image_size, "official", t)
             r = fit(exp, store, split, Path(tmp) / "model.pt", Path(tmp) / "last.pt")
             per_epoch = (r.train_seconds - r.feature_seconds) / epochs
@@ -472,60 +480,41 @@ def bench_serve(
     """Serve a registered model with the real `mlflow models serve` on 127.0.0.1 and measure
     single-image latency (p50, p95) and batch throughput over HTTP, beside in-process prediction."""
     import base64
-    import json
     import os
-    import shutil
-    import signal
-    import socket
-    import subprocess
     import time
-    import urllib.request
 
     import numpy as np
 
     from handsign import tracking
+    from handsign.imagefile import read_grey
     from handsign.layout import repo_root
+    from handsign.mlflow_server import invoke, mlflow_process
     from handsign.predict import image_files, load_classifier
-    from handsign.serving import decode_image, encode_file
+    from handsign.serving import encode_file
 
     files, _ = image_files([images])
     if not files:
         _fail(f"no images in {images}")
     encoded = [encode_file(f) for f in files[: max(batch, requests)]]
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    mlflow_bin = shutil.which("mlflow") or "mlflow"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking.tracking_uri(repo_root())}
-    cmd = [mlflow_bin, "models", "serve", "-m", model, "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)]
-    server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    store = tracking.tracking_uri(repo_root())
+    serve = ["models", "serve", "-m", model, "--env-manager", "local"]
 
     def post(rows: list[str]) -> float:
-        body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[r] for r in rows]}}).encode()
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", body, {"Content-Type": "application/json"})
         t0 = time.perf_counter()
-        urllib.request.urlopen(req, timeout=120).read()
+        invoke(url, rows)
         return time.perf_counter() - t0
 
+    t0 = time.perf_counter()
     try:
-        t0 = time.perf_counter()
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2)
-                break
-            except OSError:
-                if server.poll() is not None or time.perf_counter() - t0 > 180:
-                    _fail(f"`{' '.join(cmd)}` did not start (is {model} registered in {env['MLFLOW_TRACKING_URI']}?)")
-                time.sleep(0.5)
-        typer.echo(f"server up in {time.perf_counter() - t0:.1f} s: {model}")
-        post(encoded[:1])  # warm-up
-        single = np.array([post([encoded[i % len(encoded)]]) for i in range(requests)]) * 1000
-        batched = [post([encoded[(i * batch + j) % len(encoded)] for j in range(batch)]) for i in range(batches)]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        with mlflow_process(serve, "/ping", env={**os.environ, "MLFLOW_TRACKING_URI": store}) as url:
+            typer.echo(f"server up in {time.perf_counter() - t0:.1f} s: {model}")
+            post(encoded[:1])  # warm-up
+            single = np.array([post([encoded[i % len(encoded)]]) for i in range(requests)]) * 1000
+            batched = [post([encoded[(i * batch + j) % len(encoded)] for j in range(batch)]) for i in range(batches)]
+    except RuntimeError as e:
+        _fail(f"{e}\n(is {model} registered in {store}?)")
     classifier = load_classifier(model)
-    decoded = [decode_image(base64.b64decode(e)) for e in encoded[:batch]]
+    decoded = [read_grey(base64.b64decode(e)) for e in encoded[:batch]]
     t0 = time.perf_counter()
     for _ in range(3):
         classifier.probabilities(decoded)
@@ -572,7 +561,7 @@ def bench_time_to_accuracy(
     import numpy as np
 
     from handsign.config import load_params
-    from handsign.datasets import PreparedStore, get_format
+    from handsign.datasets import PreparedStore, get_spec
     from handsign.inference import load_checkpoint, predict
     from handsign.sources import safe_extract
     from handsign.split import assign_splits
@@ -585,7 +574,7 @@ def bench_time_to_accuracy(
         if data.is_file():
             raw = Path(tmp) / "raw"
             safe_extract(data, raw)
-        get_format(exp.dataset).read(raw, exp.image_size).save(Path(tmp) / "prepared", exp.dataset)
+        get_spec(exp.dataset).read(raw, exp.image_size).save(Path(tmp) / "prepared", exp.dataset)
         store = PreparedStore.load(Path(tmp) / "prepared")
         split = assign_splits(store.samples, exp.split, params.split).to_numpy()
         test = np.flatnonzero(split == "test")

@@ -20,7 +20,6 @@ from typing import Any
 
 import yaml
 
-DATASETS = ("sign_mnist", "leapgestrecog", "fingers", "images")  # images: a folder of your own (source: local)
 SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
@@ -34,13 +33,17 @@ class ConfigError(ValueError):
     """A params file that cannot drive the pipeline; the message names the key."""
 
 
+# The sections below that params.yaml declares (synthetic, split, the training defaults) have no
+# defaults in code: params.yaml is their one source, and the loader names a key it lacks.
+
+
 @dataclass(frozen=True)
 class SyntheticParams:
-    seed: int = 0
-    per_class_train: int = 60
-    per_class_test: int = 20
-    subjects: int = 4
-    frames_per_gesture: int = 20
+    seed: int
+    per_class_train: int
+    per_class_test: int
+    subjects: int
+    frames_per_gesture: int
 
 
 @dataclass(frozen=True)
@@ -70,25 +73,25 @@ class DataCopyParams:
 class SplitParams:
     """Shared by every split: the seed picks the validation carve-out and the held-out subjects."""
 
-    seed: int = 42
-    val_fraction: float = 0.1
-    test_fraction: float = 0.1
+    seed: int
+    val_fraction: float
+    test_fraction: float
 
 
 @dataclass(frozen=True)
 class TrainingDefaults:
     """The training keys params.yaml sets at the top level, shared by every experiment."""
 
-    seed: int = 42
-    optimizer: str = "sgd"
-    lr: float = 0.05
-    momentum: float = 0.9
-    weight_decay: float = 5e-4
-    epochs: int = 15
-    batch_size: int = 64
-    augment: bool = True
-    device: str = "auto"
-    precision: str = "auto"
+    seed: int
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    epochs: int
+    batch_size: int
+    augment: bool
+    device: str
+    precision: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +109,9 @@ class Training(TrainingDefaults):
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
 DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
+# The top-level params an experiment is resolved from (Params.experiment): the configure stage's
+# params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
+EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", *DEFAULT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -133,13 +139,20 @@ class Experiment:
 
 @dataclass(frozen=True)
 class Params(TrainingDefaults):
+    synthetic: SyntheticParams
+    split: SplitParams
+    train_launcher: str  # how dvc.yaml starts training: `python`, or `torchrun --nproc_per_node=4` for DDP
     datasets: dict[str, DatasetParams] = field(default_factory=dict)
-    synthetic: SyntheticParams = field(default_factory=SyntheticParams)
     data: dict[str, DataCopyParams] = field(default_factory=dict)
-    split: SplitParams = field(default_factory=SplitParams)
+    # A recipe is a set of training keys (and on_synthetic) written once; an experiment names it
+    # (`recipe: <name>`) and sets only what differs.
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
-    train_launcher: str = "python"  # how dvc.yaml starts training: `torchrun --nproc_per_node=4` for DDP
+
+    def training(self, **overrides: Any) -> Training:
+        """The shared training defaults with `overrides` (model, lr, ...): for tools and tests."""
+        return Training(**{**{k: getattr(self, k) for k in DEFAULT_KEYS}, **overrides})
 
     def prepared_size(self, copy: str) -> int:
         """The image size `prepare` writes for `copy`: its `on_synthetic.image_size` when its dataset's
@@ -174,7 +187,30 @@ class Params(TrainingDefaults):
             raise ConfigError(f"crossval.{name}: has no split key (its folds are always {LOSO})")
         return self._resolve(name, {**raw, "split": LOSO}, f"crossval.{name}")
 
+    def _with_recipe(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
+        """An experiment's keys over those of the recipe it names; on_synthetic merges key by key."""
+        if "recipe" not in raw:
+            return raw
+        name = _coerce(raw.pop("recipe"), str, f"{where}.recipe")
+        if name not in self.recipes:
+            raise ConfigError(f"{where}.recipe: no recipe {name!r} under recipes:; known: {', '.join(self.recipes) or 'none'}")
+        recipe = dict(self.recipes[name])
+        bad = sorted(set(recipe) - {"on_synthetic", *TRAINING_KEYS})
+        if bad:
+            raise ConfigError(
+                f"recipes.{name}: training keys and on_synthetic only, not {', '.join(bad)} (experiments name data)"
+            )
+        demo = {
+            **_coerce(recipe.get("on_synthetic", {}), dict[str, Any], f"recipes.{name}.on_synthetic"),
+            **_coerce(raw.get("on_synthetic", {}), dict[str, Any], f"{where}.on_synthetic"),
+        }
+        merged = {**recipe, **raw}
+        if demo:
+            merged["on_synthetic"] = demo
+        return merged
+
     def _resolve(self, name: str, raw: dict[str, Any], where: str) -> Experiment:
+        raw = self._with_recipe(raw, where)
         missing = [k for k in ("dataset", "image_size", "split", "model") if k not in raw]
         if missing:
             raise ConfigError(f"{where}: must name {', '.join(missing)}")
@@ -271,10 +307,15 @@ def _coerce(value: Any, typ: Any, key: str) -> Any:
 
 def _build(cls: type, raw: dict[str, Any], prefix: str = "") -> Any:
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
+    fields = dataclasses.fields(cls)
+    names = {f.name for f in fields}
     unknown = sorted(set(raw) - names)
     if unknown:
         raise ConfigError(f"unknown key(s) {', '.join(prefix + k for k in unknown)}; known: {', '.join(sorted(names))}")
+    required = [f.name for f in fields if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    missing = [k for k in required if k not in raw]
+    if missing:
+        raise ConfigError(f"missing key(s) {', '.join(prefix + k for k in missing)}")
     kwargs = {k: _coerce(v, hints[k], prefix + k) for k, v in raw.items()}
     return cls(**kwargs)
 
@@ -301,25 +342,26 @@ def _check_training(t: Training, where: str) -> None:
         raise ConfigError(f"{where}freeze_backbone: set augment: false too (features of a frozen backbone are cached)")
 
 
+def check_synthetic(s: SyntheticParams) -> None:
+    """The renderer's counts: a seed of 0 or more, at least one of everything."""
+    if s.seed < 0:
+        raise ConfigError(f"synthetic.seed: must be 0 or more, got {s.seed}")
+    for key in ("per_class_train", "per_class_test", "subjects", "frames_per_gesture"):
+        if getattr(s, key) < 1:
+            raise ConfigError(f"synthetic.{key}: must be at least 1, got {getattr(s, key)}")
+
+
 def _check(p: Params) -> None:
+    from handsign.datasets import DATASETS  # the registry; it imports this module
+
     for name, d in p.datasets.items():
-        _one_of("datasets", name, DATASETS)
+        _one_of("datasets", name, tuple(DATASETS))
         _one_of(f"datasets.{name}.source", d.source, SOURCES)
         if d.source == "local" and not d.local_path:
             raise ConfigError(f"datasets.{name}.local_path: must name an archive or folder when source is local")
-        if name == "images" and d.source != "local":
-            raise ConfigError("datasets.images: is a folder of your own images; set source: local and local_path")
-    positive = {
-        "synthetic.per_class_train": p.synthetic.per_class_train,
-        "synthetic.per_class_test": p.synthetic.per_class_test,
-        "synthetic.subjects": p.synthetic.subjects,
-        "synthetic.frames_per_gesture": p.synthetic.frames_per_gesture,
-    }
-    if p.synthetic.seed < 0:
-        raise ConfigError(f"synthetic.seed: must be 0 or more, got {p.synthetic.seed}")
-    for key, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"{key}: must be at least 1, got {value}")
+        if DATASETS[name].local_only and d.source != "local":
+            raise ConfigError(f"datasets.{name}: is a folder of your own images; set source: local and local_path")
+    check_synthetic(p.synthetic)
     for key, value in (("split.val_fraction", p.split.val_fraction), ("split.test_fraction", p.split.test_fraction)):
         if not 0 < value < 0.5:
             raise ConfigError(f"{key}: must be between 0 and 0.5, got {value}")

@@ -1,4 +1,5 @@
-"""Where each stage reads and writes, relative to the repository root (mirrored in dvc.yaml).
+"""Where each stage reads and writes, relative to the repository root. dvc.yaml names the same
+paths (tests/test_dvc_yaml.py checks every stage against these functions).
 
 Data is kept per dataset (download) and per prepared copy (prepare, split); results per
 experiment, so every experiment's metrics and plots sit side by side.

@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
+from handsign.imagefile import UnreadableImage, read_grey
 from handsign.models import MLFLOW_SCHEMES
 from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing, refuse_autoencoder
 
@@ -96,10 +96,8 @@ def predict_files(classifier: Classifier, files: list[Path]) -> Predictions:
     images, kept, errors = [], [], {}
     for f in files:
         try:
-            with Image.open(f) as img:
-                img.load()
-                images.append(img.copy())
+            images.append(read_grey(f))
             kept.append(f)
-        except Exception as e:  # PIL raises many types for a damaged file
-            errors[str(f)] = f"cannot read image ({type(e).__name__}: {str(e).replace(repr(str(f)), '').strip()})"
+        except UnreadableImage as e:
+            errors[str(f)] = str(e).removeprefix(f"{f}: ")
     return Predictions(kept, classifier.probabilities(images), classifier.preprocessing.class_names, errors)

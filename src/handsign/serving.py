@@ -22,6 +22,7 @@ from PIL import Image
 from torch import nn
 
 from handsign.datasets.base import to_square_array
+from handsign.imagefile import grey_pixels, read_grey
 
 PREPROCESSING_FILE = "preprocessing.json"
 
@@ -42,12 +43,13 @@ class Preprocessing:
         return cls(**json.loads(text))
 
     def array(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        """One image (PIL, or a uint8 H x W / H x W x 3 array) as the model's uint8 1 x S x S input."""
+        """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as the
+        model's uint8 1 x S x S input, read to grey as prepare reads files (handsign.imagefile)."""
         if isinstance(image, np.ndarray):
-            if image.dtype != np.uint8 or image.ndim not in (2, 3):
-                raise ValueError(f"expected a uint8 H x W or H x W x C array, got {image.dtype} {image.shape}")
+            if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+                raise ValueError(f"expected a uint8 H x W or H x W x 1/3/4 array, got {image.dtype} {image.shape}")
             image = Image.fromarray(image if image.ndim == 2 or image.shape[2] > 1 else image[:, :, 0])
-        return to_square_array(image.convert("L"), self.image_size, self.resize)[None]
+        return to_square_array(grey_pixels(image), self.image_size, self.resize)[None]
 
 
 class Probabilities(nn.Module):
@@ -60,16 +62,6 @@ class Probabilities(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.network(x), dim=1)
-
-
-def decode_image(data: bytes, name: str = "image") -> Image.Image:
-    """Encoded image bytes (PNG, JPEG, ...) as a PIL image; a clear error naming `name` otherwise."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return img.copy()
-    except Exception as e:  # PIL raises many types for a damaged file
-        raise ValueError(f"{name}: cannot read image ({type(e).__name__}: {e})") from None
 
 
 def refuse_autoencoder(network: nn.Module, name: str) -> None:
@@ -138,16 +130,22 @@ class ServedModel:
         self.classifier = classifier
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        if "image" not in getattr(model_input, "columns", []):
-            raise ValueError("expected a table with an `image` column of base64-encoded image files")
-        images = []
-        for i, text in enumerate(model_input["image"]):
-            try:
-                data = base64.b64decode(text, validate=True)
-            except (ValueError, TypeError):
-                raise ValueError(f"row {i}: `image` is not base64 text") from None
-            images.append(decode_image(data, f"row {i}"))
-        return self.classifier.table(self.classifier.probabilities(images))
+        return self.classifier.table(self.classifier.probabilities(images_from_table(model_input)))
+
+
+def images_from_table(model_input: Any) -> list[np.ndarray]:
+    """The served model's input, a table with an `image` column of base64-encoded files, as
+    greyscale pixels, read as prepare reads files; a bad row is named."""
+    if "image" not in getattr(model_input, "columns", []):
+        raise ValueError("expected a table with an `image` column of base64-encoded image files")
+    images = []
+    for i, text in enumerate(model_input["image"]):
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (ValueError, TypeError):
+            raise ValueError(f"row {i}: `image` is not base64 text") from None
+        images.append(read_grey(data, f"row {i}"))
+    return images
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> ServedModel:

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from handsign.atomic import atomic_path
 from handsign.config import DatasetParams, SyntheticParams
-from handsign.datasets import get_format
+from handsign.datasets import get_spec
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
 
@@ -100,10 +100,10 @@ def resolve_path(path: str, root: Path) -> Path:
 
 def fetch(dataset: str, source: DatasetParams, synthetic: SyntheticParams, dest: Path, root: Path) -> Path:
     """Fill `dest` with the raw download of `dataset` from `source.source`, atomically."""
-    fmt = get_format(dataset)
+    spec = get_spec(dataset)
     with atomic_path(dest) as tmp:
         if source.source == "kaggle":
-            from_kaggle(fmt.KAGGLE_HANDLE, tmp)
+            from_kaggle(spec.kaggle_handle, tmp)
         elif source.source == "local":
             from_local(resolve_path(source.local_path, root), tmp)
         else:
@@ -111,8 +111,8 @@ def fetch(dataset: str, source: DatasetParams, synthetic: SyntheticParams, dest:
 
             render_dataset(dataset, tmp, synthetic, synthetic.seed)
         # Fail now, not two stages later, if the download is not the dataset asked for.
-        fmt.locate(tmp)
+        spec.locate(tmp)
         (tmp / ".handsign-source.json").write_text(
-            json.dumps({"dataset": dataset, "source": source.source, "handle": fmt.KAGGLE_HANDLE}) + "\n"
+            json.dumps({"dataset": dataset, "source": source.source, "handle": spec.kaggle_handle}) + "\n"
         )
     return dest

@@ -152,14 +152,23 @@ def log_epoch(root: Path, run_id: str, row: dict[str, float]) -> None:
 
 
 def log_results(root: Path, run_id: str, metrics: dict[str, float], artifacts: list[Path]) -> None:
-    """Test metrics and report files (under `reports/`) on a run."""
+    """Test metrics and report files (under `reports/`) on a run, which then ends."""
+    client = log_files(root, run_id, artifacts, "reports", metrics)
+    _retry(lambda: client.set_terminated(run_id))
+
+
+def log_files(root: Path, run_id: str, files: list[Path], folder: str, metrics: dict[str, float] | None = None) -> Any:
+    """Files (into the run's artifact `folder`) and metrics (at step 0) on a run, running or ended;
+    returns the MLflow client."""
     mlflow = _mlflow()
     client = mlflow.MlflowClient(tracking_uri=tracking_uri(root))
     now = int(time.time() * 1000)
-    _retry(lambda: client.log_batch(run_id, metrics=[mlflow.entities.Metric(k, float(v), now, 0) for k, v in metrics.items()]))
-    for path in artifacts:
-        _retry(lambda p=path: client.log_artifact(run_id, str(p), artifact_path="reports"))
-    _retry(lambda: client.set_terminated(run_id))
+    if metrics:
+        batch = [mlflow.entities.Metric(k, float(v), now, 0) for k, v in metrics.items()]
+        _retry(lambda: client.log_batch(run_id, metrics=batch))
+    for path in files:
+        _retry(lambda p=path: client.log_artifact(run_id, str(p), artifact_path=folder))
+    return client
 
 
 def register(root: Path, run_id: str, exp: Experiment, val_score: float, artifact_path: str = "model") -> str:

@@ -1,29 +1,29 @@
-"""One module per dataset format (the Kaggle ones, and `images`: a folder of your own);
-`FORMATS` maps a `dataset` param to its module.
-
-A format module provides `KAGGLE_HANDLE`, `CLASS_NAMES` and `read(raw_dir, image_size, resize) -> Prepared`.
-"""
+"""One module per dataset format (the Kaggle ones, and `images`: a folder of your own), each
+ending with its `SPEC` (handsign.datasets.spec.DatasetSpec); `DATASETS` below is the registry:
+adding a format is one module and one line here, then its entry in params.yaml."""
 
 from __future__ import annotations
 
-from types import ModuleType
-
 from handsign.datasets import fingers, images, leapgestrecog, sign_mnist
 from handsign.datasets.base import DatasetFormatError, Prepared, PreparedStore
+from handsign.datasets.spec import DatasetSpec
 
-FORMATS: dict[str, ModuleType] = {
-    "sign_mnist": sign_mnist,
-    "leapgestrecog": leapgestrecog,
-    "fingers": fingers,
-    "images": images,
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        sign_mnist.SPEC,
+        leapgestrecog.SPEC,
+        fingers.SPEC,
+        images.SPEC,
+    )
 }
 
 
-def get_format(name: str) -> ModuleType:
+def get_spec(name: str) -> DatasetSpec:
     try:
-        return FORMATS[name]
+        return DATASETS[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(FORMATS)}") from None
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
-__all__ = ["FORMATS", "DatasetFormatError", "Prepared", "PreparedStore", "get_format"]
+__all__ = ["DATASETS", "DatasetFormatError", "DatasetSpec", "Prepared", "PreparedStore", "get_spec"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import multiprocessing
 import os
@@ -14,18 +13,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 from tqdm import tqdm
 
 from handsign.atomic import atomic_path
 from handsign.config import RESIZE_MODES
 from handsign.datasets.png import decode_grey_png
+from handsign.imagefile import read_grey
 
 SAMPLE_COLUMNS = ["sample_id", "source", "label", "class_name", "group", "official_split"]
 
 
 class DatasetFormatError(ValueError):
-    """Raw data that does not match the Kaggle layout; the message names the file (and row)."""
+    """Raw data that does not match the Kaggle layout; the message names the file (and row).
+    An unreadable image file raises `handsign.imagefile.UnreadableImage`, also a ValueError."""
 
 
 @dataclass
@@ -103,24 +103,6 @@ def find_files(root: Path, pattern: str) -> list[Path]:
     return sorted(root.rglob(pattern), key=lambda p: (len(p.relative_to(root).parts), str(p)))
 
 
-def read_grey_image(path: Path, expected_size: tuple[int, int] | None = None, data: bytes | None = None) -> Image.Image:
-    """Open an 8-bit greyscale image (from `data`, its bytes, when already read), failing with the
-    file's name when it is corrupt or off-format."""
-    try:
-        with Image.open(path if data is None else io.BytesIO(data)) as img:
-            img.load()
-            if img.mode not in ("L", "P", "RGB", "RGBA", "I;16", "I"):
-                raise DatasetFormatError(f"{path}: unsupported pixel mode {img.mode}")
-            grey = img.convert("L")
-    except DatasetFormatError:
-        raise
-    except Exception as e:  # PIL raises many types for a damaged file
-        raise DatasetFormatError(f"{path}: cannot read image ({e})") from None
-    if expected_size is not None:
-        check_size(path, grey.size, expected_size)
-    return grey
-
-
 def check_size(path: Path, size: tuple[int, int], expected: tuple[int, int]) -> None:
     """`size` and `expected` are (width, height), as Pillow gives them."""
     if size != expected:
@@ -179,7 +161,7 @@ class _Decoding:
         data = path.read_bytes()
         pixels = decode_grey_png(data)
         if pixels is None:
-            pixels = np.array(read_grey_image(path, data=data))
+            pixels = read_grey(data, str(path))
         if self.expected_size is not None:
             check_size(path, (pixels.shape[1], pixels.shape[0]), self.expected_size)
         self.images[i, 0] = to_square_array(pixels, self.image_size, self.resize)
@@ -225,8 +207,8 @@ def resize_pixels(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     return F.interpolate(x, size=(height, width), mode="bilinear", antialias=True)[0, 0].numpy()
 
 
-def to_square_array(img: Image.Image | np.ndarray, size: int, resize: str = "stretch") -> np.ndarray:
-    """A size x size uint8 array from a greyscale image (PIL, or uint8 H x W): `stretch` ignores
+def to_square_array(img: np.ndarray, size: int, resize: str = "stretch") -> np.ndarray:
+    """A size x size uint8 array from uint8 H x W greyscale pixels: `stretch` ignores
     the aspect ratio (as the published pipelines did), `letterbox` fits the whole frame and pads
     with black, `center_crop` fills the square and cuts the longer side's ends."""
     if resize not in RESIZE_MODES:

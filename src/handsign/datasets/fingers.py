@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
 
 from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_image_files
+from handsign.datasets.spec import DatasetSpec
 
 KAGGLE_HANDLE = "koryakinp/fingers"
 IMAGE_SIZE = (128, 128)
@@ -44,3 +46,27 @@ def read(raw_dir: Path, image_size: int = 128, resize: str = "stretch") -> Prepa
         official_splits=[split for _, split, _, _ in files],
         identical_neighbours=decoded.identical_neighbours,
     )
+
+
+def collected_path(out: Path, label: str, split: str = "train", subject: str = "") -> Path:
+    """Where `handsign collect` saves the next camera image of `label` (a count and a hand, `3L`)."""
+    name = f"{uuid.uuid4()}_{label}.png"
+    if not _NAME.match(name):
+        raise ValueError(f"--label {label!r}: Fingers labels are a count and a hand, 0L..5L or 0R..5R")
+    if split not in ("train", "test"):
+        raise ValueError(f"--split {split!r}: Fingers has train and test folders")
+    return out / "fingers" / split / name
+
+
+SPEC = DatasetSpec(
+    name="fingers",
+    read=read,
+    locate=locate,
+    kaggle_handle=KAGGLE_HANDLE,
+    class_names=tuple(CLASS_NAMES),
+    group="hand",
+    native_size=IMAGE_SIZE,
+    renderer="handsign.synth.writers:write_fingers",
+    preview=(128, (96, 96)),
+    collect_path=collected_path,
+)

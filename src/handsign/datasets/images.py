@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_image_files
+from handsign.datasets.spec import DatasetSpec
 
-KAGGLE_HANDLE = ""  # nothing to download: the folder is yours
-CLASS_NAMES: list[str] = []  # the class folders' names, whatever they are
 UNLABELLED = "unlabelled"
 SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -61,3 +60,7 @@ def read(raw_dir: Path, image_size: int = 64, resize: str = "stretch") -> Prepar
         official_splits=[""] * len(files),
         identical_neighbours=decoded.identical_neighbours,
     )
+
+
+# Nothing to download or render (the folder is yours); the class folders' names are the classes.
+SPEC = DatasetSpec(name="images", read=read, locate=locate)

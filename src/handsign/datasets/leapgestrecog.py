@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from handsign.datasets.base import DatasetFormatError, Prepared, find_files, read_image_files
+from handsign.datasets.spec import DatasetSpec
 
 KAGGLE_HANDLE = "gti-upm/leapgestrecog"
 GESTURES = ["01_palm", "02_l", "03_fist", "04_fist_moved", "05_thumb", "06_index", "07_ok", "08_palm_moved", "09_c", "10_down"]
@@ -52,3 +53,29 @@ def read(raw_dir: Path, image_size: int = 224, resize: str = "stretch") -> Prepa
         official_splits=[""] * len(frames),
         identical_neighbours=decoded.identical_neighbours,
     )
+
+
+def collected_path(out: Path, label: str, split: str = "train", subject: str = "00") -> Path:
+    """Where `handsign collect` saves the next camera frame of gesture `label` by `subject`."""
+    if label not in CLASS_NAMES:
+        raise ValueError(f"--label {label!r}: LeapGestRecog gestures are {', '.join(CLASS_NAMES)}")
+    if not (subject.isdigit() and len(subject) == 2):
+        raise ValueError(f"--subject {subject!r}: two digits, such as 00")
+    gesture = CLASS_NAMES.index(label)
+    folder = (out / frame_path(int(subject), gesture, 1)).parent
+    taken = len(list(folder.glob("frame_*.png"))) if folder.exists() else 0
+    return out / frame_path(int(subject), gesture, taken + 1)
+
+
+SPEC = DatasetSpec(
+    name="leapgestrecog",
+    read=read,
+    locate=locate,
+    kaggle_handle=KAGGLE_HANDLE,
+    class_names=tuple(CLASS_NAMES),
+    group="subject",
+    native_size=FRAME_SIZE,
+    renderer="handsign.synth.writers:write_leapgestrecog",
+    preview=(224, (256, 96)),
+    collect_path=collected_path,
+)

@@ -2,8 +2,9 @@
 
 Pillow inflates with zlib and unfilters row by row; here ISA-L inflates (about twice zlib's speed)
 and numpy undoes the row filter for the whole image at once when every row uses the same one of
-None, Sub or Up. Any other file (colour, 16-bit, interlaced, mixed or Paeth filters, damage)
-returns None, and the caller decodes it with Pillow, which also names what is wrong.
+None, Sub or Up. Any other file (colour, 16-bit, interlaced, transparent, EXIF-oriented, mixed or
+Paeth filters, damage) returns None, and the caller reads it with `handsign.imagefile`, which also
+names what is wrong.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ def decode_grey_png(data: bytes) -> np.ndarray | None:
             if depth != 8 or colour != 0 or interlace:
                 return None
             size = (height, width)
+        elif kind in (b"tRNS", b"eXIf"):  # a transparent grey, an orientation: imagefile's rules apply
+            return None
         elif kind == b"IDAT":
             idat.append(data[pos + 8 : pos + 8 + length])
         elif kind == b"IEND":

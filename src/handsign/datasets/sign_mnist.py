@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from handsign.datasets.base import DatasetFormatError, Prepared, find_files, to_square_array
+from handsign.datasets.spec import DatasetSpec
 
 KAGGLE_HANDLE = "datamunge/sign-language-mnist"
 FILES = {"train": "sign_mnist_train.csv", "test": "sign_mnist_test.csv"}
@@ -106,3 +107,15 @@ def read(raw_dir: Path, image_size: int = SIDE, resize: str = "stretch") -> Prep
         groups=[""] * n,
         official_splits=splits,
     )
+
+
+SPEC = DatasetSpec(
+    name="sign_mnist",
+    read=read,
+    locate=locate,
+    kaggle_handle=KAGGLE_HANDLE,
+    class_names=tuple(CLASS_NAMES),
+    native_size=(SIDE, SIDE),
+    renderer="handsign.synth.writers:write_sign_mnist",
+    preview=(SIDE, (56, 56)),
+)

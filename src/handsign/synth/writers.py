@@ -6,7 +6,6 @@ import csv
 import struct
 import uuid
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -101,18 +100,9 @@ def write_fingers(out: Path, p: SyntheticParams, seed: int) -> None:
             _save_png(img, out / "fingers" / split / name)
 
 
-RENDERERS: dict[str, Callable[[Path, SyntheticParams, int], None]] = {
-    "sign_mnist": write_sign_mnist,
-    "leapgestrecog": write_leapgestrecog,
-    "fingers": write_fingers,
-}
-
-
 def render_dataset(dataset: str, out: Path, params: SyntheticParams, seed: int) -> None:
-    """Render `dataset` into `out` (created), in its Kaggle layout."""
-    try:
-        writer = RENDERERS[dataset]
-    except KeyError:
-        raise ValueError(f"no synthetic renderer for dataset {dataset!r}; known: {', '.join(RENDERERS)}") from None
+    """Render `dataset` into `out` (created), in its Kaggle layout, by its spec's renderer."""
+    from handsign.datasets import get_spec
+
     out.mkdir(parents=True, exist_ok=True)
-    writer(out, params, seed)
+    get_spec(dataset).render(out, params, seed)

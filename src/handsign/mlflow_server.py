@@ -1,0 +1,61 @@
+"""An `mlflow` server process (a tracking server, or `mlflow models serve`) on a free local port,
+for as long as a `with` block runs: what `handsign bench serve` measures and the tests call."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def mlflow_command() -> str:
+    """The `mlflow` beside this Python (the venv's), else the one on PATH."""
+    beside = Path(sys.executable).parent / "mlflow"
+    return str(beside) if beside.exists() else shutil.which("mlflow") or "mlflow"
+
+
+@contextlib.contextmanager
+def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = None, timeout: float = 180) -> Iterator[str]:
+    """`mlflow <args> -h 127.0.0.1 -p <free port>`, running until the block ends; yields its URL
+    once GET `ready` (`/ping`, `/health`) answers. A server that exits or never answers raises
+    RuntimeError with the command and the end of its output."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [mlflow_command(), *args, "-h", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                urllib.request.urlopen(url + ready, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                    said = proc.communicate(timeout=30)[0] or ""
+                    raise RuntimeError(f"`{' '.join(cmd)}` did not start:\n{said[-2000:]}") from None
+                time.sleep(0.5)
+        yield url
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+
+
+def invoke(url: str, images: list[str], timeout: float = 120) -> list[dict]:
+    """POST base64-encoded image files to a served model's /invocations; its answer, a row per image."""
+    body = json.dumps({"dataframe_split": {"columns": ["image"], "data": [[i] for i in images]}}).encode()
+    req = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as answer:
+        return json.loads(answer.read())["predictions"]
