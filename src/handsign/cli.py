@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 
@@ -75,32 +75,24 @@ def score(
 ) -> None:
     """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file)."""
     import json
-    import tempfile
 
-    import numpy as np
+    from handsign.score import score_checkpoint
 
-    from handsign.datasets import get_spec
-    from handsign.inference import load_checkpoint, predict
-    from handsign.report import classification_metrics
-    from handsign.sources import safe_extract
-
-    model, ckpt = load_checkpoint(checkpoint)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = data
-        if data.is_file():
-            raw = Path(tmp) / "raw"
-            safe_extract(data, raw)
-        resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")  # as the model's training data was made square
-        prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
-    if prepared.class_names != ckpt["class_names"]:
-        _fail(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
-    chosen = np.arange(len(prepared.labels))
-    if split != "all":
-        chosen = np.flatnonzero(np.asarray(prepared.official_splits) == split)
-        if chosen.size == 0:
-            _fail(f"{data} has no official {split} part; use --split all")
-    summary, _ = classification_metrics(prepared.labels[chosen], predict(model, prepared.images, chosen), prepared.class_names)
+    try:
+        summary = score_checkpoint(checkpoint, data, dataset, split)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
+
+
+def _bench(name: str, *args: Any) -> None:
+    """Run handsign.bench.<name>, printing its lines; its errors end the command with their message."""
+    from handsign import bench
+
+    try:
+        getattr(bench, name)(*args, echo=typer.echo)
+    except (ValueError, RuntimeError) as e:
+        _fail(str(e))
 
 
 MODEL_HELP = "A checkpoint (models/<exp>/model.pt) or an MLflow model URI (models:/handsign-<exp>-<source>@champion)."
@@ -143,37 +135,20 @@ def export_command(
     """Export an experiment's model to TorchScript and ONNX (probabilities out, any batch size), run
     the files back (onnxruntime for ONNX) on real test images and print the largest difference from
     PyTorch's probabilities; a difference above 1e-4 or a changed label fails."""
-    import json
+    from handsign.export import TOLERANCE, export_experiment
 
-    import numpy as np
-
-    from handsign import layout, tracking
-    from handsign.config import load_experiment
-    from handsign.export import export
-    from handsign.serving import Classifier
-    from handsign.splitdata import load_split
-
-    paths = layout.ExperimentPaths(experiment)
-    if not paths.model.exists():
-        _fail(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")
-    data = load_split(load_experiment(paths.config))
-    test = data.rows("test")[:parity_images]
-    out = out or paths.model.parent / "export"
-    classifier = Classifier.from_checkpoint(paths.model)
-    results = export(classifier, out, np.asarray(data.images[test]), tuple(f.strip() for f in formats.split(",") if f.strip()))
+    chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    try:
+        results, checked, run_id = export_experiment(experiment, out, chosen, parity_images, log)
+    except (ValueError, FileNotFoundError) as e:
+        _fail(str(e))
     for r in results:
-        verdict = "ok" if r.max_abs_diff <= 1e-4 and r.same_labels else "MISMATCH"
-        typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {len(test)} test images, "
+        verdict = "ok" if r.max_abs_diff <= TOLERANCE and r.same_labels else "MISMATCH"
+        typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {checked} test images, "
                    f"labels {'equal' if r.same_labels else 'differ'}: {verdict}")  # fmt: skip
-    if log and paths.mlflow_run.exists():
-        from handsign.layout import repo_root
-
-        run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
-        differences = {f"export_{r.format}_max_abs_diff": r.max_abs_diff for r in results}
-        files = [r.path for r in results] + [out / "preprocessing.json"]
-        tracking.log_files(repo_root(), run_id, files, "export", differences)
+    if run_id:
         typer.echo(f"logged to MLflow run {run_id} (artifacts export/)")
-    if not all(r.max_abs_diff <= 1e-4 and r.same_labels for r in results):
+    if not all(r.max_abs_diff <= TOLERANCE and r.same_labels for r in results):
         raise typer.Exit(1)
 
 
@@ -305,26 +280,7 @@ def bench_render(
     seed: int = typer.Option(0),
 ) -> None:
     """Synthetic rendering rate, files written to disk included (one process, one core)."""
-    import tempfile
-    import time
-
-    from handsign.config import SyntheticParams
-    from handsign.datasets import get_spec
-    from handsign.synth import render_dataset
-
-    classes = len(get_spec(dataset).class_names)
-    if dataset == "leapgestrecog":
-        subjects = max(1, images // (classes * 100))
-        params = SyntheticParams(seed=seed, per_class_train=1, per_class_test=1, subjects=subjects, frames_per_gesture=100)
-    else:
-        per_class = max(1, images // (classes * (2 if dataset == "fingers" else 1)))
-        params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1, subjects=4, frames_per_gesture=1)
-    with tempfile.TemporaryDirectory() as tmp:
-        start = time.perf_counter()
-        render_dataset(dataset, Path(tmp) / "out", params, seed)
-        seconds = time.perf_counter() - start
-        count = len(get_spec(dataset).read(Path(tmp) / "out", 8).labels)
-    typer.echo(f"render {dataset}: {count} images in {seconds:.2f} s = {count / seconds:.0f} images/s (1 core)")
+    _bench("render_rate", dataset, images, seed)
 
 
 @bench_app.command("decode")
@@ -338,34 +294,7 @@ def bench_decode(
     """The prepare stage's decode rate: LeapGestRecog PNG frames to uint8 squares, one worker per core
     (timed: finding the files and decoding them, as prepare does; the files are read once beforehand,
     so they come from the page cache)."""
-    import os
-    import tempfile
-    import time
-
-    from PIL import Image
-
-    from handsign.config import SyntheticParams
-    from handsign.datasets import leapgestrecog
-    from handsign.synth import render_dataset
-
-    with tempfile.TemporaryDirectory() as tmp:
-        if folder is None:
-            folder = Path(tmp) / "leap"
-            per = max(1, frames // (10 * 5))
-            params = SyntheticParams(seed=0, per_class_train=1, per_class_test=1, subjects=5, frames_per_gesture=per)
-            render_dataset("leapgestrecog", folder, params, 0)
-        paths = [p for p, _, _ in leapgestrecog.locate(folder)]
-        if pillow_files:
-            for p in paths:
-                Image.open(p).convert("L").save(p)
-        for p in paths:  # from the page cache, as a second read of a download would be
-            p.read_bytes()
-        start = time.perf_counter()
-        data = leapgestrecog.read(folder, image_size, resize)
-        seconds = time.perf_counter() - start
-    n = len(data.labels)
-    typer.echo(f"decode {n} frames 640x240 PNG -> {image_size}x{image_size} ({resize}) with {os.cpu_count()} workers: "
-               f"{seconds:.2f} s = {n / seconds:.0f} frames/s; {data.identical_neighbours} identical neighbours")  # fmt: skip
+    _bench("decode_rate", frames, folder, image_size, resize, pillow_files)
 
 
 @bench_app.command("train")
@@ -380,51 +309,7 @@ def bench_train(
 ) -> None:
     """Training and inference throughput (images/s) of the pipeline's own loop: `train_one_epoch`
     and `evaluate` from handsign.train, on random uint8 images, after a warm-up epoch of 3 steps."""
-    import time
-
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
-    from handsign.config import load_params
-    from handsign.layout import repo_root
-    from handsign.models import build_model
-    from handsign.runtime import pick_device, resolve_precision
-    from handsign.tasks import task_for
-    from handsign.train import evaluate, make_optimizer, train_one_epoch
-
-    dev = pick_device(device)
-    precision = resolve_precision(precision, dev)
-    bf16 = precision == "bf16"
-    net = build_model(model, classes, 1, image_size).to(dev, memory_format=torch.channels_last)  # random init: speed only
-    task = task_for(model)
-    optimizer = make_optimizer(load_params(repo_root() / "params.yaml").training(model=model, lr=0.01), net)
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=10 * steps)
-
-    def loader(n_steps: int) -> DataLoader:
-        n = n_steps * batch_size
-        images = torch.randint(0, 256, (n, 1, image_size, image_size), dtype=torch.uint8)
-        return DataLoader(TensorDataset(images, torch.randint(0, classes, (n,))), batch_size=batch_size)
-
-    def rate(fn, data: DataLoader) -> float:
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn(data)
-        if dev.type == "cuda":
-            torch.cuda.synchronize()
-        return len(data.dataset) / (time.perf_counter() - start)
-
-    def one_epoch(data: DataLoader) -> None:
-        train_one_epoch(net, task, optimizer, scheduler, data, dev, 1, None, bf16=bf16)
-
-    one_epoch(loader(3))
-    train_rate = rate(one_epoch, loader(steps))
-    evaluate(net, task, loader(3), dev, bf16=bf16)
-    infer_rate = rate(lambda data: evaluate(net, task, data, dev, bf16=bf16), loader(steps))
-    typer.echo(
-        f"{model} {image_size}x{image_size} batch {batch_size} on {dev} ({torch.get_num_threads()} threads, {precision}): "
-        f"train {train_rate:.0f} img/s, inference {infer_rate:.0f} img/s (handsign.train's loop)"
-    )
+    _bench("train_rate", model, image_size, batch_size, classes, steps, device, precision)
 
 
 @bench_app.command("freeze")
@@ -437,36 +322,7 @@ def bench_freeze(
 ) -> None:
     """What freezing the backbone saves: the pipeline's own fit() with freeze_backbone on (features
     computed once, the head trained on them) and off (the whole network trained every epoch)."""
-    import tempfile
-
-    import numpy as np
-    import pandas as pd
-
-    from handsign.config import Experiment, load_params
-    from handsign.datasets import PreparedStore
-    from handsign.layout import repo_root
-    from handsign.train import fit
-
-    defaults = load_params(repo_root() / "params.yaml")
-
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 6, images)
-    store = PreparedStore(
-        images=rng.integers(0, 256, (images, 1, image_size, image_size), dtype=np.uint8),
-        samples=pd.DataFrame({"label": labels}),
-        class_names=[str(i) for i in range(6)],
-    )
-    split = np.array(["train", "val", "test"])[np.digitize(rng.random(images), [0.8, 0.9])]
-    with tempfile.TemporaryDirectory() as tmp:
-        for frozen in (True, False):
-            t = defaults.training(model=model, freeze_backbone=frozen, augment=False, optimizer="adam", lr=1e-3,
-                                  epochs=epochs, batch_size=batch_size)  # fmt: skip
-            exp = Experiment("bench", "fingers", "synthetic", image_size, "official", t)
-            r = fit(exp, store, split, Path(tmp) / "model.pt", Path(tmp) / "last.pt")
-            per_epoch = (r.train_seconds - r.feature_seconds) / epochs
-            typer.echo(f"{model} {image_size}x{image_size}, {int((split != 'test').sum())} images, {epochs} epochs, "
-                       f"{'frozen' if frozen else 'fine-tuned'}: {r.train_seconds:.1f} s in all "
-                       f"(feature pass {r.feature_seconds:.1f} s, {per_epoch:.2f} s per epoch)")  # fmt: skip
+    _bench("freeze_cost", model, image_size, images, epochs, batch_size)
 
 
 @bench_app.command("serve")
@@ -479,49 +335,7 @@ def bench_serve(
 ) -> None:
     """Serve a registered model with the real `mlflow models serve` on 127.0.0.1 and measure
     single-image latency (p50, p95) and batch throughput over HTTP, beside in-process prediction."""
-    import base64
-    import os
-    import time
-
-    import numpy as np
-
-    from handsign import tracking
-    from handsign.imagefile import read_grey
-    from handsign.layout import repo_root
-    from handsign.mlflow_server import invoke, mlflow_process
-    from handsign.predict import image_files, load_classifier
-    from handsign.serving import encode_file
-
-    files, _ = image_files([images])
-    if not files:
-        _fail(f"no images in {images}")
-    encoded = [encode_file(f) for f in files[: max(batch, requests)]]
-    store = tracking.tracking_uri(repo_root())
-    serve = ["models", "serve", "-m", model, "--env-manager", "local"]
-
-    def post(rows: list[str]) -> float:
-        t0 = time.perf_counter()
-        invoke(url, rows)
-        return time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    try:
-        with mlflow_process(serve, "/ping", env={**os.environ, "MLFLOW_TRACKING_URI": store}) as url:
-            typer.echo(f"server up in {time.perf_counter() - t0:.1f} s: {model}")
-            post(encoded[:1])  # warm-up
-            single = np.array([post([encoded[i % len(encoded)]]) for i in range(requests)]) * 1000
-            batched = [post([encoded[(i * batch + j) % len(encoded)] for j in range(batch)]) for i in range(batches)]
-    except RuntimeError as e:
-        _fail(f"{e}\n(is {model} registered in {store}?)")
-    classifier = load_classifier(model)
-    decoded = [read_grey(base64.b64decode(e)) for e in encoded[:batch]]
-    t0 = time.perf_counter()
-    for _ in range(3):
-        classifier.probabilities(decoded)
-    local = 3 * len(decoded) / (time.perf_counter() - t0)
-    p50, p95 = np.percentile(single, [50, 95])
-    typer.echo(f"single image over HTTP: p50 {p50:.1f} ms, p95 {p95:.1f} ms ({requests} requests)")
-    typer.echo(f"batches of {batch} over HTTP: {batch * batches / sum(batched):.0f} images/s; in process: {local:.0f} images/s")
+    _bench("serve_latency", model, images, requests, batch, batches)
 
 
 @bench_app.command("demo")
@@ -555,38 +369,7 @@ def bench_time_to_accuracy(
 ) -> None:
     """Test accuracy against training time: the experiment's recipe trained for 1, 2, ... epochs
     on DATA's official split, with the pipeline's own fit(). One line per budget."""
-    import dataclasses
-    import tempfile
-
-    import numpy as np
-
-    from handsign.config import load_params
-    from handsign.datasets import PreparedStore, get_spec
-    from handsign.inference import load_checkpoint, predict
-    from handsign.sources import safe_extract
-    from handsign.split import assign_splits
-    from handsign.train import fit
-
-    params = load_params(params_file)
-    exp = params.experiment(experiment)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = data
-        if data.is_file():
-            raw = Path(tmp) / "raw"
-            safe_extract(data, raw)
-        get_spec(exp.dataset).read(raw, exp.image_size).save(Path(tmp) / "prepared", exp.dataset)
-        store = PreparedStore.load(Path(tmp) / "prepared")
-        split = assign_splits(store.samples, exp.split, params.split).to_numpy()
-        test = np.flatnonzero(split == "test")
-        labels = store.samples["label"].to_numpy()[test]
-        typer.echo(f"{experiment} on {data}: {len(test)} test images")
-        typer.echo("epochs | train seconds | test accuracy | errors")
-        for epochs in range(1, max_epochs + 1):
-            budget = dataclasses.replace(exp, training=dataclasses.replace(exp.training, epochs=epochs))
-            result = fit(budget, store, split, Path(tmp) / "model.pt", Path(tmp) / "last.pt")
-            model, _ = load_checkpoint(Path(tmp) / "model.pt")
-            wrong = int((predict(model, store.images, test) != labels).sum())
-            typer.echo(f"{epochs} | {result.train_seconds:.1f} | {1 - wrong / len(test):.4%} | {wrong}")
+    _bench("time_to_accuracy", data, experiment, max_epochs, params_file)
 
 
 @app.command()

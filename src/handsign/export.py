@@ -97,3 +97,33 @@ def export(classifier: Classifier, out_dir: Path, inputs: np.ndarray, formats: t
         diff = float(np.abs(got - reference).max())
         results.append(Exported(fmt, path, diff, bool((got.argmax(1) == reference.argmax(1)).all())))
     return results
+
+
+TOLERANCE = 1e-4  # the largest probability difference an export may show against PyTorch
+
+
+def export_experiment(experiment: str, out: Path | None, formats: tuple[str, ...], parity_images: int,
+                      log: bool) -> tuple[list[Exported], int, str]:  # fmt: skip
+    """`export` for an experiment of the pipeline: its models/<experiment>/model.pt, checked on its
+    first `parity_images` test images; the files (and their differences) logged to its MLflow run
+    when `log`. Returns the exports, the number of images checked and the run id ("" if not logged)."""
+    import json
+
+    from handsign import layout, tracking
+    from handsign.config import load_experiment
+    from handsign.splitdata import load_split
+
+    paths = layout.ExperimentPaths(experiment)
+    if not paths.model.exists():
+        raise FileNotFoundError(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")
+    data = load_split(load_experiment(paths.config))
+    test = data.rows("test")[:parity_images]
+    out = out or paths.model.parent / "export"
+    results = export(Classifier.from_checkpoint(paths.model), out, np.asarray(data.images[test]), formats)
+    run_id = ""
+    if log and paths.mlflow_run.exists():
+        run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
+        differences = {f"export_{r.format}_max_abs_diff": r.max_abs_diff for r in results}
+        files = [r.path for r in results] + [out / PREPROCESSING_FILE]
+        tracking.log_files(layout.repo_root(), run_id, files, "export", differences)
+    return results, len(test), run_id
