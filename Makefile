@@ -22,6 +22,12 @@ COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# mediapipe's opencv-contrib-python is our one cv2. An older venv also holds opencv-python(-headless),
+	@# which shares its cv2/ folder: remove that, then put back contrib's files it took with it.
+	@fix=; for p in opencv-python-headless opencv-python; do \
+	  if $(BIN)/pip show $$p >/dev/null 2>&1; then $(BIN)/pip uninstall --quiet -y $$p; fix=1; fi; done; \
+	if [ -n "$$fix" ]; then $(BIN)/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
+	  "opencv-contrib-python==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opencv-contrib-python"))')"; fi
 	touch $@
 
 install: $(VENV)/.installed

@@ -152,6 +152,10 @@ def test_dvc_yaml_paths_are_layouts():
         assert rel(layout.prepared(copy)) in listed(stages[f"split@{copy}"], "deps")
         assert rel(layout.split_dir(copy)) in listed(stages[f"split@{copy}"], "outs")
         assert rel(layout.split_summary(copy)) in listed(stages[f"split@{copy}"], "metrics")
+    for dataset in p.landmarks:
+        assert rel(layout.raw(dataset)) in listed(stages[f"landmarks@{dataset}"], "deps")
+        assert rel(layout.landmarks(dataset)) in listed(stages[f"landmarks@{dataset}"], "outs")
+        assert rel(layout.landmark_summary(dataset)) in listed(stages[f"landmarks@{dataset}"], "metrics")
     assert rel(layout.CONFIGS) in listed(stages["configure"], "outs")
     for where, exp in p.every_experiment():
         kind = "crossval" if where.startswith("crossval.") else "train"

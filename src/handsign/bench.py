@@ -211,3 +211,25 @@ def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: 
             model, _ = load_checkpoint(Path(tmp) / "model.pt")
             wrong = int((predict(model, store.images, test) != labels).sum())
             echo(f"{epochs} | {result.train_seconds:.1f} | {1 - wrong / len(test):.4%} | {wrong}")
+
+
+def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
+    """Hand landmark detection on synthetic Fingers images with params.yaml's settings."""
+    from handsign.datasets import get_spec
+    from handsign.landmarks import detect_all, find_model
+    from handsign.synth import render_dataset
+
+    settings = load_params(repo_root() / "params.yaml").landmarks["fingers"]
+    per_class = max(1, images // 12)
+    params = SyntheticParams(seed=0, per_class_train=per_class, per_class_test=1, subjects=4, frames_per_gesture=1)
+    with tempfile.TemporaryDirectory() as tmp:
+        render_dataset("fingers", Path(tmp) / "raw", params, 0)
+        data = get_spec("fingers").read(Path(tmp) / "raw", settings.image_size, "letterbox")
+    start = time.perf_counter()
+    found = detect_all(data.images, settings, find_model(), workers=workers)
+    seconds = time.perf_counter() - start
+    n = len(data.labels)
+    by_attempt = [int((found.attempt == k).sum()) for k in range(len(settings.attempts))]
+    echo(f"landmarks on {n} synthetic Fingers images {settings.image_size}x{settings.image_size}, "
+         f"{workers or os.cpu_count()} processes: {seconds:.1f} s = {n / seconds:.1f} images/s; "
+         f"a hand in {found.found.mean():.1%}, by attempt {by_attempt}")  # fmt: skip

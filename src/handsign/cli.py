@@ -17,6 +17,8 @@ app = typer.Typer(
 )
 bench_app = typer.Typer(help="Benchmarks that print numbers (run them alone: two torch jobs share 2 cores badly).")
 app.add_typer(bench_app, name="bench")
+landmarks_app = typer.Typer(help="Hand landmarks: MediaPipe's hand landmarker on the datasets' images.")
+app.add_typer(landmarks_app, name="landmarks")
 
 
 @app.command()
@@ -370,6 +372,43 @@ def bench_time_to_accuracy(
     """Test accuracy against training time: the experiment's recipe trained for 1, 2, ... epochs
     on DATA's official split, with the pipeline's own fit(). One line per budget."""
     _bench("time_to_accuracy", data, experiment, max_epochs, params_file)
+
+
+@bench_app.command("landmarks")
+def bench_landmarks(
+    images: int = typer.Option(600, help="Synthetic Fingers images (128x128) to detect hands in."),
+    workers: int = typer.Option(None, help="Detector processes (default: one per core)."),
+) -> None:
+    """Hand landmark detection rate and speed on synthetic Fingers images, with params.yaml's
+    `landmarks.fingers` settings and one detector per process, as the landmarks stage runs it."""
+    _bench("landmark_rate", images, workers)
+
+
+@landmarks_app.command("fetch")
+def landmarks_fetch() -> None:
+    """Download MediaPipe's published hand landmarker into the cache (~/.cache/handsign/)."""
+    from handsign.landmarks import fetch_model
+
+    try:
+        typer.echo(f"wrote {fetch_model()}")
+    except RuntimeError as e:
+        _fail(str(e))
+
+
+@landmarks_app.command("detect")
+def landmarks_detect(
+    data: Path = typer.Argument(..., help="A dataset: a Kaggle archive (.zip) or its unpacked folder."),
+    dataset: str = typer.Option("fingers", help="Its format, with settings under landmarks: in params.yaml."),
+    params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
+) -> None:
+    """How often a hand is found in DATA with params.yaml's settings: in all, per class, per attempt."""
+    from handsign.detection import detection_report
+
+    try:
+        for line in detection_report(data, dataset, params_file):
+            typer.echo(line)
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
+        _fail(str(e))
 
 
 @app.command()

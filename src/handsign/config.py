@@ -29,6 +29,26 @@ PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 
 
+@dataclass(frozen=True)
+class Attempt:
+    """One way of showing a greyscale image to the hand landmark detector (handsign.landmarks)."""
+
+    tint: tuple[float, ...]  # R, G, B multipliers of the grey value: skin-coloured greys
+    margin: float  # padding on every side, as a fraction of the longer side, in the image's median grey
+    size: int  # the longer side is resized to this many pixels first
+    gamma: float = 1.0  # grey values (0..1) raised to this power: below 1 lightens dark hands
+    mirror: bool = False  # shown mirrored left to right (the landmarks and handedness are mirrored back)
+
+
+@dataclass(frozen=True)
+class LandmarkParams:
+    """`landmarks.<dataset>`: how the landmark stage reads a dataset and shows it to the detector."""
+
+    image_size: int  # the dataset is read at this size, letterboxed (a hand keeps its shape)
+    confidence: float  # the detector's minimum detection and presence scores
+    attempts: tuple[Attempt, ...]  # tried in order until a hand is found
+
+
 class ConfigError(ValueError):
     """A params file that cannot drive the pipeline; the message names the key."""
 
@@ -144,6 +164,8 @@ class Params(TrainingDefaults):
     train_launcher: str  # how dvc.yaml starts training: `python`, or `torchrun --nproc_per_node=4` for DDP
     datasets: dict[str, DatasetParams] = field(default_factory=dict)
     data: dict[str, DataCopyParams] = field(default_factory=dict)
+    # How each dataset's greyscale images are shown to the hand landmark detector (handsign.landmarks).
+    landmarks: dict[str, LandmarkParams] = field(default_factory=dict)
     # A recipe is a set of training keys (and on_synthetic) written once; an experiment names it
     # (`recipe: <name>`) and sets only what differs.
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -381,6 +403,14 @@ def _check(p: Params) -> None:
             raise ConfigError(f"data.{name}.on_synthetic.image_size: must be at least 1, got {copy.on_synthetic['image_size']}")
         for strategy in copy.splits:
             _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)
+    for name, lm in p.landmarks.items():
+        if name not in p.datasets:
+            raise ConfigError(f"landmarks.{name}: {name!r} is not declared under datasets:")
+        if not 0 < lm.confidence < 1:
+            raise ConfigError(f"landmarks.{name}.confidence: must be between 0 and 1, got {lm.confidence}")
+        for i, a in enumerate(lm.attempts):
+            if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
+                raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")
     for name in p.experiments:
         p.experiment(name)

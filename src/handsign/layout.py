@@ -60,6 +60,16 @@ def split_summary(copy: str) -> Path:
     return REPORTS / "data" / f"{copy}.json"
 
 
+def landmarks(dataset: str) -> Path:
+    """The hand landmarks of every sample of a dataset (landmarks.npz, samples.csv)."""
+    return DATA / "landmarks" / dataset
+
+
+def landmark_summary(dataset: str) -> Path:
+    """How often a hand was found: in all, per class, per official split."""
+    return REPORTS / "landmarks" / f"{dataset}.json"
+
+
 @dataclass(frozen=True)
 class ExperimentPaths:
     name: str

@@ -4,6 +4,8 @@ first, so a missing file stops it at once with the fix named, not after minutes 
 
 from __future__ import annotations
 
+import importlib.util
+
 from handsign.config import Experiment, Params
 from handsign.layout import repo_root
 from handsign.models import CHECKPOINT_SUFFIXES, imagenet_arch, weights
@@ -37,4 +39,13 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
                     found.append(f"{exp.name}: {weights.missing_message(arch)}")
         elif init.endswith(CHECKPOINT_SUFFIXES) and not (root / init).exists():
             found.append(f"{exp.name}: init {init} does not exist; train that experiment first (dvc repro evaluate@...)")
+    if params.landmarks:  # the landmark stages run in every `dvc repro`
+        from handsign.landmarks import find_model
+
+        try:
+            find_model(root)
+        except FileNotFoundError as e:
+            found.append(f"landmarks: {e}")
+        if importlib.util.find_spec("mediapipe") is None:
+            found.append("landmarks: mediapipe is not installed; `make install` installs it")
     return found

@@ -1,0 +1,233 @@
+"""Hand landmarks: MediaPipe's hand landmarker (a palm detector, then a 21-point hand model) run on
+the datasets' greyscale images, keyed by sample_id.
+
+The detector was trained on colour photographs; a raw greyscale frame is mostly missed (about 14%
+of the real Fingers photos are found). Each dataset therefore says in params.yaml
+(`landmarks.<dataset>`) how its images are shown to the detector: a list of attempts, tried in
+order until a hand is found, each a tint towards skin colour, a margin of the image's median grey
+around it (the palm detector misses hands that fill the frame), a size and a gamma. Coordinates
+are mapped back to the original image: x and y in 0..1 of its width and height.
+
+Where the model file comes from: `$HANDSIGN_WEIGHTS`, then `../shared/weights/` beside the
+repository, then the cache (`~/.cache/handsign/`), into which `fetch_model()` downloads the
+published file when there is a network.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from handsign.config import Attempt, LandmarkParams
+
+MODEL_FILE = "hand_landmarker.task"
+MODEL_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/hand_landmarker.task"
+POINTS = 21  # wrist, then four joints per finger from the thumb to the little finger
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handsign"
+
+
+@dataclass
+class Landmarks:
+    """One row per sample, in the prepared order (sample_id = row)."""
+
+    image: np.ndarray  # N x 21 x 3 float32: x, y in 0..1 of the image, z (depth, x's scale); NaN: no hand
+    world: np.ndarray  # N x 21 x 3 float32: metres, origin at the hand's centre; NaN: no hand
+    right: np.ndarray  # N int8: 1 right hand, 0 left, -1 no hand (MediaPipe's label, which assumes a mirrored view)
+    score: np.ndarray  # N float32: handedness score; 0 where no hand
+    attempt: np.ndarray  # N int8: the attempt that found the hand, -1 none
+
+    @property
+    def found(self) -> np.ndarray:
+        return self.attempt >= 0
+
+    def save(self, path: Path) -> None:
+        np.savez(path, image=self.image, world=self.world, right=self.right, score=self.score, attempt=self.attempt)
+
+    @classmethod
+    def load(cls, path: Path) -> Landmarks:
+        with np.load(path) as f:
+            return cls(f["image"], f["world"], f["right"], f["score"], f["attempt"])
+
+
+def find_model(root: Path | None = None) -> Path:
+    """The hand landmarker file, or a FileNotFoundError saying where to put it."""
+    from handsign.layout import repo_root
+
+    here = root or repo_root()
+    places = [Path(p) / MODEL_FILE for p in filter(None, [os.environ.get("HANDSIGN_WEIGHTS")])]
+    places += [here.parent / "shared" / "weights" / MODEL_FILE, CACHE / MODEL_FILE]
+    for place in places:
+        if place.is_file():
+            return place
+    raise FileNotFoundError(
+        f"{MODEL_FILE} (MediaPipe's hand landmarker) is not in {', '.join(str(p.parent) for p in places)}: "
+        f"put it in one of them, set HANDSIGN_WEIGHTS to its folder, or run `handsign landmarks fetch` "
+        f"(downloads {MODEL_URL})"
+    )
+
+
+def fetch_model(url: str = MODEL_URL, dest: Path = CACHE / MODEL_FILE, timeout: float = 20) -> Path:
+    """Download the published model file into the cache, atomically; a clear error without a network."""
+    from handsign.atomic import atomic_path
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer, atomic_path(dest) as tmp:
+            tmp.write_bytes(answer.read())
+    except OSError as e:
+        raise RuntimeError(f"cannot download {url} ({e}); copy {MODEL_FILE} into {dest.parent} instead") from None
+    return dest
+
+
+class Detector:
+    """The hand landmarker for one process, with a dataset's attempts."""
+
+    def __init__(self, params: LandmarkParams, model: Path) -> None:
+        try:
+            from mediapipe.tasks.python import BaseOptions, vision
+        except ImportError as e:
+            raise RuntimeError(f"mediapipe is not installed ({e}): `make install` installs it") from None
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(model)),
+            running_mode=vision.RunningMode.IMAGE,
+            num_hands=1,
+            min_hand_detection_confidence=params.confidence,
+            min_hand_presence_confidence=params.confidence,
+        )
+        self.params = params
+        self._landmarker = vision.HandLandmarker.create_from_options(options)
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> Detector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, int]:
+        """(image 21 x 3, world 21 x 3, right, score, attempt) for one uint8 H x W image."""
+        import mediapipe as mp
+
+        for k, attempt in enumerate(self.params.attempts):
+            rgb, scale, left, top = shown(grey[:, ::-1] if attempt.mirror else grey, attempt)
+            result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+            if not result.hand_landmarks:
+                continue
+            h, w = grey.shape
+            side = rgb.shape[0]
+            points = np.array([[p.x, p.y, p.z] for p in result.hand_landmarks[0]], np.float32)
+            # From the padded, resized square back to 0..1 of the original image.
+            points[:, 0] = (points[:, 0] * side - left) / (w * scale)
+            points[:, 1] = (points[:, 1] * side - top) / (h * scale)
+            points[:, 2] *= side / (w * scale)
+            world = np.array([[p.x, p.y, p.z] for p in result.hand_world_landmarks[0]], np.float32)
+            hand = result.handedness[0][0]
+            right = hand.category_name == "Right"
+            if attempt.mirror:  # back to the image as it is: x mirrored, and so the hand's side
+                points[:, 0], world[:, 0], right = 1 - points[:, 0], -world[:, 0], not right
+            return points, world, int(right), float(hand.score), k
+        nothing = np.full((POINTS, 3), np.nan, np.float32)
+        return nothing, nothing.copy(), -1, 0.0, -1
+
+
+def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, int]:
+    """The RGB image the detector sees for `attempt`: resized, padded with the median grey by the
+    margin and then to a square (MediaPipe projects landmarks right only for square inputs),
+    tinted; with the scale applied and the left and top padding in pixels."""
+    from PIL import Image
+
+    h, w = grey.shape
+    scale = attempt.size / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    values = np.asarray(Image.fromarray(np.ascontiguousarray(grey)).resize(size, Image.BILINEAR), np.float32) / 255
+    if attempt.gamma != 1.0:
+        values = values**attempt.gamma
+    margin = round(max(size) * attempt.margin)
+    side = max(size) + 2 * margin
+    left, top = (side - size[0]) // 2, (side - size[1]) // 2
+    canvas = np.full((side, side), float(np.median(values)), np.float32)
+    canvas[top : top + size[1], left : left + size[0]] = values
+    rgb = np.stack([canvas * t for t in attempt.tint], axis=-1)
+    return np.ascontiguousarray((rgb * 255).clip(0, 255).astype(np.uint8)), scale, left, top
+
+
+def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: float = 1.0, workers: int | None = None,
+               progress: str = "") -> Landmarks:  # fmt: skip
+    """Landmarks of every uint8 N x 1 x S x S image, one detector per worker process. Images of a
+    dataset whose frames are not square (`aspect` = width / height) are letterboxed: the detector
+    sees the frame alone, and coordinates are relative to it."""
+    from tqdm import tqdm
+
+    n = len(images)
+    out = Landmarks(
+        np.full((n, POINTS, 3), np.nan, np.float32),
+        np.full((n, POINTS, 3), np.nan, np.float32),
+        np.full(n, -1, np.int8),
+        np.zeros(n, np.float32),
+        np.full(n, -1, np.int8),
+    )
+    job = _Job(images, params, model, aspect)
+    with _pool(workers or os.cpu_count() or 1, job) as pool:
+        rows = pool.map(_detect, _chunks(n, 32))
+        for start, found in tqdm(rows, total=-(-n // 32), desc=progress or "landmarks", unit="batch", disable=None):
+            for i, (points, world, right, score, attempt) in enumerate(found, start):
+                out.image[i], out.world[i], out.right[i], out.score[i], out.attempt[i] = points, world, right, score, attempt
+    return out
+
+
+@dataclass
+class _Job:
+    images: np.ndarray
+    params: LandmarkParams
+    model: Path
+    aspect: float  # width / height of the frames inside the letterboxed squares
+
+    def frame(self, i: int) -> np.ndarray:
+        """Image i without its letterbox bars (handsign.datasets.base.to_square_array's geometry)."""
+        square = np.asarray(self.images[i, 0])
+        size = square.shape[0]
+        if self.aspect > 1:
+            h = max(1, round(size / self.aspect))
+            return square[(size - h) // 2 : (size - h) // 2 + h]
+        if self.aspect < 1:
+            w = max(1, round(size * self.aspect))
+            return square[:, (size - w) // 2 : (size - w) // 2 + w]
+        return square
+
+
+_worker: tuple[_Job, Detector] | None = None
+
+
+def _start(job: _Job) -> None:
+    global _worker
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: warnings and up
+    _worker = (job, Detector(job.params, job.model))
+
+
+def _detect(rows: tuple[int, int]) -> tuple[int, list]:
+    assert _worker is not None, "a landmark worker starts with _start"
+    job, detector = _worker
+    start, stop = rows
+    return start, [detector.detect(job.frame(i)) for i in range(start, stop)]
+
+
+def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    for start in range(0, n, size):
+        yield start, min(n, start + size)
+
+
+def _pool(n: int, job: _Job) -> Executor:
+    """Forked processes on Linux (each builds its own detector after the fork), threads elsewhere."""
+    if sys.platform == "linux":
+        return ProcessPoolExecutor(n, multiprocessing.get_context("fork"), _start, (job,))
+    return ThreadPoolExecutor(1, initializer=_start, initargs=(job,))

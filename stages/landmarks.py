@@ -1,0 +1,55 @@
+"""landmarks: find the hand and its 21 landmarks in every image of one dataset (MediaPipe's hand
+landmarker, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
+sample_id: the row order of every prepared copy of the dataset, so every split applies as it is.
+Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv) and, as metrics, how often a hand
+was found in all, per class and per official split (reports/landmarks/<dataset>.json)."""
+
+import hashlib
+import time
+
+import pandas as pd
+
+from handsign import layout
+from handsign.atomic import atomic_path, write_json
+from handsign.config import load_params
+from handsign.datasets import get_spec
+from handsign.landmarks import detect_all, find_model
+from handsign.stage import run_stage
+
+
+def landmarks(dataset: str) -> None:
+    params = load_params()
+    if dataset not in params.landmarks:
+        raise ValueError(f"{dataset!r} has no landmarks.{dataset} entry in params.yaml")
+    settings = params.landmarks[dataset]
+    model = find_model()
+    spec = get_spec(dataset)
+    data = spec.read(layout.raw(dataset), settings.image_size, "letterbox")
+    start = time.perf_counter()
+    found = detect_all(data.images, settings, model, spec.aspect, progress=f"landmarks {dataset}")
+    seconds = time.perf_counter() - start
+    samples = data.samples().assign(found=found.found, right=found.right, score=found.score.round(4), attempt=found.attempt)
+    with atomic_path(layout.landmarks(dataset)) as tmp:
+        tmp.mkdir()
+        found.save(tmp / "landmarks.npz")
+        samples.to_csv(tmp / "samples.csv", index=False)
+    summary = {
+        "detection_rate": round(float(found.found.mean()), 4),
+        "images": len(samples),
+        "per_class": rates(samples, "class_name"),
+        "per_official_split": rates(samples[samples["official_split"] != ""], "official_split"),
+        "found_by_attempt": [int((found.attempt == k).sum()) for k in range(len(settings.attempts))],
+        "images_per_second": round(len(samples) / seconds, 1),
+        "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+    }
+    write_json(layout.landmark_summary(dataset), summary)
+    print(f"landmarks {dataset}: a hand in {found.found.sum()} of {len(samples)} images ({summary['detection_rate']:.1%}), "
+          f"{summary['images_per_second']} images/s; by attempt {summary['found_by_attempt']}")  # fmt: skip
+
+
+def rates(samples: pd.DataFrame, column: str) -> dict[str, float]:
+    return {str(k): round(float(v), 4) for k, v in samples.groupby(column, sort=False)["found"].mean().items()}
+
+
+if __name__ == "__main__":
+    run_stage("landmarks", landmarks, "A dataset declared under `landmarks:` in params.yaml.")

@@ -1,0 +1,134 @@
+"""Hand landmarks (handsign.landmarks, stages/landmarks.py): one working cv2 beside mediapipe, the
+model file found or its absence named, coordinates mapped back to the image, the committed
+settings on the real samples, and the stage writing rows keyed by sample_id."""
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import yaml
+from conftest import REPO, SHARED_DATA, shipped_params
+from PIL import Image
+
+from handsign import landmarks
+from handsign.detection import read_dataset
+from handsign.landmarks import Detector, detect_all, find_model
+
+MODEL = REPO.parent / "shared" / "weights" / landmarks.MODEL_FILE
+needs_model = pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is only present in the project's workplace")
+FINGERS_SAMPLE = SHARED_DATA / "fingers-sample-300.zip"
+LEAP_SAMPLE = SHARED_DATA / "leapgestrecog-sample-8.zip"
+
+
+def test_exactly_one_cv2_is_installed_and_it_works():
+    """mediapipe needs opencv-contrib-python; another opencv-python* would share its cv2/ folder."""
+    opencv = {
+        d.metadata["Name"].lower() for d in importlib.metadata.distributions() if d.metadata["Name"].lower().startswith("opencv")
+    }
+    assert opencv == {"opencv-contrib-python"}, opencv
+    import cv2
+
+    frame = np.zeros((48, 64, 3), np.uint8)
+    ok, encoded = cv2.imencode(".png", frame)
+    assert ok and cv2.imdecode(encoded, cv2.IMREAD_COLOR).shape == (48, 64, 3)
+    assert importlib.util.find_spec("mediapipe") is not None
+
+
+def test_an_absent_model_file_fails_at_once_naming_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(tmp_path / "weights"))
+    monkeypatch.setattr(landmarks, "CACHE", tmp_path / "cache")
+    with pytest.raises(FileNotFoundError, match=r"hand_landmarker.task .* is not in .*weights.*handsign landmarks fetch"):
+        find_model(tmp_path / "repo")
+    (tmp_path / "weights").mkdir()
+    (tmp_path / "weights" / landmarks.MODEL_FILE).write_bytes(b"model")
+    assert find_model(tmp_path / "repo") == tmp_path / "weights" / landmarks.MODEL_FILE
+
+
+def test_fetching_without_a_network_fails_fast_and_writes_nothing(tmp_path):
+    dest = tmp_path / "cache" / landmarks.MODEL_FILE
+    with pytest.raises(RuntimeError, match="cannot download http://127.0.0.1:9/.*copy hand_landmarker.task into"):
+        landmarks.fetch_model("http://127.0.0.1:9/hand_landmarker.task", dest, timeout=5)
+    assert not dest.exists() and not list((tmp_path / "cache").iterdir())
+
+
+def sample_photo(index: int = 0) -> np.ndarray:
+    import zipfile
+
+    with zipfile.ZipFile(FINGERS_SAMPLE) as z:
+        name = sorted(n for n in z.namelist() if n.endswith(".png"))[index]
+        with z.open(name) as f:
+            return np.asarray(Image.open(f).convert("L"))
+
+
+@needs_model
+@pytest.mark.skipif(not FINGERS_SAMPLE.exists(), reason=f"{FINGERS_SAMPLE} is only present in the project's workplace")
+def test_landmarks_are_in_the_coordinates_of_the_image_as_given():
+    """The detector sees a resized, padded, tinted copy; the landmarks come back in 0..1 of the
+    image itself: shifting the hand by 64 px shifts them by 64 px, and mirroring mirrors them."""
+    settings = shipped_params().landmarks["fingers"]
+    photo = sample_photo()
+    shifted = np.pad(photo, ((0, 0), (64, 0)), constant_values=int(np.median(photo)))
+    with Detector(settings, MODEL) as detector:
+        points, _, right, _, attempt = detector.detect(photo)
+        moved, _, _, _, attempt_moved = detector.detect(shifted)
+        mirrored, _, right_mirrored, _, _ = detector.detect(np.ascontiguousarray(photo[:, ::-1]))
+    assert attempt >= 0 and attempt_moved >= 0
+    assert np.nanmax(np.abs(points[:, :2] - 0.5)) < 0.6  # on the image, give or take a fingertip
+    x_px, x_moved_px = points[:, 0] * photo.shape[1], moved[:, 0] * shifted.shape[1]
+    assert np.median(np.abs((x_moved_px - 64) - x_px)) < 4
+    assert np.median(np.abs(points[:, 1] - moved[:, 1])) * photo.shape[0] < 4
+    assert np.median(np.abs((1 - mirrored[:, 0]) - points[:, 0])) * photo.shape[1] < 4
+    assert right_mirrored == 1 - right
+    # An attempt that shows the image mirrored reports landmarks and hand of the image as given.
+    every_mirrored = tuple(dataclasses.replace(a, mirror=True) for a in settings.attempts)
+    with Detector(dataclasses.replace(settings, attempts=every_mirrored), MODEL) as detector:
+        back, _, right_back, _, attempt_back = detector.detect(photo)
+    assert attempt_back >= 0 and right_back == right
+    assert np.median(np.abs(back[:, 0] - points[:, 0])) * photo.shape[1] < 4
+
+
+@needs_model
+@pytest.mark.slow
+@pytest.mark.skipif(not (FINGERS_SAMPLE.exists() and LEAP_SAMPLE.exists()), reason="the real samples are only in ../shared/data/")
+def test_the_committed_settings_find_the_hands_of_the_real_samples():
+    """params.yaml's landmarks settings: >= 95% of the 300 real Fingers photos, 8 of 8 LeapGestRecog frames."""
+    params = shipped_params()
+    for sample, dataset, least in ((FINGERS_SAMPLE, "fingers", 0.95), (LEAP_SAMPLE, "leapgestrecog", 1.0)):
+        settings = params.landmarks[dataset]
+        images, _, aspect = read_dataset(sample, dataset, settings)
+        found = detect_all(images, settings, MODEL, aspect)
+        assert found.found.mean() >= least, f"{dataset}: {found.found.sum()} of {len(images)}"
+        inside = found.image[found.found][:, :, :2]
+        assert np.median(inside) == pytest.approx(0.5, abs=0.25)  # landmarks on the frame, not the letterbox
+
+
+@needs_model
+def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeypatch):
+    import importlib.util as iu
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["datasets"] = {"fingers": {"source": "synthetic"}}
+    params["synthetic"] = {"seed": 0, "per_class_train": 2, "per_class_test": 1, "subjects": 2, "frames_per_gesture": 1}
+    params["landmarks"] = {"fingers": params["landmarks"]["fingers"]}
+    for key in ("data", "experiments", "crossval"):
+        params[key] = {}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "dvc.yaml").write_text("stages: {}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(MODEL.parent))
+    for name in ("download", "landmarks"):
+        spec = iu.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
+        module = iu.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        getattr(module, name)("fingers")
+    rows = (tmp_path / "data/landmarks/fingers/samples.csv").read_text().splitlines()
+    found = landmarks.Landmarks.load(tmp_path / "data/landmarks/fingers/landmarks.npz")
+    assert len(rows) - 1 == len(found.attempt) == 36 and rows[0].startswith("sample_id,source,label")
+    assert np.isnan(found.image[~found.found]).all() and not np.isnan(found.image[found.found]).any()
+    summary = json.loads((tmp_path / "reports/landmarks/fingers.json").read_text())
+    assert summary["detection_rate"] == pytest.approx(found.found.mean(), abs=1e-4)
+    assert set(summary["per_class"]) == {str(i) for i in range(6)} and set(summary["per_official_split"]) == {"train", "test"}
+    assert sum(summary["found_by_attempt"]) == found.found.sum()
