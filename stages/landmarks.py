@@ -22,7 +22,7 @@ def landmarks(dataset: str) -> None:
     if dataset not in params.landmarks:
         raise ValueError(f"{dataset!r} has no landmarks.{dataset} entry in params.yaml")
     settings = params.landmarks[dataset]
-    model = find_model()
+    model = find_model(fetch=True)  # downloaded into the cache where it is nowhere here
     spec = get_spec(dataset)
     data = spec.read(layout.raw(dataset), settings.image_size, "letterbox")
     start = time.perf_counter()

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SIGN_MNIST_ZIP = SHARED_DATA / "sign-language-mnist.zip"
+SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
 BIN = Path(sys.executable).parent
 
 
@@ -41,6 +42,10 @@ def tool_env(**extra: str) -> dict[str, str]:
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
     env.update(MLFLOW_DISABLE_TELEMETRY="true", DO_NOT_TRACK="true", DVC_NO_ANALYTICS="1", CI="1")
     env.pop("MLFLOW_TRACKING_URI", None)
+    # A repository copy under a temporary folder is not beside ../shared/: the landmarks stage finds
+    # the hand landmarker through HANDSIGN_WEIGHTS (elsewhere it downloads it, as a user's would).
+    if SHARED_WEIGHTS.is_dir():
+        env.setdefault("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     env.update(extra)
     return env
 

@@ -57,8 +57,9 @@ class Landmarks:
             return cls(f["image"], f["world"], f["right"], f["score"], f["attempt"])
 
 
-def find_model(root: Path | None = None) -> Path:
-    """The hand landmarker file, or a FileNotFoundError saying where to put it."""
+def find_model(root: Path | None = None, fetch: bool = False) -> Path:
+    """The hand landmarker file; with `fetch`, downloaded into the cache when it is nowhere else
+    (as torchvision does with its weights). A FileNotFoundError says where to put it."""
     from handsign.layout import repo_root
 
     here = root or repo_root()
@@ -67,17 +68,24 @@ def find_model(root: Path | None = None) -> Path:
     for place in places:
         if place.is_file():
             return place
-    raise FileNotFoundError(
+    where = (
         f"{MODEL_FILE} (MediaPipe's hand landmarker) is not in {', '.join(str(p.parent) for p in places)}: "
         f"put it in one of them, set HANDSIGN_WEIGHTS to its folder, or run `handsign landmarks fetch` "
         f"(downloads {MODEL_URL})"
     )
+    if fetch:
+        try:
+            return fetch_model(dest=CACHE / MODEL_FILE)
+        except RuntimeError as e:
+            raise FileNotFoundError(f"{where}; fetching it failed: {e}") from None
+    raise FileNotFoundError(where)
 
 
-def fetch_model(url: str = MODEL_URL, dest: Path = CACHE / MODEL_FILE, timeout: float = 20) -> Path:
+def fetch_model(url: str = MODEL_URL, dest: Path | None = None, timeout: float = 20) -> Path:
     """Download the published model file into the cache, atomically; a clear error without a network."""
     from handsign.atomic import atomic_path
 
+    dest = dest or CACHE / MODEL_FILE
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer, atomic_path(dest) as tmp:
