@@ -107,3 +107,65 @@ def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds(tmp_path):
     assert real.crossval_experiment("leapgestrecog_resnet18_loso").training == real.experiment("leapgestrecog_resnet18").training
     with pytest.raises(ConfigError, match="no cross-validation 'nope'"):
         params.crossval_experiment("nope")
+
+
+def test_an_experiment_takes_its_recipe_and_overrides_what_differs():
+    params = load_params(REPO / "params.yaml")
+    r18, r50 = params.experiment("leapgestrecog_resnet18"), params.experiment("leapgestrecog_resnet50")
+    recipe = params.recipes["handsign_resnet"]
+    assert (r18.training.model, r18.training.batch_size, r18.training.lr) == (recipe["model"], 8, 1e-4)
+    assert r50.training.model == "handsign_resnet50" and r50.training.batch_size == 8
+    # on_synthetic merges key by key: the recipe's init: random stays, the experiment's epochs win.
+    assert (r18.training.init, r18.training.epochs) == ("random", 2)
+    assert (r50.training.init, r50.training.epochs) == ("random", 1)
+    real = load_params(REPO / "params.yaml", {"datasets.leapgestrecog.source": "local", "datasets.leapgestrecog.local_path": "x"})
+    assert (
+        real.experiment("leapgestrecog_resnet50").training.init,
+        real.experiment("leapgestrecog_resnet50").training.epochs,
+    ) == (
+        "imagenet",
+        20,
+    )
+
+
+def test_a_recipe_change_reaches_exactly_the_experiments_that_name_it_and_do_not_override_it():
+    """What `dvc exp run -S recipes.<name>.<key>=...` reruns: the configure stage rewrites the
+    configs that change, and only their train and evaluate stages depend on them."""
+    before = {n: e.to_json() for n, e in load_params(REPO / "params.yaml").every_experiment()}
+    after = {
+        n: e.to_json()
+        for n, e in load_params(REPO / "params.yaml", {"recipes.imagenet_frozen_head.lr": 0.003}).every_experiment()
+    }
+    changed = {n for n in before if before[n] != after[n]}
+    # fingers_resnet18_finetune names the recipe but sets its own lr.
+    assert changed == {"experiments.sign_mnist_mobilenet_frozen", "experiments.fingers_resnet18_frozen"}
+
+
+def test_each_recipe_is_written_once():
+    text = (REPO / "params.yaml").read_text()
+    for line in ("batch_size: 8", "batch_size: 32", "model: handsign_resnet18", "weight_decay: 0.0001", "freeze_backbone: true"):
+        assert text.count(line) == 1, line
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"experiments.fingers_cnn.recipe": "nope"}, "experiments.fingers_cnn.recipe: no recipe 'nope' under recipes:"),
+        ({"recipes.autoencoder.dataset": "fingers"}, "recipes.autoencoder: training keys and on_synthetic only, not dataset"),
+    ],
+)
+def test_bad_recipes_are_named(changes, message):
+    with pytest.raises(ConfigError, match=message):
+        load_params(REPO / "params.yaml", changes)
+
+
+def test_params_yaml_is_the_one_source_of_defaults(tmp_path):
+    """The code has no defaults of its own for what params.yaml declares: a missing key is named."""
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    for key, message in (("epochs", "missing key\\(s\\) epochs"), ("synthetic", "missing key\\(s\\) synthetic")):
+        path = tmp_path / f"without_{key}.yaml"
+        path.write_text(yaml.safe_dump({k: v for k, v in raw.items() if k != key}))
+        with pytest.raises(ConfigError, match=message):
+            load_params(path)
+    fields = dataclasses.fields(load_params(REPO / "params.yaml").synthetic)
+    assert all(f.default is dataclasses.MISSING for f in fields)
