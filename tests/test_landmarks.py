@@ -132,3 +132,46 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     assert summary["detection_rate"] == pytest.approx(found.found.mean(), abs=1e-4)
     assert set(summary["per_class"]) == {str(i) for i in range(6)} and set(summary["per_official_split"]) == {"train", "test"}
     assert sum(summary["found_by_attempt"]) == found.found.sum()
+
+
+def thumb_on_the_left(image: np.ndarray) -> np.ndarray:
+    """Per hand: is the thumb's base (landmark 2) left of the little finger's (17) in the image?"""
+    return image[:, 2, 0] < image[:, 17, 0]
+
+
+def raised_fingers(image: np.ndarray) -> np.ndarray:
+    """A rough count from the landmarks: a finger whose tip is farther from the wrist than its middle
+    joint, and a thumb whose tip stands away from the index finger's base by most of a palm."""
+    wrist = image[:, 0, :2]
+
+    def reach(k: int) -> np.ndarray:
+        return np.linalg.norm(image[:, k, :2] - wrist, axis=1)
+
+    fingers = sum(reach(tip) > 1.1 * reach(joint) for tip, joint in ((8, 6), (12, 10), (16, 14), (20, 18)))
+    palm = np.linalg.norm(image[:, 5, :2] - image[:, 17, :2], axis=1)
+    thumb = np.linalg.norm(image[:, 4, :2] - image[:, 5, :2], axis=1) > 0.9 * palm
+    return fingers + thumb
+
+
+@needs_model
+def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path):
+    """As in the real Fingers photos (an L hand shows its palm, thumb on the image's left: 140 of
+    147 found in the real sample), and with about as many fingers raised as the label counts."""
+    from handsign.config import SyntheticParams
+    from handsign.datasets import get_spec
+    from handsign.synth import render_dataset
+
+    settings = shipped_params().landmarks["fingers"]
+    render_dataset(
+        "fingers", tmp_path, SyntheticParams(seed=0, per_class_train=8, per_class_test=1, subjects=4, frames_per_gesture=1), 0
+    )
+    data = get_spec("fingers").read(tmp_path, settings.image_size, "letterbox")
+    found = detect_all(data.images, settings, MODEL)
+    hands, labels, hit = np.array(data.groups), data.labels, found.found
+    assert hit.mean() > 0.95
+    left = thumb_on_the_left(found.image)
+    assert left[hit & (hands == "L")].mean() >= 0.8 and (~left[hit & (hands == "R")]).mean() >= 0.9
+    raised = raised_fingers(found.image)
+    assert (np.abs(raised - labels)[hit] <= 1).mean() >= 0.9
+    means = [raised[hit & (labels == c)].mean() for c in range(6)]
+    assert all(a <= b for a, b in zip(means, means[1:], strict=False)), means

@@ -156,7 +156,7 @@ def render_fingers(anatomy: Anatomy, shape: HandShape, rng: np.random.Generator,
         cy=76 + rng.normal(0, 5),
         scale=rng.uniform(38, 46),
         angle=rng.normal(0, 12),
-        mirror=left,
+        mirror=not left,  # drawn unmirrored, a hand shows its palm with the thumb on the left: a left hand
     )
     img = _composite(background, anatomy, shape, where, skin=rng.uniform(190, 230), blur=0.9)
     return _to_uint8(img + _noise(rng, img.shape, 5.0))
