@@ -2,8 +2,8 @@
 training images from it in a dataset's own layout (`handsign collect`), from a camera index or a
 video file, with a window or headless (annotated video and CSV: how the tests drive them).
 
-OpenCV does the capture and drawing; `opencv-python-headless` (a dependency) has no windows: for
-the interactive window install `opencv-python` in its place, or use `--headless`.
+OpenCV does the capture and drawing: `opencv-contrib-python`, which mediapipe (a dependency, the
+hand landmarker) brings, and which has the GUI for the interactive window; `--headless` needs none.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def _cv2():
     try:
         import cv2
     except ImportError:  # pragma: no cover - a dependency; a broken install says so
-        raise RuntimeError("OpenCV is missing: pip install opencv-python-headless (or opencv-python for windows)") from None
+        raise RuntimeError("OpenCV is missing: `make install` (mediapipe brings opencv-contrib-python)") from None
     return cv2
 
 
@@ -105,8 +105,8 @@ class Window:
             try:
                 cv2.namedWindow(title)
             except cv2.error:
-                raise RuntimeError("this OpenCV build has no windows (opencv-python-headless): "
-                                   "pip install opencv-python, or run with --headless") from None  # fmt: skip
+                raise RuntimeError("this OpenCV build or machine has no windows (no display, or a headless build): "
+                                   "run with --headless") from None  # fmt: skip
 
     def show(self, frame: np.ndarray) -> str:
         if self.headless:
