@@ -5,8 +5,9 @@ The detector was trained on colour photographs; a raw greyscale frame is mostly 
 of the real Fingers photos are found). Each dataset therefore says in params.yaml
 (`landmarks.<dataset>`) how its images are shown to the detector: a list of attempts, tried in
 order until a hand is found, each a tint towards skin colour, a margin of the image's median grey
-around it (the palm detector misses hands that fill the frame), a size and a gamma. Coordinates
-are mapped back to the original image: x and y in 0..1 of its width and height.
+around it (the palm detector misses hands that fill the frame), a size, a gamma and whether it is
+shown mirrored; every attempt is padded to a square. Coordinates are mapped back to the original
+image: x and y in 0..1 of its width and height.
 
 Where the model file comes from: `$HANDSIGN_WEIGHTS`, then `../shared/weights/` beside the
 repository, then the cache (`~/.cache/handsign/`), into which `fetch_model()` downloads the
