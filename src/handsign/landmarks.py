@@ -31,6 +31,7 @@ from handsign.config import Attempt, LandmarkParams
 
 MODEL_FILE = "hand_landmarker.task"
 MODEL_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/hand_landmarker.task"
+DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 POINTS = 21  # wrist, then four joints per finger from the thumb to the little finger
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handsign"
 
