@@ -8,6 +8,7 @@ import importlib.util
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SHARED_DATA, shipped_params
@@ -113,18 +114,23 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     params["datasets"] = {"fingers": {"source": "synthetic"}}
     params["synthetic"] = {"seed": 0, "per_class_train": 2, "per_class_test": 1, "subjects": 2, "frames_per_gesture": 1}
     params["landmarks"] = {"fingers": params["landmarks"]["fingers"]}
-    for key in ("data", "experiments", "crossval"):
+    params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "splits": ["official"]}}
+    for key in ("experiments", "crossval"):
         params[key] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(MODEL.parent))
-    for name in ("download", "landmarks"):
+    for name, key in (("download", "fingers"), ("landmarks", "fingers"), ("prepare", "fingers_32")):
         spec = iu.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
         module = iu.module_from_spec(spec)
         spec.loader.exec_module(module)
-        getattr(module, name)("fingers")
+        getattr(module, name)(key)
     rows = (tmp_path / "data/landmarks/fingers/samples.csv").read_text().splitlines()
+    # Keyed as every prepared copy of the dataset is: the same sample_id names the same file.
+    prepared = pd.read_csv(tmp_path / "data/prepared/fingers_32/samples.csv")
+    keyed = pd.read_csv(tmp_path / "data/landmarks/fingers/samples.csv")
+    assert keyed[["sample_id", "source", "label"]].equals(prepared[["sample_id", "source", "label"]])
     found = landmarks.Landmarks.load(tmp_path / "data/landmarks/fingers/landmarks.npz")
     assert len(rows) - 1 == len(found.attempt) == 36 and rows[0].startswith("sample_id,source,label")
     assert np.isnan(found.image[~found.found]).all() and not np.isnan(found.image[found.found]).any()
@@ -175,3 +181,19 @@ def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path)
     assert (np.abs(raised - labels)[hit] <= 1).mean() >= 0.9
     means = [raised[hit & (labels == c)].mean() for c in range(6)]
     assert all(a <= b for a, b in zip(means, means[1:], strict=False)), means
+
+
+@needs_model
+@pytest.mark.skipif(not LEAP_SAMPLE.exists(), reason=f"{LEAP_SAMPLE} is only present in the project's workplace")
+def test_landmarks_detect_reports_the_rate_per_class():
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+
+    result = CliRunner().invoke(app, ["landmarks", "detect", str(LEAP_SAMPLE), "--dataset", "leapgestrecog",
+                                      "--params", str(REPO / "params.yaml")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "a hand in 8 of 8 images (100.0%)" in result.output and "  ok: 1/1" in result.output
+    unknown = CliRunner().invoke(app, ["landmarks", "detect", str(LEAP_SAMPLE), "--dataset", "sign_mnist",
+                                       "--params", str(REPO / "params.yaml")])  # fmt: skip
+    assert unknown.exit_code == 1 and "no landmarks.sign_mnist entry" in unknown.output
