@@ -182,3 +182,19 @@ def test_dvc_yaml_paths_are_layouts():
         } <= written
         if kind == "train":
             assert rel(paths.curves) in written
+
+
+def test_dvc_lock_records_the_committed_code():
+    """Every code file a stage depends on has, in dvc.lock, the hash of the file as committed: a
+    code change that leaves outputs as they were is recorded (`dvc commit`), so a clone with those
+    outputs does not rerun stages for nothing."""
+    import hashlib
+
+    stale = []
+    for name, stage in yaml.safe_load((REPO / "dvc.lock").read_text())["stages"].items():
+        for dep in stage.get("deps", []):
+            path = REPO / dep["path"]
+            code = dep["path"].startswith(("src/", "stages/")) and path.is_file()
+            if code and hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
+                stale.append(f"{name}: {dep['path']}")
+    assert not stale, f"dvc.lock is behind the code (dvc commit in a workspace with outputs): {stale[:5]}"
