@@ -57,21 +57,15 @@ class Results:
 
 def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
                      checkpoint: dict, title: str) -> Results:  # fmt: skip
-    store, table = data.store, data.table
+    store = data.store
     test_idx = data.rows("test")
     names = checkpoint["class_names"]
     y_true = data.column("label")[test_idx]
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
-    groups = table["group"].astype(str).to_numpy()[test_idx]
-    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)
     group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group))
-    predictions = pd.DataFrame({
-        "sample_id": table["sample_id"].to_numpy()[test_idx],
-        "actual": [names[i] for i in y_true],
-        "predicted": [names[i] for i in y_pred],
-    })  # fmt: skip
     confusion = paths.figures / "confusion_matrix.png"
     report.plot_confusion_matrix(y_true, y_pred, names, confusion, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
     figures = [confusion]
@@ -92,7 +86,7 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
                       checkpoint: dict, title: str) -> Results:  # fmt: skip
     from handsign import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
 
-    store, table, seed = data.store, data.table, exp.training.seed
+    store, seed = data.store, exp.training.seed
     names = checkpoint["class_names"]
     labels = data.column("label")
     train_idx, test_idx = data.rows("train"), data.rows("test")
@@ -121,17 +115,10 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
         hit = y_true == k
         if hit.any():
             per_class.setdefault(cls, {})["reconstruction_mse"] = float(test.errors[hit].mean())
-    groups = table["group"].astype(str).to_numpy()[test_idx]
-    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)  # predicted: by the linear probe
+    predictions = predictions.assign(cluster=clusters, reconstruction_error=test.errors)
     group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group), parameters=sum(p.numel() for p in model.parameters()), n_test=len(test_idx))
-    predictions = pd.DataFrame({
-        "sample_id": table["sample_id"].to_numpy()[test_idx],
-        "actual": [names[i] for i in y_true],
-        "predicted": [names[i] for i in y_pred],  # by the linear probe on the codes
-        "cluster": clusters,
-        "reconstruction_error": test.errors,
-    })  # fmt: skip
 
     figures = {f: paths.figures / f"{f}.png" for f in ("reconstructions", "embedding_map", "anomalies")}
     shown = np.sort(test_idx[np.random.default_rng(seed).permutation(len(test_idx))[:16]])
@@ -159,6 +146,18 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
 
     per_group_file = {"group": group_kind, "test": per_group, "scored_by": "linear probe"}
     return Results(summary, per_class, per_group_file, predictions, list(figures.values()), log_model)
+
+
+def scored_samples(data: SplitData, test_idx: np.ndarray, names: list[str], y_true: np.ndarray,
+                   y_pred: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
+    """Test accuracy per group (subject, hand) and one row per test sample: sample_id, actual, predicted."""
+    groups = data.table["group"].astype(str).to_numpy()[test_idx]
+    predictions = pd.DataFrame({
+        "sample_id": data.table["sample_id"].to_numpy()[test_idx],
+        "actual": [names[i] for i in y_true],
+        "predicted": [names[i] for i in y_pred],
+    })  # fmt: skip
+    return report.per_group_accuracy(y_true, y_pred, groups), predictions
 
 
 def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Results) -> None:
