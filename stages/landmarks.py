@@ -12,8 +12,7 @@ import pandas as pd
 from handsign import layout
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_params
-from handsign.datasets import get_spec
-from handsign.landmarks import detect_all, find_model
+from handsign.landmarks import detect_all, find_model, read_for_landmarks
 from handsign.stage import run_stage
 
 
@@ -23,10 +22,9 @@ def landmarks(dataset: str) -> None:
         raise ValueError(f"{dataset!r} has no landmarks.{dataset} entry in params.yaml")
     settings = params.landmarks[dataset]
     model = find_model(fetch=True)  # downloaded into the cache where it is nowhere here
-    spec = get_spec(dataset)
-    data = spec.read(layout.raw(dataset), settings.image_size, "letterbox")
+    data, aspect = read_for_landmarks(layout.raw(dataset), dataset, settings)
     start = time.perf_counter()
-    found = detect_all(data.images, settings, model, spec.aspect, progress=f"landmarks {dataset}")
+    found = detect_all(data.images, settings, model, aspect, progress=f"landmarks {dataset}")
     seconds = time.perf_counter() - start
     samples = data.samples().assign(found=found.found, right=found.right, score=found.score.round(4), attempt=found.attempt)
     with atomic_path(layout.landmarks(dataset)) as tmp:
@@ -38,7 +36,7 @@ def landmarks(dataset: str) -> None:
         "images": len(samples),
         "per_class": rates(samples, "class_name"),
         "per_official_split": rates(samples[samples["official_split"] != ""], "official_split"),
-        "found_by_attempt": [int((found.attempt == k).sum()) for k in range(len(settings.attempts))],
+        "found_by_attempt": found.found_by_attempt(len(settings.attempts)),
         "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
     }  # no timings: the same data and settings give the same file
     write_json(layout.landmark_summary(dataset), summary)

@@ -187,17 +187,13 @@ def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: 
     fit(): train seconds and test accuracy per budget."""
     from handsign.datasets import PreparedStore, get_spec
     from handsign.inference import load_checkpoint, predict
-    from handsign.sources import safe_extract
+    from handsign.sources import unpacked
     from handsign.split import assign_splits
     from handsign.train import fit
 
     params = load_params(params_file)
     exp = params.experiment(experiment)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = data
-        if data.is_file():
-            raw = Path(tmp) / "raw"
-            safe_extract(data, raw)
+    with tempfile.TemporaryDirectory() as tmp, unpacked(data) as raw:
         get_spec(exp.dataset).read(raw, exp.image_size).save(Path(tmp) / "prepared", exp.dataset)
         store = PreparedStore.load(Path(tmp) / "prepared")
         split = assign_splits(store.samples, exp.split, params.split).to_numpy()
@@ -215,8 +211,7 @@ def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: 
 
 def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
     """Hand landmark detection on synthetic Fingers images with params.yaml's settings."""
-    from handsign.datasets import get_spec
-    from handsign.landmarks import detect_all, find_model
+    from handsign.landmarks import detect_all, find_model, read_for_landmarks
     from handsign.synth import render_dataset
 
     settings = load_params(repo_root() / "params.yaml").landmarks["fingers"]
@@ -224,12 +219,12 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
     params = SyntheticParams(seed=0, per_class_train=per_class, per_class_test=1, subjects=4, frames_per_gesture=1)
     with tempfile.TemporaryDirectory() as tmp:
         render_dataset("fingers", Path(tmp) / "raw", params, 0)
-        data = get_spec("fingers").read(Path(tmp) / "raw", settings.image_size, "letterbox")
+        data, aspect = read_for_landmarks(Path(tmp) / "raw", "fingers", settings)
     start = time.perf_counter()
-    found = detect_all(data.images, settings, find_model(), workers=workers)
+    found = detect_all(data.images, settings, find_model(), aspect, workers=workers)
     seconds = time.perf_counter() - start
     n = len(data.labels)
-    by_attempt = [int((found.attempt == k).sum()) for k in range(len(settings.attempts))]
+    by_attempt = found.found_by_attempt(len(settings.attempts))
     echo(f"landmarks on {n} synthetic Fingers images {settings.image_size}x{settings.image_size}, "
          f"{workers or os.cpu_count()} processes: {seconds:.1f} s = {n / seconds:.1f} images/s; "
          f"a hand in {found.found.mean():.1%}, by attempt {by_attempt}")  # fmt: skip

@@ -8,25 +8,17 @@ from pathlib import Path
 import numpy as np
 
 from handsign.config import LandmarkParams
-from handsign.landmarks import detect_all, find_model
+from handsign.landmarks import detect_all, find_model, read_for_landmarks
 
 
 def read_dataset(data: Path, dataset: str, params: LandmarkParams) -> tuple[np.ndarray, list[str], float]:
     """A dataset archive or folder read as the landmarks stage reads it: (images, class name per
     image, aspect)."""
-    import tempfile
+    from handsign.sources import unpacked
 
-    from handsign.datasets import get_spec
-    from handsign.sources import safe_extract
-
-    spec = get_spec(dataset)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = data
-        if data.is_file():
-            raw = Path(tmp) / "raw"
-            safe_extract(data, raw)
-        prepared = spec.read(raw, params.image_size, "letterbox")
-    return prepared.images, [prepared.class_names[i] for i in prepared.labels], spec.aspect
+    with unpacked(data) as raw:
+        prepared, aspect = read_for_landmarks(raw, dataset, params)
+    return prepared.images, [prepared.class_names[i] for i in prepared.labels], aspect
 
 
 def detection_report(data: Path, dataset: str, params_file: Path = Path("params.yaml")) -> list[str]:
@@ -44,5 +36,5 @@ def detection_report(data: Path, dataset: str, params_file: Path = Path("params.
     for name, hit in zip(classes, found.found, strict=True):
         by_class.setdefault(name, []).append(bool(hit))
     lines += [f"  {name}: {sum(h)}/{len(h)}" for name, h in by_class.items()]
-    lines.append(f"  found by attempt: {[int((found.attempt == k).sum()) for k in range(len(settings.attempts))]}")
+    lines.append(f"  found by attempt: {found.found_by_attempt(len(settings.attempts))}")
     return lines

@@ -24,10 +24,14 @@ from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from handsign.config import Attempt, LandmarkParams
+
+if TYPE_CHECKING:
+    from handsign.datasets import Prepared
 
 MODEL_FILE = "hand_landmarker.task"
 MODEL_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/hand_landmarker.task"
@@ -49,6 +53,10 @@ class Landmarks:
     @property
     def found(self) -> np.ndarray:
         return self.attempt >= 0
+
+    def found_by_attempt(self, attempts: int) -> list[int]:
+        """How many hands each of the `attempts` attempts found, in order."""
+        return np.bincount(self.attempt[self.found], minlength=attempts).tolist()
 
     def save(self, path: Path) -> None:
         np.savez(path, image=self.image, world=self.world, right=self.right, score=self.score, attempt=self.attempt)
@@ -169,6 +177,15 @@ def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, i
     canvas[top : top + size[1], left : left + size[0]] = values
     rgb = np.stack([canvas * t for t in attempt.tint], axis=-1)
     return np.ascontiguousarray((rgb * 255).clip(0, 255).astype(np.uint8)), scale, left, top
+
+
+def read_for_landmarks(raw_dir: Path, dataset: str, params: LandmarkParams) -> tuple[Prepared, float]:
+    """A dataset's download as the detector is given it: read at `params.image_size`, letterboxed
+    (detect_all takes the bars off again with the returned aspect, width / height of its frames)."""
+    from handsign.datasets import get_spec
+
+    spec = get_spec(dataset)
+    return spec.read(raw_dir, params.image_size, "letterbox"), spec.aspect
 
 
 def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: float = 1.0, workers: int | None = None,

@@ -3,7 +3,6 @@ folder), read as prepare reads it and made square as the model's training data w
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,17 +10,13 @@ import numpy as np
 from handsign.datasets import get_spec
 from handsign.inference import load_checkpoint, predict
 from handsign.report import classification_metrics
-from handsign.sources import safe_extract
+from handsign.sources import unpacked
 
 
 def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "test") -> dict:
     """Accuracy, precision, recall and F1 of `checkpoint` on DATA's official `split` (test | train | all)."""
     model, ckpt = load_checkpoint(checkpoint)
-    with tempfile.TemporaryDirectory() as tmp:
-        raw = data
-        if data.is_file():
-            raw = Path(tmp) / "raw"
-            safe_extract(data, raw)
+    with unpacked(data) as raw:
         resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")
         prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
     if prepared.class_names != ckpt["class_names"]:

@@ -5,11 +5,14 @@ Every source leaves the same thing behind: a folder laid out as the Kaggle downl
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import socket
+import tempfile
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from handsign.atomic import atomic_path
@@ -90,6 +93,18 @@ def from_local(path: Path, dest: Path) -> None:
     else:
         dest.mkdir()
         safe_extract(path, dest)
+
+
+@contextlib.contextmanager
+def unpacked(data: Path) -> Iterator[Path]:
+    """A dataset given as a Kaggle archive or its unpacked folder, as a folder for the `with` block
+    (an archive is extracted, safely, into a temporary one)."""
+    if not data.is_file():
+        yield data
+        return
+    with tempfile.TemporaryDirectory(prefix="handsign-unpacked-") as tmp:
+        safe_extract(data, Path(tmp) / "raw")
+        yield Path(tmp) / "raw"
 
 
 def resolve_path(path: str, root: Path) -> Path:
