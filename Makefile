@@ -34,11 +34,13 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 # The committed params.yaml is the demo: every experiment on the synthetic source. `handsign check`
-# first names in seconds anything a stage would miss (offline: the hand landmarker file). A
-# workspace `dvc exp run` without -S does not edit params.yaml.
+# first names in seconds anything a stage would miss (offline: the hand landmarker file);
+# `handsign repro -j 2` is `dvc repro` two stages at a time (each stage one torch thread on the
+# synthetic source: `on_synthetic` in params.yaml).
+DEMO_JOBS ?= 2
 demo: install
 	$(BIN)/handsign check
-	dvc exp run
+	$(BIN)/handsign repro --jobs $(DEMO_JOBS)
 	@$(COMPARE)
 
 # Two pytest workers with one torch thread each (the machines have 2 cores; two workers of two

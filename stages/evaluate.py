@@ -21,7 +21,7 @@ from handsign.config import Experiment, load_experiment
 from handsign.datasets import get_spec
 from handsign.inference import load_checkpoint, predict
 from handsign.layout import repo_root
-from handsign.runtime import pick_device
+from handsign.runtime import pick_device, use_threads
 from handsign.serving import Preprocessing, log_network, log_served_model
 from handsign.splitdata import SplitData, load_split
 from handsign.stage import run_stage
@@ -31,6 +31,7 @@ def evaluate(name: str) -> None:
     paths = layout.ExperimentPaths(name)
     exp = load_experiment(paths.config)
     data = load_split(exp)
+    use_threads(exp.training.threads)
     model, checkpoint = load_checkpoint(paths.model, pick_device(exp.training.device))
     title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
     history = pd.read_csv(paths.history)

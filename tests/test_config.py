@@ -67,6 +67,8 @@ def write(tmp_path, **changes):
         ({"data__fingers_64__on_synthetic": {"frames": 2}}, "data.fingers_64.on_synthetic: only image_size"),
         ({"data__fingers_64__on_synthetic": {"image_size": 0}}, "on_synthetic.image_size: must be at least 1"),
         ({"precision": "fp16"}, "precision: 'fp16' is not one of auto, fp32, bf16"),
+        ({"threads": -1}, "threads: 0 (one per core) or a count, got -1"),
+        ({"on_synthetic": {"dataset": "fingers"}}, "on_synthetic: only training keys may be shrunk, not dataset"),
         ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
         ({"crossval__leapgestrecog_resnet18_loso__split": "subject"}, "crossval.leapgestrecog_resnet18_loso: has no split key"),
         ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
@@ -89,6 +91,14 @@ def test_on_synthetic_shrinks_the_demo_and_real_data_gets_the_published_settings
     t = real.training
     assert (t.model, t.init, t.optimizer, t.lr, t.epochs, t.batch_size) == ("handsign_resnet18", "imagenet", "adam", 1e-4, 20, 8)
     assert real.split == "random" and real.image_size == 224
+
+
+def test_every_experiment_on_synthetic_data_takes_the_top_level_on_synthetic_under_its_own(tmp_path):
+    demo = load_params(REPO / "params.yaml")
+    assert {e.training.threads for _, e in demo.every_experiment()} == {1}  # the demo: one torch thread a stage
+    mixed = load_params(write(tmp_path, datasets__fingers__source="kaggle", experiments__sign_mnist_cnn__on_synthetic={"threads": 2}))
+    assert mixed.experiment("fingers_cnn").training.threads == 0  # real data: PyTorch's default
+    assert mixed.experiment("sign_mnist_cnn").training.threads == 2  # an experiment's own on_synthetic wins
 
 
 def test_a_copy_is_prepared_at_its_demo_size_on_synthetic_data_only(tmp_path):

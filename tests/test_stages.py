@@ -88,13 +88,13 @@ def test_crossval_scores_every_subject_once(repo):
     assert metrics["accuracy_mean"] == pytest.approx(np.mean(accuracies), abs=1e-4)
 
 
-def test_stage_times_run_from_one_stage_start_to_the_next():
+def test_stage_times_are_read_off_what_handsign_repro_prints():
     from handsign.stagetimes import stage_seconds
 
-    lines = [(0.0, "Verifying data sources"), (1.0, "Running stage 'download@fingers':"), (1.5, "> python ..."),
-             (4.0, "Running stage 'prepare@fingers_64':"), (4.2, "Updating lock file 'dvc.lock'")]  # fmt: skip
-    assert stage_seconds(lines, 6.0) == [("download@fingers", 3.0), ("prepare@fingers_64", 2.0)]
-    assert stage_seconds([(0.0, "Stage 'download@fingers' didn't change, skipping")], 1.0) == []
+    lines = ["2 stage(s) to run, 2 at a time", "> download@fingers  (started at 0 s)",
+             "= download@fingers: done in 3.0 s", "    Running stage 'download@fingers':",
+             "= prepare@fingers_64: unchanged in 0.8 s", "= split@x: failed in 1.0 s"]  # fmt: skip
+    assert stage_seconds(lines) == [("download@fingers", 3.0), ("prepare@fingers_64", 0.8)]
 
 
 def test_one_repositorys_store_does_not_leak_into_the_next_in_one_process(tmp_path, monkeypatch):

@@ -112,6 +112,7 @@ class TrainingDefaults:
     augment: bool
     device: str
     precision: str
+    threads: int
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,7 @@ TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
 DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 # The top-level params an experiment is resolved from (Params.experiment): the configure stage's
 # params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
-EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", *DEFAULT_KEYS)
+EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "on_synthetic", *DEFAULT_KEYS)
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,9 @@ class Params(TrainingDefaults):
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Training keys every experiment takes on the synthetic source, under its recipe's and its own
+    # on_synthetic (the demo's one torch thread per stage, two stages at a time).
+    on_synthetic: dict[str, Any] = field(default_factory=dict)
 
     def training(self, **overrides: Any) -> Training:
         """The shared training defaults with `overrides` (model, lr, ...): for tools and tests."""
@@ -247,9 +251,11 @@ class Params(TrainingDefaults):
         # The published settings stay as written; on the offline synthetic data (a CPU-sized demo)
         # `on_synthetic` may shrink them, e.g. fewer epochs. Real data always gets them unchanged.
         demo = _coerce(raw.get("on_synthetic", {}), dict[str, Any], f"{where}.on_synthetic")
-        bad = sorted(set(demo) - set(TRAINING_KEYS))
-        if bad:
-            raise ConfigError(f"{where}.on_synthetic: only training keys may be shrunk, not {', '.join(bad)}")
+        for key, keys in ((f"{where}.on_synthetic", demo), ("on_synthetic", self.on_synthetic)):
+            bad = sorted(set(keys) - set(TRAINING_KEYS))
+            if bad:
+                raise ConfigError(f"{key}: only training keys may be shrunk, not {', '.join(bad)}")
+        demo = {**self.on_synthetic, **demo}
         if self.datasets[dataset].source == "synthetic":
             overrides.update(demo)
         defaults = {k: getattr(self, k) for k in DEFAULT_KEYS}
@@ -356,6 +362,8 @@ def _check_training(t: Training, where: str) -> None:
     for key in ("epochs", "batch_size"):
         if getattr(t, key) < 1:
             raise ConfigError(f"{where}{key}: must be at least 1, got {getattr(t, key)}")
+    if t.threads < 0:
+        raise ConfigError(f"{where}threads: 0 (one per core) or a count, got {t.threads}")
     if not t.lr > 0:
         raise ConfigError(f"{where}lr: must be positive, got {t.lr}")
     if t.freeze_backbone and t.augment:

@@ -40,6 +40,13 @@ def resolve_precision(requested: str, device: torch.device) -> str:
     return requested
 
 
+def use_threads(threads: int) -> None:
+    """`threads` torch CPU threads (0: PyTorch's default, one per core). Results on a CPU depend on
+    the count, so it is a training key, recorded with the run, not the machine's core count."""
+    if threads > 0:
+        torch.set_num_threads(threads)
+
+
 def seed_everything(seed: int) -> torch.Generator:
     """One switch for repeatable runs, as torchvision's references do it; returns a seeded generator."""
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")

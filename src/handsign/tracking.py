@@ -83,6 +83,13 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+def create_store(root: Path) -> None:
+    """Open (and so create) the repository's store: before stages run side by side, whose first
+    openings would otherwise race to create the sqlite schema."""
+    with store(root) as mlflow:
+        _retry(lambda: mlflow.MlflowClient().search_experiments(max_results=1))
+
+
 def start_run(exp: Experiment, root: Path) -> str:
     """Open a run for a training, log the resolved config and tags; returns the run id."""
     with store(root) as mlflow:

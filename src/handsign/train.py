@@ -31,7 +31,7 @@ from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
 from handsign.distributed import ONE, Processes, ShardedBatches
 from handsign.models import build_model, is_warm_start
-from handsign.runtime import pick_device, resolve_precision, seed_everything, to_device
+from handsign.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.tasks import Task, task_for
 from handsign.warmstart import WarmStart, warm_start
 
@@ -258,6 +258,7 @@ def fit(
     process trains its share of each batch and only the first writes files and calls `on_epoch`."""
     t = exp.training
     task = task_for(t.model)
+    use_threads(t.threads)
     generator = seed_everything(t.seed)
     procs, device = distributed.start(pick_device(t.device))
     precision = resolve_precision(t.precision, device)

@@ -1,0 +1,188 @@
+"""`dvc repro`, several stages at a time.
+
+DVC runs one stage at a time. It releases its repository lock while a stage's command runs, and
+its documentation's way to parallelise is to start `dvc repro` on independent stages by hand. This
+does that for the whole graph: it asks DVC which stages are out of date, then runs each of them and
+every stage downstream of one as `dvc --wait-for-lock repro --single-item <stage>` as soon as the
+stages it depends on are done, at most `jobs` at a time. DVC still decides whether a stage runs
+(a stage whose inputs came out unchanged is skipped, a run-cache hit restored), writes dvc.lock and
+holds the per-output locks, so the result is what a plain `dvc repro` would have left.
+
+Each stage's output is printed whole when it ends, not interleaved with another's.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The stages to run, in DVC's order, each with the stages of the plan it must wait for."""
+
+    order: tuple[str, ...]
+    upstream: dict[str, frozenset[str]]
+    downstream_count: dict[str, int] = field(default_factory=dict)  # the scheduling priority
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+
+@dataclass(frozen=True)
+class StageRun:
+    stage: str
+    seconds: float
+    returncode: int
+    output: str
+
+    @property
+    def skipped(self) -> bool:
+        """DVC found nothing changed (an upstream stage reran and wrote the same files)."""
+        return "Running stage" not in self.output
+
+
+def plan(root: Path, targets: Iterable[str] = (), force: bool = False) -> Plan:
+    """What `dvc repro [targets]` would run: every out-of-date stage among the targets and the
+    stages they depend on, and everything downstream of one of those (its inputs will change)."""
+    import networkx as nx
+    from dvc.repo import Repo
+
+    # DVC names a stage (`addressing`) relative to the working directory: `train@x` from the root.
+    here = Path.cwd()
+    os.chdir(root)
+    try:
+        return _plan(Repo(str(root)), nx, tuple(targets), force)
+    finally:
+        os.chdir(here)
+
+
+def _plan(repo: Any, nx: Any, targets: tuple[str, ...], force: bool) -> Plan:
+    with repo:
+        graph = repo.index.graph  # an edge runs from a stage to a stage it depends on
+        by_name = {stage.addressing: stage for stage in graph}
+        unknown = sorted(set(targets) - set(by_name))
+        if unknown:
+            raise ValueError(f"no stage {', '.join(unknown)} in {repo.root_dir}; `dvc stage list` names them")
+        wanted = set(by_name) if not targets else set()
+        for name in targets:
+            wanted |= {name} | {s.addressing for s in nx.descendants(graph, by_name[name])}
+        stale = set(wanted) if force else {name for name in repo.status() if name in wanted}
+        order = [s.addressing for s in reversed(list(nx.topological_sort(graph))) if s.addressing in wanted]
+    names = {name: by_name[name] for name in order}
+    run = set(stale)
+    for name in order:  # upstream first: a stage downstream of one that runs runs too
+        if any(dep.addressing in run for dep in graph.successors(names[name])):
+            run.add(name)
+    upstream = {
+        name: frozenset(dep.addressing for dep in nx.descendants(graph, names[name]) if dep.addressing in run)
+        for name in order
+        if name in run
+    }
+    downstream = {name: sum(name in deps for deps in upstream.values()) for name in upstream}
+    return Plan(tuple(n for n in order if n in run), upstream, downstream)
+
+
+def dvc_stage(root: Path, stage: str, env: dict[str, str] | None = None) -> StageRun:
+    """`dvc repro --single-item stage`, its output kept in a file (a pipe would need a reader)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as log:
+        cmd = [_dvc(), "--wait-for-lock", "repro", "--single-item", stage]
+        code = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        log.seek(0)
+        return StageRun(stage, time.perf_counter() - start, code, log.read())
+
+
+def _dvc() -> str:
+    """The dvc beside this interpreter (the project's virtualenv), else the one on PATH."""
+    beside = Path(sys.executable).parent / "dvc"
+    return str(beside) if beside.exists() else "dvc"
+
+
+def execute(
+    todo: Plan,
+    jobs: int,
+    run_stage: Callable[[str], StageRun],
+    on_start: Callable[[str], None] = lambda _: None,
+    on_end: Callable[[StageRun], None] = lambda _: None,
+) -> list[StageRun]:
+    """Run every stage of `todo` once its upstream stages succeeded, `jobs` at a time, those with
+    the most stages waiting on them first. After a failure no new stage starts; those running
+    finish. Returns the runs in the order they ended."""
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    waiting = list(todo.order)
+    done: set[str] = set()
+    ended: list[StageRun] = []
+    failed = False
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        running: dict[Future[StageRun], str] = {}
+        while running or (waiting and not failed):
+            ready = [s for s in waiting if todo.upstream[s] <= done]
+            ready.sort(key=lambda s: -todo.downstream_count.get(s, 0))  # stable: DVC's order breaks ties
+            while ready and len(running) < jobs and not failed:
+                stage = ready.pop(0)
+                waiting.remove(stage)
+                on_start(stage)
+                running[pool.submit(run_stage, stage)] = stage
+            if not running:  # nothing can start: what is left waits on a stage that failed
+                break
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                del running[future]
+                result = future.result()
+                ended.append(result)
+                on_end(result)
+                if result.returncode == 0:
+                    done.add(result.stage)
+                else:
+                    failed = True
+    return ended
+
+
+def repro(
+    root: Path,
+    targets: Iterable[str] = (),
+    jobs: int = 1,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+    before: Callable[[], None] = lambda: None,
+) -> list[StageRun]:
+    """Plan and run, printing each stage as it starts and its output when it ends; `before` runs
+    first when there is something to run. Raises RuntimeError naming the stage that failed."""
+    todo = plan(root, targets, force)
+    if not todo:
+        echo("Data and pipelines are up to date.")
+        return []
+    before()
+    echo(f"{len(todo)} stage(s) to run, {jobs} at a time")
+    env = {**os.environ}
+    started = time.perf_counter()
+
+    def start(stage: str) -> None:
+        echo(f"> {stage}  (started at {time.perf_counter() - started:.0f} s)")
+
+    def end(run: StageRun) -> None:
+        status = "failed" if run.returncode else ("unchanged" if run.skipped else "done")
+        echo(f"= {run.stage}: {status} in {run.seconds:.1f} s")
+        if run.returncode or not run.skipped:
+            echo(_indent(run.output))
+
+    runs = execute(todo, jobs, lambda stage: dvc_stage(root, stage, env), start, end)
+    failures = [r.stage for r in runs if r.returncode]
+    not_run = len(todo) - len(runs)
+    if failures:
+        raise RuntimeError(f"stage {', '.join(failures)} failed (its output is above); {not_run} stage(s) not started")
+    return runs
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.rstrip().splitlines())

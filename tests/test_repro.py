@@ -1,0 +1,101 @@
+"""`handsign repro -j N`: DVC's stages N at a time, on a small real DVC project (shell stages)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from handsign import repro
+
+DVC = str(Path(sys.executable).parent / "dvc")
+
+# a -> b -> d and a -> c -> d, plus e on its own; each stage appends its name to log.txt as it
+# starts and ends, so the test can see what overlapped.
+PIPELINE = """
+stages:
+  a: {cmd: "sh step.sh a src.txt a.txt", deps: [step.sh, src.txt], outs: [a.txt]}
+  b: {cmd: "sh step.sh b a.txt b.txt", deps: [step.sh, a.txt], outs: [b.txt]}
+  c: {cmd: "sh step.sh c a.txt c.txt", deps: [step.sh, a.txt], outs: [c.txt]}
+  d: {cmd: "cat b.txt c.txt > d.txt", deps: [b.txt, c.txt], outs: [d.txt]}
+  e: {cmd: "sh step.sh e e-src.txt e.txt", deps: [step.sh, e-src.txt], outs: [e.txt]}
+"""
+STEP = 'echo "start $1" >> log.txt; sleep 0.5; cat "$2" > "$3"; echo "$1" >> "$3"; echo "end $1" >> log.txt\n'
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "dvc.yaml").write_text(PIPELINE)
+    (tmp_path / "step.sh").write_text(STEP)
+    (tmp_path / "src.txt").write_text("src\n")
+    (tmp_path / "e-src.txt").write_text("e-src\n")
+    return tmp_path
+
+
+def _overlapped(log: list[str], x: str, y: str) -> bool:
+    """Whether stages x and y ran at the same time, from the start/end lines."""
+    span = {s: (log.index(f"start {s}"), log.index(f"end {s}")) for s in (x, y)}
+    return span[x][0] < span[y][1] and span[y][0] < span[x][1]
+
+
+def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(project):
+    todo = repro.plan(project)
+    assert set(todo.order) == {"a", "b", "c", "d", "e"}
+    assert todo.upstream["d"] == {"a", "b", "c"} and todo.upstream["e"] == set()
+    runs = repro.repro(project, jobs=2, echo=lambda _: None)
+    assert sorted(r.stage for r in runs) == ["a", "b", "c", "d", "e"]
+    log = (project / "log.txt").read_text().split("\n")
+    assert _overlapped(log, "b", "c"), log  # both wait only on a
+    assert log.index("end a") < log.index("start b") and log.index("end a") < log.index("start c")
+    assert (project / "d.txt").read_text() == "src\na\nb\nsrc\na\nc\n"
+    status = subprocess.run([DVC, "status"], cwd=project, capture_output=True, text=True, check=True).stdout
+    assert "up to date" in status  # dvc.lock records every stage, as after `dvc repro`
+    assert not repro.plan(project)  # nothing left to do: a second run is seconds
+
+
+def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
+    repro.repro(project, jobs=2, echo=lambda _: None)
+    (project / "e-src.txt").write_text("changed\n")
+    assert repro.plan(project).order == ("e",)
+    (project / "src.txt").write_text("changed\n")
+    assert set(repro.plan(project).order) == {"a", "b", "c", "d", "e"}
+    assert set(repro.plan(project, ["c"]).order) == {"a", "c"}  # a target and what it depends on
+    with pytest.raises(ValueError, match="no stage nope"):
+        repro.plan(project, ["nope"])
+
+
+def test_a_failed_stage_stops_what_depends_on_it_and_names_itself(project):
+    (project / "dvc.yaml").write_text(PIPELINE.replace('"sh step.sh b a.txt b.txt"', '"exit 3"'))
+    with pytest.raises(RuntimeError, match=r"stage b failed .* not started"):
+        repro.repro(project, jobs=1, echo=lambda _: None)
+    assert (project / "a.txt").exists() and not (project / "d.txt").exists()
+
+
+def test_never_runs_more_than_jobs_at_once_and_starts_the_stage_most_wait_on_first():
+    todo = repro.Plan(
+        order=("x", "y", "z", "after_y"),
+        upstream={"x": frozenset(), "y": frozenset(), "z": frozenset(), "after_y": frozenset({"y"})},
+        downstream_count={"y": 1},
+    )
+    lock, now, most, started = threading.Lock(), [0], [0], []
+
+    def run(stage: str) -> repro.StageRun:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+            started.append(stage)
+        time.sleep(0.05)
+        with lock:
+            now[0] -= 1
+        return repro.StageRun(stage, 0.05, 0, "Running stage")
+
+    runs = repro.execute(todo, 2, run)
+    assert most[0] == 2 and len(runs) == 4
+    assert started[0] == "y"  # after_y waits on it
+    with pytest.raises(ValueError, match="at least 1"):
+        repro.execute(todo, 0, run)
