@@ -17,7 +17,7 @@ import pandas as pd
 from handsign import distributed, layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
-from handsign.inference import load_checkpoint, predict
+from handsign.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device
 from handsign.splitdata import load_split
@@ -35,7 +35,8 @@ def crossval(name: str) -> None:
     root = repo_root()
     run_id = tracking.start_run(exp, root) if procs.main else ""
     y_true = table["label"].to_numpy()
-    y_pred = np.full(len(table), -1)
+    y_pred = np.full(len(table), NO_HAND)
+    held_out = np.zeros(len(table), dtype=bool)
     histories, per_fold = [], {}
     for i, fold in enumerate(folds, 1):
         subject = fold.removeprefix("fold_")
@@ -54,6 +55,7 @@ def crossval(name: str) -> None:
             model, _ = load_checkpoint(checkpoint, pick_device(exp.training.device))
         test = np.flatnonzero(split == "test")
         y_pred[test] = predict(model, store.images, test)
+        held_out[test] = True
         per_fold[subject] = {"best_epoch": result.best_epoch, "train_seconds": round(result.train_seconds, 1)}
         histories.append(pd.DataFrame(result.history).assign(held_out=subject))
         accuracy = float((y_pred[test] == y_true[test]).mean())
@@ -61,8 +63,8 @@ def crossval(name: str) -> None:
     distributed.stop()
     if not procs.main:
         return
-    if (y_pred < 0).any():
-        raise ValueError(f"{split_file}: {(y_pred < 0).sum()} samples have no subject and were never held out")
+    if not held_out.all():
+        raise ValueError(f"{split_file}: {(~held_out).sum()} samples have no subject and were never held out")
 
     names = store.class_names
     summary, per_class = report.classification_metrics(y_true, y_pred, names)  # pooled over the folds
@@ -77,13 +79,15 @@ def crossval(name: str) -> None:
         folds=len(folds),
         **report.group_summary(per_subject),
     )
+    if store.images.ndim == 2:  # landmark rows
+        summary.update(hand_found_scores(y_true, y_pred))
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)
     write_json(paths.per_group, {"group": "subject", "test": per_subject})
     with atomic_path(paths.predictions) as tmp:
         pd.DataFrame({
             "sample_id": table["sample_id"], "held_out": groups,
-            "actual": [names[i] for i in y_true], "predicted": [names[i] for i in y_pred],
+            "actual": [names[i] for i in y_true], "predicted": names_of(names, y_pred),
         }).to_csv(tmp, index=False)  # fmt: skip
     with atomic_path(paths.history) as tmp:
         pd.concat(histories).to_csv(tmp, index=False)

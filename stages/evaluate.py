@@ -19,7 +19,7 @@ from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
 from handsign.datasets import get_spec
-from handsign.inference import load_checkpoint, predict
+from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device, use_threads
 from handsign.serving import Preprocessing, log_network, log_served_model
@@ -64,6 +64,9 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     y_true = data.column("label")[test_idx]
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
+    landmark_rows = store.images.ndim == 2
+    if landmark_rows:
+        summary.update(hand_found_scores(y_true, y_pred))
     per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)
     group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group))
@@ -73,12 +76,13 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     if per_group:
         figures.append(paths.figures / "per_group_accuracy.png")
         report.plot_per_group(per_group, figures[-1], title, group_kind)
-    # The served model takes image files and applies the training data's preprocessing itself.
-    examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
-    preprocessing = Preprocessing(**checkpoint["preprocessing"])
-
     def log_model(run_id: str, tracking_uri: str) -> None:
-        log_served_model(run_id, tracking_uri, model.cpu(), preprocessing, examples)
+        if landmark_rows:
+            log_network(run_id, tracking_uri, model.cpu())
+            return
+        # The served model takes image files and applies the training data's preprocessing itself.
+        examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
+        log_served_model(run_id, tracking_uri, model.cpu(), Preprocessing(**checkpoint["preprocessing"]), examples)
 
     return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model)
 
@@ -156,7 +160,7 @@ def scored_samples(data: SplitData, test_idx: np.ndarray, names: list[str], y_tr
     predictions = pd.DataFrame({
         "sample_id": data.table["sample_id"].to_numpy()[test_idx],
         "actual": [names[i] for i in y_true],
-        "predicted": [names[i] for i in y_pred],
+        "predicted": names_of(names, y_pred),
     })  # fmt: skip
     return report.per_group_accuracy(y_true, y_pred, groups), predictions
 

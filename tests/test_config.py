@@ -72,7 +72,10 @@ def write(tmp_path, **changes):
         ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
         ({"crossval__leapgestrecog_resnet18_loso__split": "subject"}, "crossval.leapgestrecog_resnet18_loso: has no split key"),
         ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
-        ({"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}}, "an experiment has this"),
+        (
+            {"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}},
+            "experiments.fingers_cnn has this name too",
+        ),
     ],
 )
 def test_bad_params_are_named(tmp_path, changes, message):
@@ -96,7 +99,9 @@ def test_on_synthetic_shrinks_the_demo_and_real_data_gets_the_published_settings
 def test_every_experiment_on_synthetic_data_takes_the_top_level_on_synthetic_under_its_own(tmp_path):
     demo = load_params(REPO / "params.yaml")
     assert {e.training.threads for _, e in demo.every_experiment()} == {1}  # the demo: one torch thread a stage
-    mixed = load_params(write(tmp_path, datasets__fingers__source="kaggle", experiments__sign_mnist_cnn__on_synthetic={"threads": 2}))
+    mixed = load_params(
+        write(tmp_path, datasets__fingers__source="kaggle", experiments__sign_mnist_cnn__on_synthetic={"threads": 2})
+    )
     assert mixed.experiment("fingers_cnn").training.threads == 0  # real data: PyTorch's default
     assert mixed.experiment("sign_mnist_cnn").training.threads == 2  # an experiment's own on_synthetic wins
 

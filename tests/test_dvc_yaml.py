@@ -57,7 +57,7 @@ def test_every_stage_depends_on_every_module_it_imports():
     missing = {}
     for name, stage in stages.items():
         deps = [REPO / d for d in (stage.get("do") or stage)["deps"] if "${" not in d]
-        script = REPO / "stages" / f"{name}.py"
+        script = REPO / "stages" / f"{name.removesuffix('_landmarks')}.py"  # train_landmarks runs train.py
         assert script in deps, f"{name}: does not depend on its own script"
         uncovered = [f for f in closure(script) if not any(f == d or d in f.parents for d in deps)]
         if uncovered:
@@ -128,7 +128,8 @@ def test_dvc_yaml_params_are_the_keys_the_loader_reads():
     fields = {f.name for f in dataclasses.fields(Params)} - {"train_launcher"}
     assert fields <= used, f"params no stage depends on: {sorted(fields - used)}"
     declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert all(declared[n]["do"]["cmd"].startswith("${train_launcher} ") for n in ("train", "crossval"))
+    training = ("train", "crossval", "train_landmarks", "crossval_landmarks")
+    assert all(declared[n]["do"]["cmd"].startswith("${train_launcher} ") for n in training)
 
 
 def test_dvc_yaml_paths_are_layouts():
@@ -158,20 +159,23 @@ def test_dvc_yaml_paths_are_layouts():
         assert rel(layout.landmark_summary(dataset)) in listed(stages[f"landmarks@{dataset}"], "metrics")
     assert rel(layout.CONFIGS) in listed(stages["configure"], "outs")
     for where, exp in p.every_experiment():
-        kind = "crossval" if where.startswith("crossval.") else "train"
+        section = where.split(".")[0]  # experiments, crossval, landmark_experiments, landmark_crossval
+        group = "_landmarks" if section.startswith("landmark_") else ""  # their stages: train_landmarks@...
+        kind = "crossval" if section.endswith("crossval") else "train"
         paths = layout.ExperimentPaths(exp.name)
         prepared, split_file = (rel(f) for f in layout.experiment_data(exp))
-        reads = listed(stages[f"{kind}@{exp.name}"], "deps")
+        reads = listed(stages[f"{kind}{group}@{exp.name}"], "deps")
         assert {rel(paths.config), prepared, split_file} <= reads, exp.name
+        assert (rel(layout.landmarks(exp.dataset)) in reads) == bool(group), exp.name  # landmark models read landmarks
         if kind == "train":
-            written = set().union(*(listed(stages[f"train@{exp.name}"], s) for s in ("outs", "metrics")))
+            written = set().union(*(listed(stages[f"train{group}@{exp.name}"], s) for s in ("outs", "metrics")))
             assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.train_summary)} <= written
             assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.config)} <= listed(
-                stages[f"evaluate@{exp.name}"], "deps"
+                stages[f"evaluate{group}@{exp.name}"], "deps"
             )
-            stage = stages[f"evaluate@{exp.name}"]
+            stage = stages[f"evaluate{group}@{exp.name}"]
         else:
-            stage = stages[f"crossval@{exp.name}"]
+            stage = stages[f"crossval{group}@{exp.name}"]
         written = set().union(*(listed(stage, s) for s in ("outs", "metrics", "plots")))
         assert {
             rel(paths.metrics),

@@ -65,6 +65,18 @@ def shrink(repo):
     # Leave-one-subject-out on the 3 subjects, with leapgestrecog_cnn's recipe: 3 folds.
     cnn = {k: v for k, v in params["experiments"]["leapgestrecog_cnn"].items() if k != "split"}
     params["crossval"] = {"leapgestrecog_cnn_loso": cnn}
+    # The hand-landmark route beside the pixels: finger counting, and leave one subject out.
+    params["landmarks"] = {name: params["landmarks"][name] for name in ("fingers", "leapgestrecog")}
+    params["landmark_experiments"] = {
+        "fingers_landmarks": {**params["landmark_experiments"]["fingers_landmarks"], "image_size": 32, "epochs": 30}
+    }
+    params["landmark_crossval"] = {
+        "leapgestrecog_landmarks_loso": {
+            **params["landmark_crossval"]["leapgestrecog_landmarks_loso"],
+            "image_size": 32,
+            "epochs": 10,
+        }
+    }
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     params_from_dict(params)  # still valid
     run(["git", "commit", "-qam", "shrink"], repo)
@@ -95,6 +107,13 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     # As `make demo` runs it: `dvc repro`, two stages at a time; DVC's status after it is clean.
     out = run([str(BIN / "handsign"), "repro", "--jobs", "2"], repo).stdout
     assert "up to date" in run([DVC, "status"], repo).stdout
+
+    # Landmark classifiers, in their own stages; finger counting from 21 points learns (chance 1/6).
+    assert ran(out, "landmarks@fingers") and ran(out, "train_landmarks@fingers_landmarks")
+    hands = json.loads((repo / "reports/fingers_landmarks/metrics.json").read_text())
+    assert hands["accuracy"] > 0.6 and hands["hand_found"] > 0.9, hands
+    loso = json.loads((repo / "reports/leapgestrecog_landmarks_loso/metrics.json").read_text())
+    assert loso["folds"] == 3 and 0 <= loso["accuracy_mean"] <= 1
 
     # Outputs per experiment, side by side, in DVC's metrics and plots.
     for name in EXPERIMENTS:

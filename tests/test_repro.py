@@ -60,6 +60,8 @@ def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(p
 
 def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
     repro.repro(project, jobs=2, echo=lambda _: None)
+    forced = repro.repro(project, ["b"], jobs=2, force=True, echo=lambda _: None)
+    assert sorted(r.stage for r in forced) == ["a", "b"] and not any(r.skipped for r in forced)  # run, not skipped
     (project / "e-src.txt").write_text("changed\n")
     assert repro.plan(project).order == ("e",)
     (project / "src.txt").write_text("changed\n")

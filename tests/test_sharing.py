@@ -20,6 +20,7 @@ def shrink_to_fingers(repo):
     params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "resize": "stretch", "splits": ["official"]}}
     params["experiments"] = {"fingers_cnn": {**params["experiments"]["fingers_cnn"], "image_size": 32, "epochs": 2}}
     params["crossval"] = {}
+    params["landmark_experiments"], params["landmark_crossval"] = {}, {}
     params["landmarks"] = {}  # the landmarks stages have their own tests (test_landmarks.py)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-qam", "one experiment"], repo)

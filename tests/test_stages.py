@@ -9,9 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO
+from conftest import REPO, SHARED_WEIGHTS
 
 from handsign import layout
+from handsign.landmarks import MODEL_FILE
+
+# The landmark classifiers need the hand landmarker file (../shared/weights/ in the workplace).
+HAS_DETECTOR = (SHARED_WEIGHTS / MODEL_FILE).exists()
 
 
 def stage(name: str):
@@ -34,7 +38,26 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     "batch_size": 16,
     "experiments": {"fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"}},
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "model": "cnn_small"}},
+    "landmark_experiments": {
+        "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"}
+    },
+    "landmark_crossval": {},
 }
+PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
+
+
+MISSED = 5  # test images whose hand the detector is made to miss
+
+
+def miss_hands(folder, n):
+    """As if the detector had found no hand in the first `n` official test images."""
+    from handsign.landmarks import Landmarks
+
+    found = Landmarks.load(folder / "landmarks.npz")
+    samples = pd.read_csv(folder / "samples.csv", keep_default_na=False)
+    rows = samples.index[samples["official_split"] == "test"][:n]
+    found.image[rows], found.world[rows], found.attempt[rows] = np.nan, np.nan, -1
+    found.save(folder / "landmarks.npz")
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +78,12 @@ def repo(tmp_path_factory):
         stage("train")("fingers_cnn")
         stage("evaluate")("fingers_cnn")
         stage("crossval")("leapgestrecog_cnn_loso")
+        if HAS_DETECTOR:
+            mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+            stage("landmarks")("fingers")
+            miss_hands(root / layout.landmarks("fingers"), MISSED)
+            stage("train")("fingers_landmarks")
+            stage("evaluate")("fingers_landmarks")
     return root
 
 
@@ -78,6 +107,24 @@ def test_configure_train_and_evaluate_score_the_experiment(repo):
     predictions = pd.read_csv(repo / layout.ExperimentPaths("fingers_cnn").predictions)
     assert len(predictions) == 24 and (predictions["actual"] == predictions["predicted"]).mean() == metrics["accuracy"]
     assert (repo / "mlflow.db").exists()
+
+
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo):
+    paths = layout.ExperimentPaths("fingers_landmarks")
+    assert json.loads((repo / paths.config).read_text())["training"]["model"] == "landmark_mlp"
+    metrics = json.loads((repo / paths.metrics).read_text())
+    predictions = pd.read_csv(repo / paths.predictions, dtype=str)
+    missed = predictions["predicted"] == "no hand"
+    assert missed.sum() >= MISSED  # and those are errors:
+    assert metrics["hand_found"] == pytest.approx(1 - missed.mean())
+    assert metrics["accuracy"] == pytest.approx((predictions["actual"] == predictions["predicted"]).mean())
+    assert metrics["accuracy"] == pytest.approx(metrics["accuracy_hand_found"] * metrics["hand_found"])
+    history = pd.read_csv(repo / paths.history)
+    assert (
+        len(history) == PARAMS["recipes"]["landmark_mlp"]["epochs"]
+        and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
+    )
 
 
 def test_crossval_scores_every_subject_once(repo):

@@ -422,8 +422,7 @@ def experiments(
         params = load_params(params_file)
     except ConfigError as e:
         _fail(str(e))
-    targets = {"experiments": "evaluate", "crossval": "crossval"}  # the stage that ends each
-    chosen = [(f"{targets[where.split('.')[0]]}@{e.name}", e) for where, e in params.every_experiment()]
+    chosen = [(params.stage(e.name), e) for _, e in params.every_experiment()]
     chosen = [(stage, e) for stage, e in chosen if not dataset or e.dataset == dataset]
     if stages:
         typer.echo(" ".join(stage for stage, _ in chosen))

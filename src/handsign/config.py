@@ -132,7 +132,11 @@ TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
 DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 # The top-level params an experiment is resolved from (Params.experiment): the configure stage's
 # params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
-EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "on_synthetic", *DEFAULT_KEYS)
+EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "landmark_experiments", "landmark_crossval",
+                   "on_synthetic", *DEFAULT_KEYS)  # fmt: skip
+# Where params.yaml declares experiments, and the stage that ends each (what `dvc repro` targets).
+SECTIONS = {"experiments": "evaluate", "crossval": "crossval", "landmark_experiments": "evaluate_landmarks",
+            "landmark_crossval": "crossval_landmarks"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,10 @@ class Params(TrainingDefaults):
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Classifiers of hand landmarks (data/landmarks/<dataset>) instead of pixels: declared as
+    # experiments are, in their own sections, because their stages depend on the landmark stage.
+    landmark_experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    landmark_crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Training keys every experiment takes on the synthetic source, under its recipe's and its own
     # on_synthetic (the demo's one torch thread per stage, two stages at a time).
     on_synthetic: dict[str, Any] = field(default_factory=dict)
@@ -190,28 +198,45 @@ class Params(TrainingDefaults):
 
     def every_experiment(self) -> list[tuple[str, Experiment]]:
         """Every experiment and cross-validation resolved, each with where params.yaml declares it
-        (`experiments.<name>` or `crossval.<name>`)."""
-        return [(f"experiments.{n}", self.experiment(n)) for n in self.experiments] + [
-            (f"crossval.{n}", self.crossval_experiment(n)) for n in self.crossval
+        (`experiments.<name>`, `crossval.<name>`, `landmark_experiments.<name>`, ...)."""
+        single = {**self.experiments, **self.landmark_experiments}
+        folds = {**self.crossval, **self.landmark_crossval}
+        return [(f"{self.section(n)}.{n}", self.experiment(n)) for n in single] + [
+            (f"{self.section(n)}.{n}", self.crossval_experiment(n)) for n in folds
         ]
+
+    def section(self, name: str) -> str:
+        """Which section of params.yaml declares the experiment or cross-validation `name`."""
+        for section in SECTIONS:
+            if name in getattr(self, section):
+                return section
+        raise ConfigError(f"no experiment or cross-validation {name!r}")
+
+    def stage(self, name: str) -> str:
+        """The DVC stage that ends the experiment `name`: evaluate@<name>, crossval@<name>, ..."""
+        return f"{SECTIONS[self.section(name)]}@{name}"
 
     def experiment(self, name: str) -> Experiment:
         """The experiment `name` with every shared default it does not override filled in."""
-        if name not in self.experiments:
-            raise ConfigError(f"no experiment {name!r}; known: {', '.join(self.experiments) or 'none'}")
-        exp = self._resolve(name, dict(self.experiments[name]), f"experiments.{name}")
+        single = {**self.experiments, **self.landmark_experiments}
+        if name not in single:
+            raise ConfigError(f"no experiment {name!r}; known: {', '.join(single) or 'none'}")
+        where = f"{self.section(name)}.{name}"
+        exp = self._resolve(name, dict(single[name]), where)
         if exp.split == LOSO:
-            raise ConfigError(f"experiments.{name}.split: {LOSO} folds are for cross-validation; declare it under crossval:")
+            raise ConfigError(f"{where}.split: {LOSO} folds are for cross-validation; declare it under crossval:")
         return exp
 
     def crossval_experiment(self, name: str) -> Experiment:
         """The cross-validation `name`: an experiment trained once per leave-one-subject-out fold."""
-        if name not in self.crossval:
-            raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(self.crossval) or 'none'}")
-        raw = dict(self.crossval[name])
+        folds = {**self.crossval, **self.landmark_crossval}
+        if name not in folds:
+            raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(folds) or 'none'}")
+        where = f"{self.section(name)}.{name}"
+        raw = dict(folds[name])
         if "split" in raw:
-            raise ConfigError(f"crossval.{name}: has no split key (its folds are always {LOSO})")
-        return self._resolve(name, {**raw, "split": LOSO}, f"crossval.{name}")
+            raise ConfigError(f"{where}: has no split key (its folds are always {LOSO})")
+        return self._resolve(name, {**raw, "split": LOSO}, where)
 
     def _with_recipe(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
         """An experiment's keys over those of the recipe it names; on_synthetic merges key by key."""
@@ -420,12 +445,15 @@ def _check(p: Params) -> None:
             if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
                 raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")
-    for name in p.experiments:
-        p.experiment(name)
-    for name in p.crossval:
-        if name in p.experiments:
-            raise ConfigError(f"crossval.{name}: an experiment has this name too; reports/{name}/ can hold one")
-        p.crossval_experiment(name)
+    seen: dict[str, str] = {}
+    for section in SECTIONS:
+        for name in getattr(p, section):
+            if name in seen:
+                raise ConfigError(f"{section}.{name}: {seen[name]} has this name too; reports/{name}/ can hold one")
+            seen[name] = f"{section}.{name}"
+    for where, exp in p.every_experiment():
+        if where.startswith("landmark_") and exp.dataset not in p.landmarks:
+            raise ConfigError(f"{where}: its dataset {exp.dataset} has no landmarks.{exp.dataset} entry (how to find its hands)")
 
 
 def params_from_dict(raw: dict[str, Any]) -> Params:

@@ -13,6 +13,7 @@ import pandas as pd
 from handsign import layout
 from handsign.config import Experiment
 from handsign.datasets import PreparedStore
+from handsign.models import LANDMARK_MODELS
 
 # Columns of the split file that must equal the prepared copy's for the same sample_id.
 _SHARED = ("label", "source")
@@ -43,14 +44,35 @@ class SplitData:
 
 
 def load_split(exp: Experiment) -> SplitData:
-    """The prepared copy and split file that `exp` trains and is evaluated on."""
+    """The prepared copy and split file that `exp` trains and is evaluated on. A landmark model's
+    "images" are the copy's hands as handsign.handfeatures rows (NaN where no hand was found)."""
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)
+    if exp.training.model in LANDMARK_MODELS:
+        store = landmark_store(store, exp.dataset)
     if not split_file.exists():
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""
         raise FileNotFoundError(f"{split_file} is missing: {hint}run the split stage (dvc repro split@{exp.data_copy})")
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str, "official_split": str, "source": str})
     return SplitData(store, join_on_sample_id(store.samples, table, split_file), split_file)
+
+
+def landmark_store(store: PreparedStore, dataset: str) -> PreparedStore:
+    """`store` with its images replaced by the landmark rows of the same samples (by sample_id)."""
+    from handsign import handfeatures
+    from handsign.datasets import get_spec
+    from handsign.landmarks import Landmarks
+
+    folder = layout.landmarks(dataset)
+    for name in ("landmarks.npz", "samples.csv"):
+        if not (folder / name).exists():
+            raise FileNotFoundError(f"{folder / name} is missing: run the landmark stage (dvc repro landmarks@{dataset})")
+    found = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
+    join_on_sample_id(store.samples, found, folder / "samples.csv")  # the same samples, with the same labels
+    row_of = pd.Series(np.arange(len(found)), index=found["sample_id"].to_numpy())
+    order = row_of.loc[store.samples["sample_id"].to_numpy()].to_numpy()
+    rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order]
+    return PreparedStore(images=rows, samples=store.samples, class_names=store.class_names, resize="landmarks")
 
 
 def join_on_sample_id(samples: pd.DataFrame, table: pd.DataFrame, split_file: Path) -> pd.DataFrame:

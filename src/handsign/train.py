@@ -25,7 +25,7 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 from tqdm import tqdm
 
-from handsign import distributed
+from handsign import distributed, handfeatures
 from handsign.atomic import atomic_path
 from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
@@ -39,7 +39,8 @@ from handsign.warmstart import WarmStart, warm_start
 class SplitImages(Dataset):
     """One split of a prepared copy, read a batch at a time from the memory-mapped images: no
     copy of the whole set is ever made, as uint8 or float. Indexed by a list of rows (a batch).
-    `without` names a class left out (an autoencoder's `holdout_class`)."""
+    `without` names a class left out (an autoencoder's `holdout_class`). Landmark rows (2-D) where
+    no hand was found (NaN) are left out: there is nothing to learn from them."""
 
     def __init__(self, store: PreparedStore, split: np.ndarray, name: str, without: str = "") -> None:
         keep = split == name
@@ -47,6 +48,8 @@ class SplitImages(Dataset):
             if without not in store.class_names:
                 raise ValueError(f"holdout_class {without!r} is not a class of this dataset ({', '.join(store.class_names)})")
             keep &= store.samples["label"].to_numpy() != store.class_names.index(without)
+        if store.images.ndim == 2:
+            keep &= np.isfinite(store.images).all(axis=1)
         self.rows = np.flatnonzero(keep)
         if self.rows.size == 0:
             raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
@@ -183,16 +186,19 @@ def evaluate(
 
 def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
     """Weight decay on weight matrices and kernels only: decaying norm scales and biases pulls
-    them towards 0, which only hurts (as torchvision's references and timm arrange it too)."""
+    them towards 0, which only hurts (as torchvision's references and timm arrange it too). The
+    fused implementation updates every parameter in one kernel: on one CPU thread, Adam's step over
+    a ResNet-18 takes 15 ms instead of 57 (the per-tensor loop), which at batch 8 was most of a step."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.ndim > 1], "weight_decay": t.weight_decay},
         {"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0},
     ]
     groups = [g for g in groups if g["params"]]
+    fused = all(p.device.type in ("cpu", "cuda") for p in params)  # where PyTorch has the fused kernels
     if t.optimizer == "adam":
-        return torch.optim.Adam(groups, lr=t.lr)
-    return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum)
+        return torch.optim.Adam(groups, lr=t.lr, fused=fused)
+    return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, fused=fused)
 
 
 def data_fingerprint(split_file: Path) -> str:
@@ -267,7 +273,8 @@ def fit(
         raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
     train_set: Dataset = SplitImages(store, split, "train", t.holdout_class)
     val_set: Dataset = SplitImages(store, split, "val", t.holdout_class)
-    model = build_model(t.model, len(store.class_names), store.images.shape[1], store.images.shape[2], t.init)
+    shape = store.images.shape[1:]  # channels, height, width; or a landmark row's width
+    model = build_model(t.model, len(store.class_names), shape[0], shape[-1], t.init)
     warm: WarmStart | None = None
     if state is not None:
         model.load_state_dict(state["model"])
@@ -295,7 +302,8 @@ def fit(
     optimizer = make_optimizer(t, trainable)
     stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
-    augment = (lambda x: random_affine(x, generator)) if t.augment else None
+    shift = handfeatures.augment if store.images.ndim == 2 else random_affine  # landmark rows or images
+    augment = (lambda x: shift(x, generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": 0, "score": (-math.inf,), "model": None}
@@ -352,7 +360,7 @@ def fit(
         "class_names": store.class_names,
         "input_shape": list(store.images.shape[1:]),
         # What a new image must go through to look like the training data (handsign.serving).
-        "preprocessing": {"image_size": store.images.shape[2], "resize": store.resize, "class_names": store.class_names},
+        "preprocessing": {"image_size": shape[-1], "resize": store.resize, "class_names": store.class_names},
     }
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)

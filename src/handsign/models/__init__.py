@@ -4,7 +4,8 @@
 from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an earlier run of ours
 (a checkpoint file or an MLflow model URI, loaded by `handsign.warmstart` once the model is built).
 Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. `AUTOENCODERS` learn
-to reconstruct their input (`handsign.tasks`); every other model classifies.
+to reconstruct their input (`handsign.tasks`); every other model classifies. `LANDMARK_MODELS`
+take hand landmarks, not pixels.
 """
 
 from __future__ import annotations
@@ -29,8 +30,12 @@ MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
     "autoencoder_conv": ("autoencoder", "autoencoder_conv", {}),
     "encoder_mlp": ("autoencoder", "encoder_mlp", {}),
     "encoder_conv": ("autoencoder", "encoder_conv", {}),
+    "landmark_mlp": ("landmark", "LandmarkMLP", {}),
 }
 AUTOENCODERS = ("autoencoder_mlp", "autoencoder_conv")
+# Models of hand landmarks (handsign.handfeatures rows) rather than images: their experiments are
+# declared under landmark_experiments: / landmark_crossval: and read data/landmarks/<dataset>.
+LANDMARK_MODELS = ("landmark_mlp",)
 PRETRAINED = tuple(name for name, (module, _, _) in MODELS.items() if module == "imagenet")
 INITS = ("random", "imagenet")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
