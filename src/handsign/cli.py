@@ -74,14 +74,15 @@ def score(
     dataset: str = typer.Option("sign_mnist", help="The format of DATA: sign_mnist | leapgestrecog | fingers"),
     split: str = typer.Option("test", help="Which official part of DATA to score: test | train | all"),
 ) -> None:
-    """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file)."""
+    """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file).
+    A landmark model's images go through the hand landmarker first (params.yaml's `landmarks:` settings)."""
     import json
 
     from handsign.score import score_checkpoint
 
     try:
         summary = score_checkpoint(checkpoint, data, dataset, split)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(str(e))
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
 

@@ -1,5 +1,6 @@
 """`handsign score`: a trained checkpoint on another copy of its dataset (a Kaggle archive or its
-folder), read as prepare reads it and made square as the model's training data was."""
+folder), read as prepare reads it and made square as the model's training data was. A landmark
+model's images go through the hand landmarker first, with params.yaml's settings for the dataset."""
 
 from __future__ import annotations
 
@@ -7,18 +8,34 @@ from pathlib import Path
 
 import numpy as np
 
-from handsign.datasets import get_spec
-from handsign.inference import load_checkpoint, predict
+from handsign.datasets import Prepared, get_spec
+from handsign.inference import hand_found_scores, load_checkpoint, predict
+from handsign.models import LANDMARK_MODELS
 from handsign.report import classification_metrics
 from handsign.sources import unpacked
 
+# Fingers' L and R: an L hand shows its palm with the thumb on the image's left (135 of the 137
+# detected L photos of the real sample), an R hand on the right. Read off the landmarks (the thumb's
+# base, point 2, left of the little finger's, point 17), not off MediaPipe's handedness label, which
+# disagrees with the labels on a third of the rendered hands.
+THUMB_BASE, LITTLE_BASE = 2, 17
 
-def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "test") -> dict:
-    """Accuracy, precision, recall and F1 of `checkpoint` on DATA's official `split` (test | train | all)."""
+
+def score_checkpoint(
+    checkpoint: Path, data: Path, dataset: str, split: str = "test", params_file: Path = Path("params.yaml")
+) -> dict:
+    """Accuracy, precision, recall and F1 of `checkpoint` on DATA's official `split` (test | train | all);
+    for a landmark model also how often a hand was found and, on Fingers, the count and hand together
+    (12 classes: the count from the model, the hand from the detector)."""
     model, ckpt = load_checkpoint(checkpoint)
+    landmark = ckpt["model_name"] in LANDMARK_MODELS
     with unpacked(data) as raw:
-        resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")
-        prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
+        if landmark:
+            prepared, rows, points = _landmark_rows(raw, dataset, params_file)
+        else:
+            resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")
+            prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
+            rows, points = prepared.images, None
     if prepared.class_names != ckpt["class_names"]:
         raise ValueError(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
     chosen = np.arange(len(prepared.labels))
@@ -26,5 +43,27 @@ def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "t
         chosen = np.flatnonzero(np.asarray(prepared.official_splits) == split)
         if chosen.size == 0:
             raise ValueError(f"{data} has no official {split} part; use --split all")
-    summary, _ = classification_metrics(prepared.labels[chosen], predict(model, prepared.images, chosen), prepared.class_names)
+    y_true, y_pred = prepared.labels[chosen], predict(model, rows, chosen)
+    summary, _ = classification_metrics(y_true, y_pred, prepared.class_names)
+    if landmark:
+        summary.update(hand_found_scores(y_true, y_pred))
+        if points is not None and dataset == "fingers":
+            left = points[chosen, THUMB_BASE, 0] < points[chosen, LITTLE_BASE, 0]  # False where no hand (NaN)
+            is_left = np.asarray(prepared.groups)[chosen] == "L"
+            summary["accuracy_count_and_hand"] = float(((y_pred == y_true) & (left == is_left)).mean())
     return summary
+
+
+def _landmark_rows(raw: Path, dataset: str, params_file: Path) -> tuple[Prepared, np.ndarray, np.ndarray]:
+    """The archive read for the detector, its handfeatures rows and its image points (N x 21 x 3)."""
+    from handsign import handfeatures
+    from handsign.config import load_params
+    from handsign.landmarks import detect_all, find_model, read_for_landmarks
+
+    params = load_params(params_file)
+    if dataset not in params.landmarks:
+        raise ValueError(f"{params_file} has no landmarks.{dataset} entry: how to find {dataset}'s hands")
+    settings = params.landmarks[dataset]
+    prepared, aspect = read_for_landmarks(raw, dataset, settings)
+    found = detect_all(prepared.images, settings, find_model(fetch=True), aspect, progress=f"landmarks {dataset}")
+    return prepared, handfeatures.features(found, aspect), found.image
