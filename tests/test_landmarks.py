@@ -115,7 +115,7 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     params["synthetic"] = {"seed": 0, "per_class_train": 2, "per_class_test": 1, "subjects": 2, "frames_per_gesture": 1}
     params["landmarks"] = {"fingers": params["landmarks"]["fingers"]}
     params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "splits": ["official"]}}
-    for key in ("experiments", "crossval"):
+    for key in ("experiments", "crossval", "landmark_experiments", "landmark_crossval"):
         params[key] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
@@ -185,7 +185,7 @@ def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path)
 
 @needs_model
 @pytest.mark.skipif(not LEAP_SAMPLE.exists(), reason=f"{LEAP_SAMPLE} is only present in the project's workplace")
-def test_landmarks_detect_reports_the_rate_per_class():
+def test_landmarks_detect_reports_the_rate_per_class(tmp_path):
     from typer.testing import CliRunner
 
     from handsign.cli import app
@@ -194,6 +194,11 @@ def test_landmarks_detect_reports_the_rate_per_class():
                                       "--params", str(REPO / "params.yaml")])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "a hand in 8 of 8 images (100.0%)" in result.output and "  ok: 1/1" in result.output
-    unknown = CliRunner().invoke(app, ["landmarks", "detect", str(LEAP_SAMPLE), "--dataset", "sign_mnist",
-                                       "--params", str(REPO / "params.yaml")])  # fmt: skip
-    assert unknown.exit_code == 1 and "no landmarks.sign_mnist entry" in unknown.output
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    del params["landmarks"]["leapgestrecog"]
+    params["landmark_experiments"] = {k: v for k, v in params["landmark_experiments"].items() if v["dataset"] != "leapgestrecog"}
+    params["landmark_crossval"] = {}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    unknown = CliRunner().invoke(app, ["landmarks", "detect", str(LEAP_SAMPLE), "--dataset", "leapgestrecog",
+                                       "--params", str(tmp_path / "params.yaml")])  # fmt: skip
+    assert unknown.exit_code == 1 and "no landmarks.leapgestrecog entry" in unknown.output

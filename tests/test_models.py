@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handsign.models import AUTOENCODERS, MODELS, build_model, check_model
+from handsign import handfeatures
+from handsign.models import AUTOENCODERS, LANDMARK_MODELS, MODELS, build_model, check_model
 from handsign.models.imagenet import IMAGENET_WEIGHTS, WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
 from handsign.models.weights import IMAGENET_FILES, find_imagenet, hub_cache
 
@@ -121,8 +122,13 @@ def test_an_experiment_with_init_imagenet_trains_from_the_pretrained_weights(tmp
 def test_every_registered_model_builds_from_its_registry_line_and_runs(name):
     # The registry names each model's module and constructor as strings: a typo would only show
     # when that model is first built, so build each one.
-    model = build_model(name, num_classes=5, image_size=32).eval()
+    if name in LANDMARK_MODELS:  # rows of hand landmarks, not images
+        model = build_model(name, num_classes=5, in_channels=handfeatures.WIDTH).eval()
+        x = torch.randn(2, handfeatures.WIDTH)
+    else:
+        model = build_model(name, num_classes=5, image_size=32).eval()
+        x = torch.randint(0, 256, (2, 1, 32, 32)).float()
     with torch.no_grad():
-        out = model(torch.randint(0, 256, (2, 1, 32, 32)).float())
+        out = model(x)
     assert out.shape == ((2, 1, 32, 32) if name in AUTOENCODERS else (2, 5))
     assert hasattr(model, "head") and hasattr(model, "features")

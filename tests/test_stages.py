@@ -122,7 +122,7 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
     assert metrics["accuracy"] == pytest.approx(metrics["accuracy_hand_found"] * metrics["hand_found"])
     history = pd.read_csv(repo / paths.history)
     assert (
-        len(history) == PARAMS["recipes"]["landmark_mlp"]["epochs"]
+        len(history) == PARAMS["recipes"]["landmark_mlp"]["on_synthetic"]["epochs"]
         and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     )
 

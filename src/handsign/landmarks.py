@@ -237,7 +237,12 @@ _worker: tuple[_Job, Detector] | None = None
 
 def _start(job: _Job) -> None:
     global _worker
-    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging: warnings and up
+    if multiprocessing.parent_process() is not None:
+        # A worker process: MediaPipe's C++ runtime prints a dozen INFO and WARNING lines on stderr
+        # per detector, whatever GLOG_minloglevel says. A failure still reaches the caller, as the
+        # exception the pool hands back.
+        with open(os.devnull, "w") as quiet:
+            os.dup2(quiet.fileno(), 2)
     _worker = (job, Detector(job.params, job.model))
 
 
