@@ -76,6 +76,7 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     if per_group:
         figures.append(paths.figures / "per_group_accuracy.png")
         report.plot_per_group(per_group, figures[-1], title, group_kind)
+
     def log_model(run_id: str, tracking_uri: str) -> None:
         if landmark_rows:
             log_network(run_id, tracking_uri, model.cpu())

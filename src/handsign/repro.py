@@ -43,6 +43,7 @@ class StageRun:
     seconds: float
     returncode: int
     output: str
+    started: float = 0.0  # time.perf_counter() when it started
 
     @property
     def skipped(self) -> bool:
@@ -98,7 +99,7 @@ def dvc_stage(root: Path, stage: str, env: dict[str, str] | None = None, force: 
         cmd = [_dvc(), "--wait-for-lock", "repro", "--single-item", *(["--force"] if force else []), stage]
         code = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
         log.seek(0)
-        return StageRun(stage, time.perf_counter() - start, code, log.read())
+        return StageRun(stage, time.perf_counter() - start, code, log.read(), start)
 
 
 def _dvc() -> str:
