@@ -54,19 +54,20 @@ class StageRun:
 def plan(root: Path, targets: Iterable[str] = (), force: bool = False) -> Plan:
     """What `dvc repro [targets]` would run: every out-of-date stage among the targets and the
     stages they depend on, and everything downstream of one of those (its inputs will change)."""
-    import networkx as nx
     from dvc.repo import Repo
 
     # DVC names a stage (`addressing`) relative to the working directory: `train@x` from the root.
     here = Path.cwd()
     os.chdir(root)
     try:
-        return _plan(Repo(str(root)), nx, tuple(targets), force)
+        return _plan(Repo(str(root)), tuple(targets), force)
     finally:
         os.chdir(here)
 
 
-def _plan(repo: Any, nx: Any, targets: tuple[str, ...], force: bool) -> Plan:
+def _plan(repo: Any, targets: tuple[str, ...], force: bool) -> Plan:
+    import networkx as nx  # DVC's own dependency: its stage graph is a networkx graph
+
     with repo:
         graph = repo.index.graph  # an edge runs from a stage to a stage it depends on
         by_name = {stage.addressing: stage for stage in graph}
