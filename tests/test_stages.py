@@ -127,6 +127,15 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
     )
 
 
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_predict_refuses_a_landmark_model_and_names_what_scores_it(repo):
+    from handsign.predict import load_classifier
+
+    with pytest.raises(ValueError, match=r"hand-landmark model \(landmark_mlp\).*handsign score"):
+        load_classifier(str(repo / layout.ExperimentPaths("fingers_landmarks").model))
+    assert load_classifier(str(repo / layout.ExperimentPaths("fingers_cnn").model)).preprocessing.image_size == 24
+
+
 def test_crossval_scores_every_subject_once(repo):
     metrics = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").metrics).read_text())
     per_group = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").per_group).read_text())
