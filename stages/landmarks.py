@@ -17,10 +17,7 @@ from handsign.stage import run_stage
 
 
 def landmarks(dataset: str) -> None:
-    params = load_params()
-    if dataset not in params.landmarks:
-        raise ValueError(f"{dataset!r} has no landmarks.{dataset} entry in params.yaml")
-    settings = params.landmarks[dataset]
+    settings = load_params().landmark_settings(dataset)
     model = find_model(fetch=True)  # downloaded into the cache where it is nowhere here
     data, aspect = read_for_landmarks(layout.raw(dataset), dataset, settings)
     start = time.perf_counter()

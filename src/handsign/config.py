@@ -188,6 +188,12 @@ class Params(TrainingDefaults):
         """The shared training defaults with `overrides` (model, lr, ...): for tools and tests."""
         return Training(**{**{k: getattr(self, k) for k in DEFAULT_KEYS}, **overrides})
 
+    def landmark_settings(self, dataset: str) -> LandmarkParams:
+        """How `dataset`'s images are shown to the hand landmarker: `landmarks.<dataset>`."""
+        if dataset not in self.landmarks:
+            raise ConfigError(f"no landmarks.{dataset} entry in the params file: how to show its images to the hand landmarker")
+        return self.landmarks[dataset]
+
     def prepared_size(self, copy: str) -> int:
         """The image size `prepare` writes for `copy`: its `on_synthetic.image_size` when its dataset's
         source is synthetic (a demo shrunk for a CPU), else its `image_size`."""

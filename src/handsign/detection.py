@@ -25,10 +25,7 @@ def detection_report(data: Path, dataset: str, params_file: Path = Path("params.
     """`handsign landmarks detect`: lines saying how often a hand is found in DATA."""
     from handsign.config import load_params
 
-    params = load_params(params_file)
-    if dataset not in params.landmarks:
-        raise ValueError(f"{params_file} has no landmarks.{dataset} entry")
-    settings = params.landmarks[dataset]
+    settings = load_params(params_file).landmark_settings(dataset)
     images, classes, aspect = read_dataset(data, dataset, settings)
     found = detect_all(images, settings, find_model(), aspect)
     lines = [f"{data}: a hand in {found.found.sum()} of {len(images)} images ({found.found.mean():.1%})"]

@@ -43,23 +43,7 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier:
     path = Path(model)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (a checkpoint such as models/<experiment>/model.pt, or an MLflow URI)")
-    refuse_landmark_model(path)
     return Classifier.from_checkpoint(path)
-
-
-def refuse_landmark_model(path: Path) -> None:
-    """A landmark model classifies the hand landmarker's points, which predict, live and serving do
-    not compute yet: say so, and what scores one, instead of failing on its input shape."""
-    import torch
-
-    from handsign.models import LANDMARK_MODELS
-
-    name = torch.load(path, map_location="cpu", weights_only=True).get("model_name")
-    if name in LANDMARK_MODELS:
-        raise ValueError(
-            f"{path} is a hand-landmark model ({name}): predict, live, export and serving take pixel models "
-            "for now; `handsign score CHECKPOINT ARCHIVE --dataset ...` scores it on a dataset"
-        )
 
 
 def image_files(targets: list[str]) -> tuple[list[Path], list[str]]:

@@ -93,12 +93,12 @@ def _plan(repo: Any, targets: tuple[str, ...], force: bool) -> Plan:
     return Plan(tuple(n for n in order if n in run), upstream, downstream)
 
 
-def dvc_stage(root: Path, stage: str, env: dict[str, str] | None = None, force: bool = False) -> StageRun:
+def dvc_stage(root: Path, stage: str, force: bool = False) -> StageRun:
     """`dvc repro --single-item stage`, its output kept in a file (a pipe would need a reader)."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         cmd = [_dvc(), "--wait-for-lock", "repro", "--single-item", *(["--force"] if force else []), stage]
-        code = subprocess.run(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        code = subprocess.run(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
         log.seek(0)
         return StageRun(stage, time.perf_counter() - start, code, log.read(), start)
 
@@ -166,7 +166,6 @@ def repro(
         return []
     before()
     echo(f"{len(todo)} stage(s) to run, {jobs} at a time")
-    env = {**os.environ}
     started = time.perf_counter()
 
     def start(stage: str) -> None:
@@ -178,7 +177,7 @@ def repro(
         if run.returncode or not run.skipped:
             echo(_indent(run.output))
 
-    runs = execute(todo, jobs, lambda stage: dvc_stage(root, stage, env, force), start, end)
+    runs = execute(todo, jobs, lambda stage: dvc_stage(root, stage, force), start, end)
     failures = [r.stage for r in runs if r.returncode]
     not_run = len(todo) - len(runs)
     if failures:

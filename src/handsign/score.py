@@ -60,10 +60,7 @@ def _landmark_rows(raw: Path, dataset: str, params_file: Path) -> tuple[Prepared
     from handsign.config import load_params
     from handsign.landmarks import detect_all, find_model, read_for_landmarks
 
-    params = load_params(params_file)
-    if dataset not in params.landmarks:
-        raise ValueError(f"{params_file} has no landmarks.{dataset} entry: how to find {dataset}'s hands")
-    settings = params.landmarks[dataset]
+    settings = load_params(params_file).landmark_settings(dataset)
     prepared, aspect = read_for_landmarks(raw, dataset, settings)
     found = detect_all(prepared.images, settings, find_model(fetch=True), aspect, progress=f"landmarks {dataset}")
     return prepared, handfeatures.features(found, aspect), found.image

@@ -75,6 +75,18 @@ def refuse_autoencoder(network: nn.Module, name: str) -> None:
         )
 
 
+def refuse_landmark_model(checkpoint: dict, name: str) -> None:
+    """A clear error where an image classifier is expected and the checkpoint classifies the hand
+    landmarker's points, which predict, live, export and serving do not compute yet."""
+    from handsign.models import LANDMARK_MODELS
+
+    if checkpoint["model_name"] in LANDMARK_MODELS:
+        raise ValueError(
+            f"{name} is a hand-landmark model ({checkpoint['model_name']}): predict, live, export and serving take "
+            "pixel models for now; `handsign score CHECKPOINT ARCHIVE --dataset ...` scores it on a dataset"
+        )
+
+
 class Classifier:
     """A trained network plus its preprocessing; `probabilities` on any images."""
 
@@ -91,6 +103,7 @@ class Classifier:
 
         network, checkpoint = load_checkpoint(Path(path))
         refuse_autoencoder(network, str(path))
+        refuse_landmark_model(checkpoint, str(path))
         saved = checkpoint.get("preprocessing")
         if saved:
             return cls(network, Preprocessing(**saved))

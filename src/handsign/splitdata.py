@@ -68,10 +68,9 @@ def landmark_store(store: PreparedStore, dataset: str) -> PreparedStore:
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: run the landmark stage (dvc repro landmarks@{dataset})")
     found = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
-    join_on_sample_id(store.samples, found, folder / "samples.csv")  # the same samples, with the same labels
-    row_of = pd.Series(np.arange(len(found)), index=found["sample_id"].to_numpy())
-    order = row_of.loc[store.samples["sample_id"].to_numpy()].to_numpy()
-    rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order]
+    # The same samples with the same labels, in the prepared order; `row` is each one's row of landmarks.npz.
+    order = join_on_sample_id(store.samples, found.assign(row=np.arange(len(found))), folder / "samples.csv")["row"]
+    rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order.to_numpy()]
     return PreparedStore(images=rows, samples=store.samples, class_names=store.class_names, resize="landmarks")
 
 
