@@ -1,6 +1,7 @@
 """evaluate: score one experiment's best checkpoint on its test split; metrics, plots and the
 model go to DVC (reports/<experiment>/) and MLflow, where the model is registered. A classifier
-is registered to serve: image files in, class names and probabilities out (handsign/serving.py).
+is registered to serve: image files in, class names and probabilities out (handsign/serving.py;
+a landmark model finds the hand first, handsign/handclassifier.py).
 An autoencoder is scored on what it learned without labels (handsign/embeddings.py):
 reconstruction, clustering and a linear probe of its codes, and anomaly detection."""
 
@@ -18,11 +19,11 @@ from torch import nn
 from handsign import layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
-from handsign.datasets import get_spec
+from handsign.datasets import PreparedStore, get_spec
 from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device, use_threads
-from handsign.serving import Preprocessing, log_network, log_served_model
+from handsign.serving import classifier_for, log_network, log_served_model
 from handsign.splitdata import SplitData, load_split
 from handsign.stage import run_stage
 
@@ -78,12 +79,11 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
         report.plot_per_group(per_group, figures[-1], title, group_kind)
 
     def log_model(run_id: str, tracking_uri: str) -> None:
-        if landmark_rows:
-            log_network(run_id, tracking_uri, model.cpu())
-            return
-        # The served model takes image files and applies the training data's preprocessing itself.
-        examples = [Image.fromarray(store.images[i, 0]) for i in test_idx[:2]]
-        log_served_model(run_id, tracking_uri, model.cpu(), Preprocessing(**checkpoint["preprocessing"]), examples)
+        # The served model takes image files and does what its training data went through itself:
+        # resizing, or finding the hand (a landmark model, served with the hand landmarker).
+        pixels = PreparedStore.load(layout.experiment_data(exp)[0]).images if landmark_rows else store.images
+        examples = [Image.fromarray(pixels[i, 0]) for i in test_idx[:2]]
+        log_served_model(run_id, tracking_uri, classifier_for(model.cpu(), checkpoint["preprocessing"]), examples)
 
     return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model)
 

@@ -1,10 +1,13 @@
 """landmarks: find the hand and its 21 landmarks in every image of one dataset (MediaPipe's hand
 landmarker, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
 sample_id: the row order of every prepared copy of the dataset, so every split applies as it is.
-Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv) and, as metrics, how often a hand
+Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv, and settings.json: the settings
+used, which a landmark model trained on them carries to find hands as they were found) and, as metrics, how often a hand
 was found in all, per class and per official split (reports/landmarks/<dataset>.json)."""
 
+import dataclasses
 import hashlib
+import json
 import time
 
 import pandas as pd
@@ -28,6 +31,7 @@ def landmarks(dataset: str) -> None:
         tmp.mkdir()
         found.save(tmp / "landmarks.npz")
         samples.to_csv(tmp / "samples.csv", index=False)
+        (tmp / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
     summary = {
         "detection_rate": round(float(found.found.mean()), 4),
         "images": len(samples),

@@ -13,7 +13,7 @@ from handsign.datasets import DatasetFormatError, get_spec
 from handsign.imagefile import UnreadableImage
 from handsign.inference import load_checkpoint
 from handsign.models import build_model, check_model
-from handsign.serving import Classifier
+from handsign.serving import from_checkpoint
 from handsign.train import SplitImages, fit
 from handsign.warmstart import warm_start
 
@@ -111,7 +111,7 @@ def test_a_classifier_fine_tunes_from_an_autoencoders_encoder(root, tmp_path):
     assert result.warm_start is not None and set(result.warm_start.loaded) == encoder_keys
     assert "val_acc" in result.history[-1]
     with pytest.raises(ValueError, match="is an autoencoder: it reconstructs images"):
-        Classifier.from_checkpoint(tmp_path / "ae.pt")
+        from_checkpoint(tmp_path / "ae.pt")
 
 
 def write_image(path, size, mode="L", value=128):

@@ -14,7 +14,7 @@ from test_distributed import workdir
 from handsign import layout
 from handsign.export import export
 from handsign.inference import load_checkpoint, predict
-from handsign.serving import Classifier
+from handsign.serving import from_checkpoint
 from handsign.train import batches, fit, interrupted_state
 
 pytestmark = [
@@ -85,7 +85,7 @@ def test_an_interrupted_gpu_training_resumes_to_the_same_end(root, tmp_path):
 def test_a_gpu_trained_checkpoint_exports_and_serves_on_the_cpu(root, tmp_path):
     exp, store, split = tiny_experiment(root, per_class_train=10, epochs=2, device="cuda")
     fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt")
-    classifier = Classifier.from_checkpoint(tmp_path / "model.pt")
+    classifier = from_checkpoint(tmp_path / "model.pt")
     assert next(classifier.model.parameters()).device.type == "cpu"
     results = export(classifier, tmp_path / "export", store.images[:16])
     assert {r.format for r in results} == {"torchscript", "onnx"}

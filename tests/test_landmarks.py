@@ -73,22 +73,48 @@ def test_landmarks_are_in_the_coordinates_of_the_image_as_given():
     photo = sample_photo()
     shifted = np.pad(photo, ((0, 0), (64, 0)), constant_values=int(np.median(photo)))
     with Detector(settings, MODEL) as detector:
-        points, _, right, _, attempt = detector.detect(photo)
-        moved, _, _, _, attempt_moved = detector.detect(shifted)
-        mirrored, _, right_mirrored, _, _ = detector.detect(np.ascontiguousarray(photo[:, ::-1]))
-    assert attempt >= 0 and attempt_moved >= 0
+        hand, moved_hand = detector.detect(photo), detector.detect(shifted)
+        mirrored_hand = detector.detect(np.ascontiguousarray(photo[:, ::-1]))
+    points, right, moved, mirrored = hand.image, hand.right, moved_hand.image, mirrored_hand.image
+    assert hand.found and moved_hand.found
     assert np.nanmax(np.abs(points[:, :2] - 0.5)) < 0.6  # on the image, give or take a fingertip
     x_px, x_moved_px = points[:, 0] * photo.shape[1], moved[:, 0] * shifted.shape[1]
     assert np.median(np.abs((x_moved_px - 64) - x_px)) < 4
     assert np.median(np.abs(points[:, 1] - moved[:, 1])) * photo.shape[0] < 4
     assert np.median(np.abs((1 - mirrored[:, 0]) - points[:, 0])) * photo.shape[1] < 4
-    assert right_mirrored == 1 - right
+    assert mirrored_hand.right == 1 - right
     # An attempt that shows the image mirrored reports landmarks and hand of the image as given.
     every_mirrored = tuple(dataclasses.replace(a, mirror=True) for a in settings.attempts)
     with Detector(dataclasses.replace(settings, attempts=every_mirrored), MODEL) as detector:
-        back, _, right_back, _, attempt_back = detector.detect(photo)
-    assert attempt_back >= 0 and right_back == right
-    assert np.median(np.abs(back[:, 0] - points[:, 0])) * photo.shape[1] < 4
+        back = detector.detect(photo)
+    assert back.found and back.right == right
+    assert np.median(np.abs(back.image[:, 0] - points[:, 0])) * photo.shape[1] < 4
+
+
+@needs_model
+@pytest.mark.skipif(not FINGERS_SAMPLE.exists(), reason=f"{FINGERS_SAMPLE} is only present in the project's workplace")
+def test_tracking_a_video_finds_the_hand_anywhere_in_the_frame_in_frame_coordinates():
+    """What `live` runs: the whole 640x480 colour frame, no attempts; the hand (a real photo, tinted
+    skin colour, 200 px, off centre) comes back where it was put, and an empty frame has none."""
+    settings = shipped_params().landmarks["fingers"]
+    photo = sample_photo()
+    with Detector(settings, MODEL) as detector:
+        still = detector.detect(photo)
+    hand = np.asarray(Image.fromarray(photo).resize((200, 200), Image.BILINEAR), np.float32)
+    x0, y0 = 380, 60
+    frame = np.full((480, 640, 3), np.median(hand), np.float32)
+    frame[y0 : y0 + 200, x0 : x0 + 200] = hand[:, :, None]
+    frame = (frame * np.array(settings.attempts[0].tint)).clip(0, 255).astype(np.uint8)
+    with Detector(settings, MODEL, video=True) as tracker:
+        tracked = [tracker.track(frame, ms) for ms in (0, 33, 66)]
+        gone = tracker.track(np.zeros_like(frame), 100)
+    assert all(t.found for t in tracked) and not gone.found and np.isnan(gone.image).all()
+    for t in tracked:
+        x_px, y_px = t.image[:, 0] * 640, t.image[:, 1] * 480
+        # Within 12 px (6% of the hand) of where detect put them: another input, the same hand.
+        assert np.median(np.abs(x_px - (x0 + still.image[:, 0] * 200))) < 12
+        assert np.median(np.abs(y_px - (y0 + still.image[:, 1] * 200))) < 12
+    assert tracked[0].right == still.right
 
 
 @needs_model

@@ -17,7 +17,7 @@ from PIL import Image
 
 from handsign.config import params_from_dict
 from handsign.datasets import get_spec
-from handsign.serving import Classifier, encode_file
+from handsign.serving import encode_file, from_checkpoint
 from handsign.synth import render_dataset
 
 EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn", "fingers_resnet18_frozen")
@@ -232,7 +232,7 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     served = mlflow.pyfunc.load_model("models:/handsign-fingers_cnn-synthetic@champion")
     files = sorted((repo / "data/raw/fingers").rglob("*.png"))[:12]
     answer = served.predict(pd.DataFrame({"image": [encode_file(f) for f in files]}))
-    local = Classifier.from_checkpoint(repo / "models/fingers_cnn/model.pt")
+    local = from_checkpoint(repo / "models/fingers_cnn/model.pt")
     probabilities = local.probabilities([Image.open(f) for f in files])
     assert list(answer.columns[2:]) == local.preprocessing.class_names == ["0", "1", "2", "3", "4", "5"]
     assert answer[local.preprocessing.class_names].to_numpy() == pytest.approx(probabilities, abs=1e-5)

@@ -17,7 +17,7 @@ from handsign.config import DatasetParams
 from handsign.datasets import get_spec
 from handsign.export import export
 from handsign.mlflow_server import invoke
-from handsign.serving import Classifier, Preprocessing, encode_file
+from handsign.serving import Preprocessing, encode_file, from_checkpoint
 from handsign.sources import fetch
 from handsign.train import fit
 
@@ -39,7 +39,7 @@ def handsign(*args, cwd=None):
 
 def test_the_checkpoint_carries_its_preprocessing(trained):
     checkpoint, _ = trained
-    pre = Classifier.from_checkpoint(checkpoint).preprocessing
+    pre = from_checkpoint(checkpoint).preprocessing
     assert (pre.image_size, pre.resize, pre.class_names) == (32, "stretch", ["0", "1", "2", "3", "4", "5"])
 
 
@@ -59,7 +59,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
     assert [r["path"] for r in result["predictions"]] == [str(folder / f.name) for f in raw[:3]] + [str(rgb)]
     assert list(result["errors"]) == [str(broken)] and "not an image file" in result["errors"][str(broken)]
     assert f"skipped {broken}" in out.stderr
-    classifier = Classifier.from_checkpoint(checkpoint)
+    classifier = from_checkpoint(checkpoint)
     expected = classifier.probabilities([Image.open(f) for f in raw[:3]] + [Image.open(rgb)])
     for row, p in zip(result["predictions"], expected, strict=True):
         assert [t["label"] for t in row["top"]] == [classifier.preprocessing.class_names[i] for i in np.argsort(-p)[:2]]
@@ -70,7 +70,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
 
 def test_export_torchscript_and_onnx_match_pytorch_on_real_images(trained, tmp_path):
     checkpoint, raw = trained
-    classifier = Classifier.from_checkpoint(checkpoint)
+    classifier = from_checkpoint(checkpoint)
     inputs = np.stack([classifier.preprocessing.array(Image.open(f)) for f in raw[:40]])
     results = {r.format: r for r in export(classifier, tmp_path, inputs)}
     assert set(results) == {"torchscript", "onnx"}
@@ -107,7 +107,7 @@ def test_live_headless_classifies_the_region_of_interest_of_every_frame(trained,
     # The same frames, read back and cropped here, classified directly: the same answers.
     capture = cv2.VideoCapture(str(video))
     crops = [grey(roi.crop(capture.read()[1])) for _ in range(12)]
-    classifier = Classifier.from_checkpoint(checkpoint)
+    classifier = from_checkpoint(checkpoint)
     p = classifier.probabilities(crops)
     assert list(rows["label"]) == [classifier.preprocessing.class_names[i] for i in p.argmax(1)]
     assert rows["probability"].to_numpy() == pytest.approx(p.max(1), abs=1e-5)
@@ -151,14 +151,14 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     from handsign.serving import log_served_model
 
     checkpoint, raw = trained
-    classifier = Classifier.from_checkpoint(checkpoint)
+    classifier = from_checkpoint(checkpoint)
     exp = Experiment("served", "fingers", "synthetic", 32, "official", training())
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     try:
         run_id = tracking.start_run(exp, tmp_path)
         examples = [Image.open(f) for f in raw[:2]]
-        log_served_model(run_id, tracking_uri, classifier.model.network, classifier.preprocessing, examples)
+        log_served_model(run_id, tracking_uri, classifier, examples)
         tracking.register(tmp_path, run_id, exp, 0.5)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]

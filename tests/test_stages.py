@@ -4,14 +4,17 @@ end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through
 
 import importlib.util
 import json
+import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from conftest import REPO, SHARED_WEIGHTS
+from PIL import Image
 
 from handsign import layout
+from handsign.config import load_params
 from handsign.landmarks import MODEL_FILE
 
 # The landmark classifiers need the hand landmarker file (../shared/weights/ in the workplace).
@@ -127,13 +130,103 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
     )
 
 
-@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
-def test_predict_refuses_a_landmark_model_and_names_what_scores_it(repo):
-    from handsign.predict import load_classifier
+needs_detector = pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only in the workplace")
 
-    with pytest.raises(ValueError, match=r"hand-landmark model \(landmark_mlp\).*handsign score"):
-        load_classifier(str(repo / layout.ExperimentPaths("fingers_landmarks").model))
-    assert load_classifier(str(repo / layout.ExperimentPaths("fingers_cnn").model)).preprocessing.image_size == 24
+
+def split_files(repo, experiment):
+    """The raw image files of an experiment's test split, in its predictions.csv's order."""
+    predictions = pd.read_csv(repo / layout.ExperimentPaths(experiment).predictions, dtype=str)
+    samples = pd.read_csv(repo / layout.prepared("fingers_64") / "samples.csv", dtype=str).set_index("sample_id")
+    return [repo / layout.raw("fingers") / samples.loc[i, "source"] for i in predictions["sample_id"]], predictions
+
+
+@needs_detector
+def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, monkeypatch):
+    """The checkpoint carries landmarks.fingers, so `predict` on the test split's own files finds the
+    hands the landmarks stage found and answers as evaluate did; the registered MLflow model (with
+    the hand landmarker in it) answers the same. An image without a hand: "no hand"."""
+    import mlflow.pyfunc
+
+    from handsign.handclassifier import HandClassifier
+    from handsign.predict import load_classifier, predict_files
+    from handsign.serving import encode_file
+
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    classifier = load_classifier(str(repo / layout.ExperimentPaths("fingers_landmarks").model))
+    assert isinstance(classifier, HandClassifier)
+    assert classifier.preprocessing.landmarks == load_params(repo / "params.yaml").landmarks["fingers"]
+    files, evaluated = split_files(repo, "fingers_landmarks")
+    blank = repo / "blank.png"
+    Image.new("L", (128, 128), 90).save(blank)
+    local = predict_files(classifier, [*files, blank])
+    labels = [top[0][0] for top in local.top(3)]
+    assert not local.errors and len(labels) == len(files) + 1, (local.errors, len(labels), len(files))
+    assert labels[-1] == "no hand" and local.top(3)[-1] == [("no hand", 0.0)]
+    # The test made the stage miss MISSED hands; the files have them, and predict finds them.
+    missed = (evaluated["predicted"] == "no hand").to_numpy()
+    assert missed.sum() == MISSED and "no hand" not in [labels[i] for i in np.flatnonzero(missed)]
+    assert [labels[i] for i in np.flatnonzero(~missed)] == list(evaluated["predicted"][~missed])
+
+    mlflow.set_tracking_uri(f"sqlite:///{repo / 'mlflow.db'}")
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(repo / "nowhere"))  # the served model brings its own detector
+    served = mlflow.pyfunc.load_model("models:/handsign-fingers_landmarks-synthetic@champion")
+    answer = served.predict(pd.DataFrame({"image": [encode_file(f) for f in [*files[:12], blank]]}))
+    assert list(answer["label"]) == labels[:12] + ["no hand"]
+    expected = local.probabilities[[*range(12), -1]]
+    assert answer[classifier.preprocessing.class_names].to_numpy() == pytest.approx(expected, abs=1e-5)
+
+
+@needs_detector
+def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, monkeypatch, tmp_path):
+    from handsign.export import TOLERANCE, export_experiment, run_onnx
+    from handsign.serving import from_checkpoint
+
+    monkeypatch.chdir(repo)
+    results, checked, _ = export_experiment("fingers_landmarks", tmp_path, ("onnx",), 256, log=False)
+    evaluated = pd.read_csv(repo / layout.ExperimentPaths("fingers_landmarks").predictions, dtype=str)
+    assert checked == (evaluated["predicted"] != "no hand").sum()
+    assert results[0].max_abs_diff <= TOLERANCE and results[0].same_labels
+    classes = len(from_checkpoint(repo / layout.ExperimentPaths("fingers_landmarks").model).preprocessing.class_names)
+    assert run_onnx(results[0].path, np.zeros((3, 106), np.float32)).shape == (3, classes)
+    assert "landmarks" in json.loads((tmp_path / "preprocessing.json").read_text())
+
+
+@needs_detector
+def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(repo, tmp_path):
+    """`handsign live` with a landmark model on a 640x480 video of the test hands drifting across the
+    frame after 10 empty frames: no hand in those, the hand in nearly every other, classified as the
+    pipeline classified the image, and its skeleton drawn."""
+    from conftest import BIN, tool_env
+
+    from handsign.camera import hand_video
+
+    files, evaluated = split_files(repo, "fingers_landmarks")
+    found = (evaluated["predicted"] != "no hand").to_numpy()  # not one the test made the stage miss
+    files, expected = [files[i] for i in np.flatnonzero(found)[:8]], evaluated["predicted"][found][:8].to_numpy()
+    video = tmp_path / "hands.avi"
+    boxes = hand_video(files, video, repeat=6, empty=10)
+    assert len(boxes) == 58 and boxes[:10] == [None] * 10
+    out = subprocess.run(
+        [str(BIN / "handsign"), "live", "--model", str(repo / layout.ExperimentPaths("fingers_landmarks").model),
+         "--source", str(video), "--headless", "--out-csv", str(tmp_path / "frames.csv"),
+         "--screenshot", str(tmp_path / "last.png")],
+        capture_output=True, text=True, env=tool_env(HANDSIGN_WEIGHTS=str(SHARED_WEIGHTS)),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    rows = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})
+    assert len(rows) == 58 and (rows["label"][:10] == "no hand").all() and (rows["probability"][:10] == 0).all()
+    shown = rows[10:].assign(image=np.arange(48) // 6)
+    assert (shown["label"] != "no hand").mean() >= 0.9
+    # Each image's most frequent label is mostly what evaluate said of it: a moving, recoloured,
+    # video-compressed hand found another way (tracking), classified by a model of 12 images per class.
+    majority = shown.groupby("image")["label"].agg(lambda x: x.mode()[0])
+    assert (majority.to_numpy() == expected).mean() >= 0.5, (majority.to_numpy(), expected)
+    last = np.asarray(Image.open(tmp_path / "last.png").convert("RGB")).astype(int)
+    red = (last[:, :, 0] > 200) & (last[:, :, 1] < 60) & (last[:, :, 2] < 60)  # the 21 landmarks' dots
+    ys, xs = np.nonzero(red)
+    box = boxes[-1]  # the skeleton is drawn on the hand, where the video put it
+    assert len(xs) > 21 * 20
+    assert box.x <= xs.min() and xs.max() <= box.x + box.w and box.y <= ys.min() and ys.max() <= box.y + box.h
 
 
 def test_crossval_scores_every_subject_once(repo):

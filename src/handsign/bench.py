@@ -228,3 +228,44 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
     echo(f"landmarks on {n} synthetic Fingers images {settings.image_size}x{settings.image_size}, "
          f"{workers or os.cpu_count()} processes: {seconds:.1f} s = {n / seconds:.1f} images/s; "
          f"a hand in {found.found.mean():.1%}, by attempt {by_attempt}")  # fmt: skip
+
+
+def live_rate(model: str, frames: int, size: tuple[int, int], echo: Echo = print) -> None:
+    """`handsign live`, headless, on a generated video of synthetic Fingers hands drifting across the
+    frame (handsign.camera.hand_video; the first 10 frames show no hand): frames per second of the
+    whole loop (decode, finding the hand or cropping, classification, drawing), and how often the
+    label is the image's own."""
+    import pandas as pd
+
+    from handsign.camera import hand_video, live
+    from handsign.datasets import fingers
+    from handsign.handclassifier import HandClassifier
+    from handsign.inference import NO_HAND_LABEL
+    from handsign.predict import load_classifier
+    from handsign.synth import render_dataset
+
+    classifier = load_classifier(model)
+    names = classifier.preprocessing.class_names
+    repeat, empty = 10, 10
+    with tempfile.TemporaryDirectory() as tmp:
+        images = max(1, -(-(frames - empty) // repeat))
+        params = SyntheticParams(seed=0, per_class_train=max(1, images // 12), per_class_test=1, subjects=4, frames_per_gesture=1)
+        render_dataset("fingers", Path(tmp) / "raw", params, 0)
+        shown = (fingers.locate(Path(tmp) / "raw") * images)[:images]
+        video = Path(tmp) / "hands.avi"
+        boxes = hand_video([path for path, *_ in shown], video, size, repeat=repeat, empty=empty)[:frames]
+        result = live(classifier, str(video), headless=True, out_csv=Path(tmp) / "frames.csv", max_frames=frames)
+        said = pd.read_csv(Path(tmp) / "frames.csv", dtype={"label": str})["label"].to_numpy()
+    # The class each frame shows, in the model's names: a count (0-5) or a count and hand (0L-5R).
+    truth = [f"{c}{h}" if f"{c}{h}" in names else str(c) for _, _, c, h in shown]
+    expected = np.array([NO_HAND_LABEL] * empty + [truth[i // repeat] for i in range(len(boxes) - empty)])
+    hand = np.array([box is not None for box in boxes])
+    how = "finding the hand in the whole frame" if isinstance(classifier, HandClassifier) else "the centred region of interest"
+    rate = result.frames / result.seconds
+    echo(f"live {model}: {result.frames} frames {size[0]}x{size[1]} in {result.seconds:.1f} s = {rate:.1f} frames/s "
+         f"({how}, classification and drawing; {os.cpu_count()} cores)")  # fmt: skip
+    echo(f"label right in {(said == expected)[hand].mean():.1%} of the {hand.sum()} frames that show a hand")
+    if isinstance(classifier, HandClassifier):
+        found = said != NO_HAND_LABEL
+        echo(f"a hand found in {(found & hand).sum()} of them, and in {(found & ~hand).sum()} of the {(~hand).sum()} "
+             "that show none")  # fmt: skip

@@ -1,5 +1,6 @@
-"""The camera tools: live classification of a region of interest (`handsign live`) and collecting
-training images from it in a dataset's own layout (`handsign collect`), from a camera index or a
+"""The camera tools: live classification (`handsign live`: a pixel model classifies a region of
+interest; a landmark model finds the hand anywhere in the frame) and collecting training images
+from a region of interest in a dataset's own layout (`handsign collect`), from a camera index or a
 video file, with a window or headless (annotated video and CSV: how the tests drive them).
 
 OpenCV does the capture and drawing: `opencv-contrib-python`, which mediapipe (a dependency, the
@@ -13,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
@@ -20,7 +22,10 @@ from PIL import Image
 from handsign.atomic import atomic_path
 from handsign.datasets.spec import DatasetSpec
 from handsign.imagefile import grey_pixels, read_grey
-from handsign.serving import Classifier
+from handsign.serving import Classifier, labels
+
+if TYPE_CHECKING:
+    from handsign.handclassifier import HandClassifier
 
 
 def _cv2():
@@ -121,13 +126,79 @@ class Window:
             _cv2().destroyWindow(self.title)
 
 
-def annotate(frame: np.ndarray, roi: Roi, text: str, fps: float | None) -> np.ndarray:
+GREEN, YELLOW, RED = (0, 255, 0), (0, 255, 255), (0, 0, 255)  # BGR
+# MediaPipe's hand: the wrist (0), then four points per finger from the thumb (1-4) to the little finger (17-20).
+BONES = ((0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10), (10, 11), (11, 12),
+         (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (17, 18), (18, 19), (19, 20), (0, 17))  # fmt: skip
+
+
+@dataclass
+class Reading:
+    """What live made of one frame."""
+
+    probabilities: np.ndarray  # one per class; all zero: no hand found
+    snapshot: np.ndarray  # what `s` saves: the greyscale region of interest, or the whole frame (RGB)
+    roi: Roi | None = None  # drawn as a box
+    points: np.ndarray | None = None  # the hand's 21 landmarks in frame pixels (x, y), drawn as a skeleton
+
+
+class RoiReader:
+    """A pixel model on the region of interest (`roi_text`, else centred)."""
+
+    def __init__(self, classifier: Classifier, roi_text: str) -> None:
+        self.classifier, self.roi_text, self.roi = classifier, roi_text, None
+
+    def __call__(self, frame: np.ndarray, n: int) -> Reading:
+        if self.roi is None:
+            h, w = frame.shape[:2]
+            self.roi = Roi.parse(self.roi_text) if self.roi_text else Roi.centred(w, h)
+        region = grey(self.roi.crop(frame))
+        return Reading(self.classifier.probabilities([region])[0], region, roi=self.roi)
+
+    def close(self) -> None:
+        pass
+
+
+class HandReader:
+    """A landmark model on the whole colour frame: the hand landmarker follows the hand from frame
+    to frame (its palm detector runs only when the hand was lost), the network classifies it."""
+
+    def __init__(self, classifier: HandClassifier, frame_ms: float = 1000 / 30) -> None:
+        self.classifier, self.frame_ms = classifier, frame_ms
+        self.tracker = classifier.tracker()
+
+    def __call__(self, frame: np.ndarray, n: int) -> Reading:
+        from handsign.landmarks import Landmarks
+
+        rgb = np.ascontiguousarray(frame[:, :, ::-1])
+        hand = self.tracker.track(rgb, round(n * self.frame_ms))
+        h, w = frame.shape[:2]
+        p = self.classifier.classify(Landmarks.of([hand]), w / h)[0]
+        return Reading(p, rgb, points=hand.image[:, :2] * (w, h) if hand.found else None)
+
+    def close(self) -> None:
+        self.tracker.close()
+
+
+def annotate(frame: np.ndarray, reading: Reading, text: str, fps: float | None) -> np.ndarray:
+    """The frame with the region of interest or the hand's skeleton, the label and the frame rate drawn on."""
     cv2 = _cv2()
     out = frame.copy()
-    cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w, roi.y + roi.h), (0, 255, 0), 2)
-    cv2.putText(out, text, (roi.x, max(20, roi.y - 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (0, 255, 0), 2, cv2.LINE_AA)
+    at = (10, 30)
+    if reading.roi is not None:
+        roi = reading.roi
+        cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w, roi.y + roi.h), GREEN, 2)
+        at = (roi.x, max(20, roi.y - 8))
+    if reading.points is not None:
+        pts = [tuple(int(round(v)) for v in p) for p in reading.points]
+        for a, b in BONES:
+            cv2.line(out, pts[a], pts[b], GREEN, 2, cv2.LINE_AA)
+        for p in pts:
+            cv2.circle(out, p, 4, RED, -1, cv2.LINE_AA)
+        at = (max(0, min(x for x, _ in pts)), max(20, min(y for _, y in pts) - 10))
+    cv2.putText(out, text, at, cv2.FONT_HERSHEY_SIMPLEX, 0.7, GREEN, 2, cv2.LINE_AA)
     if fps is not None:
-        cv2.putText(out, f"{fps:.1f} fps", (10, out.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 255, 255), 2, cv2.LINE_AA)
+        cv2.putText(out, f"{fps:.1f} fps", (10, out.shape[0] - 10), cv2.FONT_HERSHEY_SIMPLEX, 0.6, YELLOW, 2, cv2.LINE_AA)
     return out
 
 
@@ -136,10 +207,11 @@ class LiveResult:
     frames: int
     seconds: float
     snapshots: list[Path]
+    hands: int  # frames with a hand found (a pixel model: every frame)
 
 
 def live(
-    classifier: Classifier,
+    classifier: Classifier | HandClassifier,
     source: str,
     roi_text: str = "",
     headless: bool = False,
@@ -149,31 +221,33 @@ def live(
     max_frames: int | None = None,
     screenshot: Path | None = None,
 ) -> LiveResult:
-    """Classify the region of interest of every frame; overlay label, confidence and frames per
-    second. Keys (window): `s` snapshots the region (saved, classified, printed), `q` quits.
-    `screenshot` saves the last annotated frame as a PNG."""
+    """Classify every frame: a pixel model its region of interest, a landmark model the hand wherever
+    it is (its skeleton drawn; "no hand" when there is none). Label, confidence and frames per second
+    are overlaid. Keys (window): `s` snapshots (saved, classified, printed), `q` quits. `screenshot`
+    saves the last annotated frame as a PNG."""
+    from handsign.handclassifier import HandClassifier
+
     cv2 = _cv2()
     capture = open_source(source)
+    read = HandReader(classifier) if isinstance(classifier, HandClassifier) else RoiReader(classifier, roi_text)
     window = Window("handsign live (s: snapshot, q: quit)", headless)
-    writer, rows, snapshots, roi = None, [], [], None
+    writer, rows, snapshots = None, [], []
     names = classifier.preprocessing.class_names
     start = time.perf_counter()
     fps: float | None = None
-    n = 0
+    n = hands = 0
     try:
         for n, frame in enumerate(frames(capture, max_frames), 1):
             t0 = time.perf_counter()
-            if roi is None:
-                h, w = frame.shape[:2]
-                roi = Roi.parse(roi_text) if roi_text else Roi.centred(w, h)
-            region = grey(roi.crop(frame))
-            p = classifier.probabilities([region])[0]
-            best = int(p.argmax())
+            reading = read(frame, n)
+            p = reading.probabilities
+            (label,) = labels(p[None], names)
+            hands += bool(p.any())
             dt = time.perf_counter() - t0
             fps = 1 / dt if fps is None else 0.9 * fps + 0.1 / max(dt, 1e-9)  # smoothed
-            shown = annotate(frame, roi, f"{names[best]} {p[best]:.0%}", fps)
+            shown = annotate(frame, reading, f"{label} {p.max():.0%}" if p.any() else label, fps)
             per_class = dict(zip(names, p.tolist(), strict=True))
-            rows.append({"frame": n, "label": names[best], "probability": float(p[best]), **per_class})
+            rows.append({"frame": n, "label": label, "probability": float(p.max()), **per_class})
             if out_video is not None:
                 if writer is None:
                     out_video.parent.mkdir(parents=True, exist_ok=True)
@@ -186,14 +260,16 @@ def live(
             if key == "s":
                 snapshot_dir.mkdir(parents=True, exist_ok=True)
                 path = snapshot_dir / f"snapshot_{n:06d}.png"
-                Image.fromarray(region).save(path)
+                with atomic_path(path) as tmp:
+                    Image.fromarray(reading.snapshot).save(tmp, format="PNG")
                 snapshots.append(path)
-                print(f"{path}: {names[best]} ({p[best]:.1%})")
+                print(f"{path}: {label} ({p.max():.1%})")
     finally:
         capture.release()
         if writer is not None:
             writer.release()
         window.close()
+        read.close()
     if screenshot is not None and n:
         with atomic_path(screenshot) as tmp:
             Image.fromarray(shown[:, :, ::-1]).save(tmp, format="PNG")
@@ -202,7 +278,7 @@ def live(
             w = csv.DictWriter(f, fieldnames=["frame", "label", "probability", *names])
             w.writeheader()
             w.writerows(rows)
-    return LiveResult(n, time.perf_counter() - start, snapshots)
+    return LiveResult(n, time.perf_counter() - start, snapshots, hands)
 
 
 def collecting(dataset: str) -> DatasetSpec:
@@ -246,7 +322,7 @@ def collect(
             if roi is None:
                 h, w = frame.shape[:2]
                 roi = Roi.parse(roi_text, aspect) if roi_text else Roi.centred(w, h, aspect=aspect)
-            key = window.show(annotate(frame, roi, f"{label}: {len(saved)} saved", None))
+            key = window.show(annotate(frame, Reading(np.zeros(0), frame, roi=roi), f"{label}: {len(saved)} saved", None))
             if key == "q":
                 break
             if key == "c" or (headless and n % every == 0):
@@ -279,3 +355,35 @@ def demo_video(images: list[Path], out: Path, size: tuple[int, int] = (320, 240)
         writer.release()
         tmp.with_suffix(".avi").rename(tmp)
     return roi
+
+
+def hand_video(images: list[Path], out: Path, size: tuple[int, int] = (640, 480), fps: float = 30.0, repeat: int = 10,
+               empty: int = 10, tint: tuple[float, float, float] = (1.0, 0.8, 0.65)) -> list[Roi | None]:  # fmt: skip
+    """A video to try a landmark model's `live` on without a camera: `empty` frames of background
+    alone ("no hand"), then each greyscale hand image, tinted towards skin colour and half the
+    frame's height, for `repeat` frames, drifting across the frame from left to right as a hand in
+    front of a camera would (not in a fixed square). MJPG in an .avi; returns where the hand is in
+    each frame (None: no hand)."""
+    cv2 = _cv2()
+    w, h = size
+    side = h // 2
+    hands = [np.asarray(Image.fromarray(read_grey(f)).resize((side, side), Image.BILINEAR), np.float32) for f in images]
+    total = empty + repeat * len(hands)
+    colour = np.array(tint[::-1], np.float32)  # BGR
+    boxes: list[Roi | None] = []
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out) as tmp:
+        writer = cv2.VideoWriter(str(tmp.with_suffix(".avi")), cv2.VideoWriter_fourcc(*"MJPG"), fps, size)
+        for n in range(total):
+            hand = hands[(n - empty) // repeat] if n >= empty else hands[0]
+            edge = np.concatenate([hand[0], hand[-1], hand[:, 0], hand[:, -1]])  # its own background, around it
+            frame = np.full((h, w), np.median(edge), np.float32)
+            boxes.append(None)
+            if n >= empty:
+                boxes[-1] = box = Roi(int((w - side) * (0.1 + 0.8 * n / max(1, total - 1))),
+                                      int((h - side) * (0.5 + 0.3 * np.sin(n / 15))), side, side)  # fmt: skip
+                frame[box.y : box.y + side, box.x : box.x + side] = hand
+            writer.write((frame[:, :, None] * colour).clip(0, 255).astype(np.uint8))
+        writer.release()
+        tmp.with_suffix(".avi").rename(tmp)
+    return boxes

@@ -93,7 +93,7 @@ def _bench(name: str, *args: Any) -> None:
 
     try:
         getattr(bench, name)(*args, echo=typer.echo)
-    except (ValueError, RuntimeError) as e:
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
         _fail(str(e))
 
 
@@ -158,16 +158,22 @@ def export_command(
 def live(
     model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
     source: str = typer.Option("0", help="A camera index (0) or a video file."),
-    roi: str = typer.Option("", help="The square region of interest, X,Y,SIZE in pixels (default: centred, 60% of the frame)."),
+    roi: str = typer.Option(
+        "",
+        help="A pixel model's square region of interest, X,Y,SIZE in pixels (default: centred, "
+        "60% of the frame). A landmark model finds the hand anywhere.",
+    ),  # fmt: skip
     headless: bool = typer.Option(False, help="No window: write --out-video and --out-csv instead."),
     out_video: Path = typer.Option(None, help="Write the annotated frames here (MJPG .avi)."),
     out_csv: Path = typer.Option(None, help="Write one row per frame: frame, label, probability, one column per class."),
-    snapshots: Path = typer.Option(Path("snapshots"), help="Where `s` saves the region of interest."),
+    snapshots: Path = typer.Option(Path("snapshots"), help="Where `s` saves the region of interest (landmark model: the frame)."),
     max_frames: int = typer.Option(None, help="Stop after this many frames."),
     screenshot: Path = typer.Option(None, help="Save the last annotated frame as a PNG."),
 ) -> None:
-    """Classify a camera or video live: the region of interest is drawn and classified every frame,
-    with label, confidence and frames per second overlaid. Keys: s snapshots and classifies, q quits."""
+    """Classify a camera or video live, every frame, with label, confidence and frames per second
+    overlaid. A pixel model classifies the region of interest (drawn); a landmark model (e.g.
+    models/fingers_landmarks/model.pt) finds the hand anywhere in the frame, draws its 21-point
+    skeleton and says "no hand" when there is none. Keys: s snapshots and classifies, q quits."""
     from handsign.camera import live as run_live
     from handsign.predict import load_classifier
 
@@ -179,7 +185,7 @@ def live(
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         _fail(str(e))
     rate = result.frames / max(result.seconds, 1e-9)
-    typer.echo(f"live: {result.frames} frames in {result.seconds:.1f}s ({rate:.1f} frames/s)")
+    typer.echo(f"live: {result.frames} frames in {result.seconds:.1f}s ({rate:.1f} frames/s), a hand in {result.hands}")
 
 
 @app.command("demo-video")
@@ -381,6 +387,18 @@ def bench_landmarks(
     """Hand landmark detection rate and speed on synthetic Fingers images, with params.yaml's
     `landmarks.fingers` settings and one detector per process, as the landmarks stage runs it."""
     _bench("landmark_rate", images, workers)
+
+
+@bench_app.command("live")
+def bench_live(
+    model: str = typer.Option("models/fingers_landmarks/model.pt", "--model", "-m", help=MODEL_HELP),
+    frames: int = typer.Option(300, min=20, help="Frames of the generated video (the first 10 show no hand)."),
+    width: int = typer.Option(640, help="Frame width in pixels."),
+    height: int = typer.Option(480, help="Frame height in pixels."),
+) -> None:
+    """Frames per second of `handsign live` (headless) on a generated video of synthetic hands
+    drifting across the frame: with a landmark model, the hand is found in the whole frame."""
+    _bench("live_rate", model, frames, (width, height))
 
 
 @landmarks_app.command("fetch")

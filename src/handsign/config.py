@@ -462,6 +462,12 @@ def _check(p: Params) -> None:
             raise ConfigError(f"{where}: its dataset {exp.dataset} has no landmarks.{exp.dataset} entry (how to find its hands)")
 
 
+def landmark_params_from_dict(raw: dict[str, Any], where: str = "landmarks") -> LandmarkParams:
+    """`LandmarkParams` as written out (asdict): what the landmarks stage saves beside its rows and
+    a landmark model carries, so that it finds hands as its training data's were found."""
+    return _build(LandmarkParams, raw, f"{where}.")
+
+
 def params_from_dict(raw: dict[str, Any]) -> Params:
     params = _build(Params, raw)
     _check(params)

@@ -3,7 +3,9 @@ ONNX in onnxruntime) and measure how far their probabilities are from the PyTorc
 
 What is exported is `serving.Probabilities`: uint8 pixel values (as float) N x 1 x S x S in,
 class probabilities out, any batch size. Preprocessing (decode, greyscale, resize to S) stays
-outside, in `Preprocessing`, written beside the files as `preprocessing.json`.
+outside, in `Preprocessing`, written beside the files as `preprocessing.json`. A landmark model's
+export takes N x 106 handsign.handfeatures rows (input `landmarks`): finding the hand stays with
+MediaPipe's hand landmarker, shown images as its preprocessing.json says.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from handsign.atomic import atomic_path, write_text
-from handsign.serving import PREPROCESSING_FILE, Classifier
+from handsign.serving import PREPROCESSING_FILE, Classifier, from_checkpoint
+
+if TYPE_CHECKING:
+    from handsign.handclassifier import HandClassifier
 
 FORMATS = ("torchscript", "onnx")
 
@@ -29,12 +35,11 @@ class Exported:
     same_labels: bool  # the top class agrees on every parity input
 
 
-def _example(classifier: Classifier, n: int = 2) -> torch.Tensor:
-    size = classifier.preprocessing.image_size
-    return torch.zeros(n, 1, size, size)
+def _example(classifier: Classifier | HandClassifier, n: int = 2) -> torch.Tensor:
+    return torch.zeros(n, *classifier.input_shape)
 
 
-def export_torchscript(classifier: Classifier, path: Path) -> Path:
+def export_torchscript(classifier: Classifier | HandClassifier, path: Path) -> Path:
     # TorchScript is deprecated in favour of torch.export, but still what many runtimes load.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
@@ -44,14 +49,14 @@ def export_torchscript(classifier: Classifier, path: Path) -> Path:
     return path
 
 
-def export_onnx(classifier: Classifier, path: Path) -> Path:
+def export_onnx(classifier: Classifier | HandClassifier, path: Path) -> Path:
     batch = torch.export.Dim("batch", min=1, max=4096)
     with atomic_path(path) as tmp:
         program = torch.onnx.export(
             classifier.model,
             (_example(classifier),),
             dynamo=True,
-            input_names=["images"],
+            input_names=[classifier.input_name],
             output_names=["probabilities"],
             dynamic_shapes=({0: batch},),
             external_data=False,  # one self-contained file
@@ -76,9 +81,11 @@ def run_onnx(path: Path, inputs: np.ndarray) -> np.ndarray:
     return session.run(None, {session.get_inputs()[0].name: inputs.astype(np.float32)})[0]
 
 
-def export(classifier: Classifier, out_dir: Path, inputs: np.ndarray, formats: tuple[str, ...] = FORMATS) -> list[Exported]:
+def export(classifier: Classifier | HandClassifier, out_dir: Path, inputs: np.ndarray,
+           formats: tuple[str, ...] = FORMATS) -> list[Exported]:  # fmt: skip
     """Write each format into `out_dir` (plus preprocessing.json) and check it on `inputs` (uint8
-    N x 1 x S x S, real images): the exported file's probabilities against PyTorch's."""
+    N x 1 x S x S real images, or a landmark model's rows of found hands): the exported file's
+    probabilities against PyTorch's."""
     unknown = sorted(set(formats) - set(FORMATS))
     if unknown:
         raise ValueError(f"unknown export format(s) {', '.join(unknown)}; known: {', '.join(FORMATS)}")
@@ -117,13 +124,15 @@ def export_experiment(experiment: str, out: Path | None, formats: tuple[str, ...
     if not paths.model.exists():
         raise FileNotFoundError(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")
     data = load_split(load_experiment(paths.config))
-    test = data.rows("test")[:parity_images]
+    test = data.rows("test")
+    inputs = np.asarray(data.images[test])
+    inputs = inputs[np.isfinite(inputs.reshape(len(inputs), -1)).all(1)][:parity_images]  # landmark rows: hands found
     out = out or paths.model.parent / "export"
-    results = export(Classifier.from_checkpoint(paths.model), out, np.asarray(data.images[test]), formats)
+    results = export(from_checkpoint(paths.model), out, inputs, formats)
     run_id = ""
     if log and paths.mlflow_run.exists():
         run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
         differences = {f"export_{r.format}_max_abs_diff": r.max_abs_diff for r in results}
         files = [r.path for r in results] + [out / PREPROCESSING_FILE]
         tracking.log_files(layout.repo_root(), run_id, files, "export", differences)
-    return results, len(test), run_id
+    return results, len(inputs), run_id

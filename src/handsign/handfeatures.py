@@ -28,9 +28,12 @@ POINTS = 21
 WIDTH = POINTS * 2 + POINTS * 3 + 1  # image x, y; world x, y, z; handedness
 
 
-def features(found: Landmarks, aspect: float = 1.0) -> np.ndarray:
-    """N x WIDTH float32 rows, NaN where no hand was found. `aspect` is the frames' width / height."""
-    image = found.image[:, :, :2].astype(np.float64) * np.array([aspect, 1.0])
+def features(found: Landmarks, aspect: float | np.ndarray = 1.0) -> np.ndarray:
+    """N x WIDTH float32 rows, NaN where no hand was found. `aspect` is the frames' width / height
+    (one for all, or one per row)."""
+    stretch = np.ones((len(found.image), 1, 2))
+    stretch[:, 0, 0] = aspect
+    image = found.image[:, :, :2].astype(np.float64) * stretch
     world = found.world.astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         rows = np.concatenate(

@@ -16,6 +16,7 @@ from handsign.models import build_model
 from handsign.runtime import to_device
 
 NO_HAND = -1  # the prediction for a landmark row where the detector found no hand: always an error
+NO_HAND_LABEL = "no hand"
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
@@ -41,7 +42,7 @@ def hand_found_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float
 
 def names_of(class_names: list[str], predicted: np.ndarray) -> list[str]:
     """Class names of predictions, `no hand` for NO_HAND."""
-    return [class_names[i] if i != NO_HAND else "no hand" for i in predicted]
+    return [class_names[i] if i != NO_HAND else NO_HAND_LABEL for i in predicted]
 
 
 @torch.inference_mode()

@@ -20,6 +20,7 @@ import multiprocessing
 import os
 import sys
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -53,6 +54,28 @@ class Landmarks:
     @property
     def found(self) -> np.ndarray:
         return self.attempt >= 0
+
+    @classmethod
+    def empty(cls, n: int) -> Landmarks:
+        """`n` rows of no hand."""
+        nothing = np.full((n, POINTS, 3), np.nan, np.float32)
+        return cls(nothing, nothing.copy(), np.full(n, -1, np.int8), np.zeros(n, np.float32), np.full(n, -1, np.int8))
+
+    @classmethod
+    def of(cls, hands: list[Hand]) -> Landmarks:
+        out = cls.empty(len(hands))
+        for i, hand in enumerate(hands):
+            out.put(i, hand)
+        return out
+
+    def put(self, i: int, hand: Hand) -> None:
+        self.image[i], self.world[i], self.right[i], self.score[i], self.attempt[i] = (
+            hand.image,
+            hand.world,
+            hand.right,
+            hand.score,
+            hand.attempt,
+        )
 
     def found_by_attempt(self, attempts: int) -> list[int]:
         """How many hands each of the `attempts` attempts found, in order."""
@@ -106,25 +129,30 @@ def fetch_model(url: str = MODEL_URL, dest: Path | None = None, timeout: float =
 
 
 class Detector:
-    """The hand landmarker for one process, with a dataset's attempts."""
+    """The hand landmarker for one process, with a dataset's attempts (`detect`); or, with `video`,
+    following one hand from frame to frame of a colour video (`track`), which runs the palm detector
+    only when the hand was lost: what makes live classification fast."""
 
-    def __init__(self, params: LandmarkParams, model: Path) -> None:
+    def __init__(self, params: LandmarkParams, model: Path, video: bool = False) -> None:
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as e:
             raise RuntimeError(f"mediapipe is not installed ({e}): `make install` installs it") from None
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(model)),
-            running_mode=vision.RunningMode.IMAGE,
+            running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
             num_hands=1,
             min_hand_detection_confidence=params.confidence,
             min_hand_presence_confidence=params.confidence,
         )
         self.params = params
         self._landmarker = vision.HandLandmarker.create_from_options(options)
+        # Closed when dropped or, at the latest, at exit: MediaPipe's own __del__ fails once the
+        # interpreter has begun tearing its modules down.
+        self._closer = weakref.finalize(self, self._landmarker.close)
 
     def close(self) -> None:
-        self._landmarker.close()
+        self._closer()
 
     def __enter__(self) -> Detector:
         return self
@@ -132,8 +160,8 @@ class Detector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def detect(self, grey: np.ndarray) -> tuple[np.ndarray, np.ndarray, int, float, int]:
-        """(image 21 x 3, world 21 x 3, right, score, attempt) for one uint8 H x W image."""
+    def detect(self, grey: np.ndarray) -> Hand:
+        """The hand in one uint8 H x W image, tried as each attempt says until one finds it."""
         import mediapipe as mp
 
         for k, attempt in enumerate(self.params.attempts):
@@ -143,19 +171,61 @@ class Detector:
                 continue
             h, w = grey.shape
             side = rgb.shape[0]
-            points = np.array([[p.x, p.y, p.z] for p in result.hand_landmarks[0]], np.float32)
+            points, world, right, score = _hand(result)
             # From the padded, resized square back to 0..1 of the original image.
             points[:, 0] = (points[:, 0] * side - left) / (w * scale)
             points[:, 1] = (points[:, 1] * side - top) / (h * scale)
             points[:, 2] *= side / (w * scale)
-            world = np.array([[p.x, p.y, p.z] for p in result.hand_world_landmarks[0]], np.float32)
-            hand = result.handedness[0][0]
-            right = hand.category_name == "Right"
             if attempt.mirror:  # back to the image as it is: x mirrored, and so the hand's side
-                points[:, 0], world[:, 0], right = 1 - points[:, 0], -world[:, 0], not right
-            return points, world, int(right), float(hand.score), k
-        nothing = np.full((POINTS, 3), np.nan, np.float32)
-        return nothing, nothing.copy(), -1, 0.0, -1
+                points[:, 0], world[:, 0], right = 1 - points[:, 0], -world[:, 0], 1 - right
+            return Hand(points, world, right, score, k)
+        return NO_HAND
+
+    def track(self, rgb: np.ndarray, milliseconds: int) -> Hand:
+        """The hand in one uint8 H x W x 3 RGB video frame, as it is (a camera's frame has room
+        around the hand); `milliseconds` must grow from frame to frame."""
+        import mediapipe as mp
+
+        h, w = rgb.shape[:2]
+        side = max(h, w)
+        top, left = (side - h) // 2, (side - w) // 2
+        square = np.zeros((side, side, 3), np.uint8)  # as in `shown`: landmarks come out right for squares
+        square[top : top + h, left : left + w] = rgb
+        result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=square), milliseconds)
+        if not result.hand_landmarks:
+            return NO_HAND
+        points, world, right, score = _hand(result)
+        points[:, 0] = (points[:, 0] * side - left) / w
+        points[:, 1] = (points[:, 1] * side - top) / h
+        points[:, 2] *= side / w
+        return Hand(points, world, right, score, 0)
+
+
+@dataclass(frozen=True)
+class Hand:
+    """One image's hand: image points (21 x 3, x and y in 0..1 of the image), world points (21 x 3,
+    metres), right (1 right, 0 left, -1 none), the handedness score and the attempt that found it (-1)."""
+
+    image: np.ndarray
+    world: np.ndarray
+    right: int
+    score: float
+    attempt: int
+
+    @property
+    def found(self) -> bool:
+        return self.attempt >= 0
+
+
+_NOTHING = np.full((POINTS, 3), np.nan, np.float32)
+NO_HAND = Hand(_NOTHING, _NOTHING, -1, 0.0, -1)
+
+
+def _hand(result: object) -> tuple[np.ndarray, np.ndarray, int, float]:
+    points = np.array([[p.x, p.y, p.z] for p in result.hand_landmarks[0]], np.float32)  # type: ignore[attr-defined]
+    world = np.array([[p.x, p.y, p.z] for p in result.hand_world_landmarks[0]], np.float32)  # type: ignore[attr-defined]
+    hand = result.handedness[0][0]  # type: ignore[attr-defined]
+    return points, world, int(hand.category_name == "Right"), float(hand.score)
 
 
 def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, int]:
@@ -196,19 +266,13 @@ def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: 
     from tqdm import tqdm
 
     n = len(images)
-    out = Landmarks(
-        np.full((n, POINTS, 3), np.nan, np.float32),
-        np.full((n, POINTS, 3), np.nan, np.float32),
-        np.full(n, -1, np.int8),
-        np.zeros(n, np.float32),
-        np.full(n, -1, np.int8),
-    )
+    out = Landmarks.empty(n)
     job = _Job(images, params, model, aspect)
     with _pool(workers or os.cpu_count() or 1, job) as pool:
         rows = pool.map(_detect, _chunks(n, 32))
         for start, found in tqdm(rows, total=-(-n // 32), desc=progress or "landmarks", unit="batch", disable=None):
-            for i, (points, world, right, score, attempt) in enumerate(found, start):
-                out.image[i], out.world[i], out.right[i], out.score[i], out.attempt[i] = points, world, right, score, attempt
+            for i, hand in enumerate(found, start):
+                out.put(i, hand)
     return out
 
 

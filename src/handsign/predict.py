@@ -7,43 +7,39 @@ import glob
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.imagefile import UnreadableImage, read_grey
 from handsign.models import MLFLOW_SCHEMES
-from handsign.serving import PREPROCESSING_FILE, Classifier, Preprocessing, refuse_autoencoder
+from handsign.serving import Classifier, from_checkpoint, labels, load_logged
+
+if TYPE_CHECKING:
+    from handsign.handclassifier import HandClassifier
 
 
-def load_classifier(model: str, root: Path | None = None) -> Classifier:
+def load_classifier(model: str, root: Path | None = None) -> Classifier | HandClassifier:
     """A checkpoint file (`models/<experiment>/model.pt`) or an MLflow model URI of ours
     (`models:/handsign-<experiment>-<source>@champion`, `runs:/<run id>/model`), read from the
-    repository's MLflow store (or `MLFLOW_TRACKING_URI`)."""
+    repository's MLflow store (or `MLFLOW_TRACKING_URI`). A pixel model or a landmark model."""
     if model.startswith(MLFLOW_SCHEMES):
         from handsign.layout import repo_root
         from handsign.tracking import store
 
         with store(root or repo_root()) as mlflow:
             import mlflow.artifacts
-            import mlflow.pytorch
 
             try:
                 local = Path(mlflow.artifacts.download_artifacts(model))
             except Exception as e:  # MlflowException, OSError: nothing by that name in this store
                 raise ValueError(f"cannot load {model} from the MLflow store {mlflow.get_tracking_uri()} ({e})") from None
-        network = mlflow.pytorch.load_model(str(local), map_location="cpu")
-        refuse_autoencoder(network, model)
-        if not (local / "data" / PREPROCESSING_FILE).exists():
-            raise ValueError(
-                f"{model} was logged without its preprocessing (data/{PREPROCESSING_FILE}), by an older handsign: "
-                "use a version logged since (e.g. @newest after `dvc repro`), or point the alias at one"
-            )
-        return Classifier(network, Preprocessing.from_json((local / "data" / PREPROCESSING_FILE).read_text()))
+        return load_logged(local)
     path = Path(model)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist (a checkpoint such as models/<experiment>/model.pt, or an MLflow URI)")
-    return Classifier.from_checkpoint(path)
+    return from_checkpoint(path)
 
 
 def image_files(targets: list[str]) -> tuple[list[Path], list[str]]:
@@ -73,8 +69,12 @@ class Predictions:
     errors: dict[str, str] = field(default_factory=dict)  # path -> why it was skipped
 
     def top(self, k: int) -> list[list[tuple[str, float]]]:
+        """The `k` most probable classes of each file; a landmark model's `[("no hand", 0.0)]` where it found none."""
         order = np.argsort(-self.probabilities, axis=1)[:, :k]
-        return [[(self.class_names[j], float(p[j])) for j in row] for p, row in zip(self.probabilities, order, strict=True)]
+        return [
+            [(self.class_names[j], float(p[j])) for j in row] if p.any() else [(label, 0.0)]
+            for p, row, label in zip(self.probabilities, order, labels(self.probabilities, self.class_names), strict=True)
+        ]
 
     def to_json(self, k: int) -> str:
         rows = [
@@ -88,11 +88,11 @@ class Predictions:
         head = f"{'path':{width}}  " + "  ".join(f"{'top ' + str(i + 1):>14}" for i in range(k))
         lines = [head]
         for f, top in zip(self.files, self.top(k), strict=True):
-            lines.append(f"{str(f):{width}}  " + "  ".join(f"{name:>7} {p:6.1%}" for name, p in top))
+            lines.append(f"{str(f):{width}}  " + "  ".join(f"{name:>7} {p:6.1%}" if p else f"{name:>14}" for name, p in top))
         return "\n".join(lines)
 
 
-def predict_files(classifier: Classifier, files: list[Path]) -> Predictions:
+def predict_files(classifier: Classifier | HandClassifier, files: list[Path]) -> Predictions:
     images, kept, errors = [], [], {}
     for f in files:
         try:

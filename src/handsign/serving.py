@@ -1,9 +1,10 @@
 """A trained model as its users call it: image files or arrays in (any size, greyscale or RGB,
 uint8), class names and probabilities out, with the experiment's own preprocessing.
 
-`Classifier` is the one implementation; `handsign predict`, the MLflow model that evaluate
-logs and registers (`GesturePyfunc`, served by `mlflow models serve`) and the exporters all go
-through it, so a served answer equals a local one.
+`Classifier` (pixel models) and `handclassifier.HandClassifier` (landmark models: the hand
+landmarker first) are the two implementations, with one interface; `handsign predict`, `live`,
+the MLflow model that evaluate logs and registers (`ServedModel`, served by `mlflow models serve`)
+and the exporters all go through them, so a served answer equals a local one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +24,10 @@ from torch import nn
 
 from handsign.datasets.base import to_square_array
 from handsign.imagefile import grey_pixels, read_grey
+from handsign.inference import NO_HAND_LABEL
+
+if TYPE_CHECKING:
+    from handsign.handclassifier import HandClassifier
 
 PREPROCESSING_FILE = "preprocessing.json"
 
@@ -38,18 +43,33 @@ class Preprocessing:
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
 
-    @classmethod
-    def from_json(cls, text: str) -> Preprocessing:
-        return cls(**json.loads(text))
-
     def array(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as the
-        model's uint8 1 x S x S input, read to grey as prepare reads files (handsign.imagefile)."""
-        if isinstance(image, np.ndarray):
-            if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-                raise ValueError(f"expected a uint8 H x W or H x W x 1/3/4 array, got {image.dtype} {image.shape}")
-            image = Image.fromarray(image if image.ndim == 2 or image.shape[2] > 1 else image[:, :, 0])
-        return to_square_array(grey_pixels(image), self.image_size, self.resize)[None]
+        """One image as the model's uint8 1 x S x S input."""
+        return to_square_array(as_grey(image), self.image_size, self.resize)[None]
+
+
+def as_grey(image: Image.Image | np.ndarray) -> np.ndarray:
+    """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as uint8
+    H x W greyscale, read to grey as prepare reads files (handsign.imagefile)."""
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+            raise ValueError(f"expected a uint8 H x W or H x W x 1/3/4 array, got {image.dtype} {image.shape}")
+        image = Image.fromarray(image if image.ndim == 2 or image.shape[2] > 1 else image[:, :, 0])
+    return grey_pixels(image)
+
+
+def answer_table(probabilities: np.ndarray, names: list[str]) -> Any:
+    """The served answer: `label`, `probability`, then one column per class. A row of zeros (a
+    landmark model that found no hand) is labelled "no hand", probability 0."""
+    import pandas as pd
+
+    return pd.concat([pd.DataFrame({"label": labels(probabilities, names), "probability": probabilities.max(1, initial=0.0)}),
+                      pd.DataFrame(probabilities, columns=names)], axis=1)  # fmt: skip
+
+
+def labels(probabilities: np.ndarray, names: list[str]) -> list[str]:
+    """The most probable class of each row; "no hand" for a row of zeros."""
+    return [names[int(row.argmax())] if row.any() else NO_HAND_LABEL for row in probabilities]
 
 
 class Probabilities(nn.Module):
@@ -75,39 +95,25 @@ def refuse_autoencoder(network: nn.Module, name: str) -> None:
         )
 
 
-def refuse_landmark_model(checkpoint: dict, name: str) -> None:
-    """A clear error where an image classifier is expected and the checkpoint classifies the hand
-    landmarker's points, which predict, live, export and serving do not compute yet."""
-    from handsign.models import LANDMARK_MODELS
-
-    if checkpoint["model_name"] in LANDMARK_MODELS:
-        raise ValueError(
-            f"{name} is a hand-landmark model ({checkpoint['model_name']}): predict, live, export and serving take "
-            "pixel models for now; `handsign score CHECKPOINT ARCHIVE --dataset ...` scores it on a dataset"
-        )
-
-
 class Classifier:
-    """A trained network plus its preprocessing; `probabilities` on any images."""
+    """A trained pixel network plus its preprocessing; `probabilities` on any images."""
+
+    input_name = "images"
+    requirements: tuple[str, ...] = ()  # packages a served copy needs beyond torch, pillow and pandas
 
     def __init__(self, network: nn.Module, preprocessing: Preprocessing) -> None:
         refuse_autoencoder(network, "this model")
         self.model = Probabilities(network).eval()
         self.preprocessing = preprocessing
 
-    @classmethod
-    def from_checkpoint(cls, path: Path, resize: str | None = None) -> Classifier:
-        """From a train-stage checkpoint (`models/<experiment>/model.pt`). Its `preprocessing`
-        entry is used where it has one; `resize` otherwise (older checkpoints), else stretch."""
-        from handsign.inference import load_checkpoint
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """What the network (and its exports) takes per image: uint8 values as float, 1 x S x S."""
+        return (1, self.preprocessing.image_size, self.preprocessing.image_size)
 
-        network, checkpoint = load_checkpoint(Path(path))
-        refuse_autoencoder(network, str(path))
-        refuse_landmark_model(checkpoint, str(path))
-        saved = checkpoint.get("preprocessing")
-        if saved:
-            return cls(network, Preprocessing(**saved))
-        return cls(network, Preprocessing(checkpoint["input_shape"][1], resize or "stretch", checkpoint["class_names"]))
+    def files(self) -> dict[str, Path]:
+        """What a served copy needs beside the network and its preprocessing: nothing."""
+        return {}
 
     @torch.inference_mode()
     def probabilities(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
@@ -119,13 +125,37 @@ class Classifier:
         return np.concatenate(out) if out else np.empty((0, len(self.preprocessing.class_names)), dtype=np.float32)
 
     def table(self, probabilities: np.ndarray) -> Any:
-        """The served answer: `label`, `probability`, then one column per class."""
-        import pandas as pd
+        return answer_table(probabilities, self.preprocessing.class_names)
 
-        names = self.preprocessing.class_names
-        best = probabilities.argmax(1) if len(probabilities) else np.empty(0, dtype=int)
-        frame = pd.DataFrame({"label": [names[i] for i in best], "probability": probabilities.max(1, initial=0.0)})
-        return pd.concat([frame, pd.DataFrame(probabilities, columns=names)], axis=1)
+
+def classifier_for(network: nn.Module, saved: dict[str, Any], folder: Path | None = None) -> Classifier | HandClassifier:
+    """The classifier a saved preprocessing entry describes: a landmark model's names how it finds
+    hands (and `folder` may hold the hand landmarker, as a served copy does); a pixel model's, how
+    it resizes."""
+    if "landmarks" in saved:
+        from handsign.handclassifier import HandClassifier, HandPreprocessing
+        from handsign.landmarks import MODEL_FILE
+
+        detector = folder / MODEL_FILE if folder is not None and (folder / MODEL_FILE).is_file() else None
+        return HandClassifier(network, HandPreprocessing.from_dict(saved), detector)
+    return Classifier(network, Preprocessing(**saved))
+
+
+def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandClassifier:
+    """The classifier of a train-stage checkpoint (`models/<experiment>/model.pt`). Its
+    `preprocessing` entry is used where it has one; `resize` otherwise (older checkpoints), else stretch."""
+    from handsign.inference import load_checkpoint
+
+    network, checkpoint = load_checkpoint(Path(path))
+    refuse_autoencoder(network, str(path))
+    saved = checkpoint.get("preprocessing")
+    if not saved:
+        size, names = checkpoint["input_shape"][1], checkpoint["class_names"]
+        saved = {"image_size": size, "resize": resize or "stretch", "class_names": names}
+    elif "image_size" not in saved and "landmarks" not in saved:
+        raise ValueError(f"{path} is a hand-landmark model trained before landmark models carried how they find hands: "
+                         "retrain it (dvc repro)")  # fmt: skip
+    return classifier_for(network, saved)
 
 
 def encode_file(path: Path) -> str:
@@ -139,7 +169,7 @@ class ServedModel:
     image files (PNG, JPEG; any size, greyscale or colour), as a REST client posts them. Output:
     `label`, `probability` and one column per class."""
 
-    def __init__(self, classifier: Classifier) -> None:
+    def __init__(self, classifier: Classifier | HandClassifier) -> None:
         self.classifier = classifier
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
@@ -164,18 +194,29 @@ def images_from_table(model_input: Any) -> list[np.ndarray]:
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> ServedModel:
     """MLflow's entry point for the `python_function` flavor (`loader_module: handsign.serving`):
     the PyTorch flavor's network beside it, and the preprocessing saved with it."""
+    return ServedModel(load_logged(Path(data_path).parent))
+
+
+def load_logged(local: Path) -> Classifier | HandClassifier:
+    """The classifier of a model folder that `log_served_model` wrote (downloaded from MLflow)."""
     import mlflow.pytorch
 
-    root = Path(data_path).parent
-    network = mlflow.pytorch.load_model(str(root), map_location="cpu")
-    preprocessing = Preprocessing.from_json((Path(data_path) / PREPROCESSING_FILE).read_text())
-    return ServedModel(Classifier(network, preprocessing))
+    network = mlflow.pytorch.load_model(str(local), map_location="cpu")
+    refuse_autoencoder(network, str(local))
+    if not (local / "data" / PREPROCESSING_FILE).exists():
+        raise ValueError(
+            f"{local} was logged without its preprocessing (data/{PREPROCESSING_FILE}), by an older handsign: "
+            "use a version logged since (e.g. @newest after `dvc repro`), or point the alias at one"
+        )
+    return classifier_for(network, json.loads((local / "data" / PREPROCESSING_FILE).read_text()), local / "data")
 
 
-def log_served_model(run_id: str, tracking_uri: str, network: nn.Module, preprocessing: Preprocessing,
+def log_served_model(run_id: str, tracking_uri: str, classifier: Classifier | HandClassifier,
                      examples: list[Image.Image]) -> None:  # fmt: skip
-    """Log `network` to the run as `model` with two flavors: PyTorch (what `init` loads to start
-    from it) and a `python_function` that takes image files (what is served)."""
+    """Log the classifier's network to the run as `model` with two flavors: PyTorch (what `init`
+    loads to start from it) and a `python_function` that takes image files (what is served), with
+    its preprocessing and what else it needs (a landmark model: the hand landmarker) in data/."""
+    import shutil
     import tempfile
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -183,13 +224,14 @@ def log_served_model(run_id: str, tracking_uri: str, network: nn.Module, preproc
     import pandas as pd
     from mlflow.models import Model, infer_signature
 
-    classifier = Classifier(network, preprocessing)
     example = pd.DataFrame({"image": [base64.b64encode(_png(img)).decode("ascii") for img in examples]})
     signature = infer_signature(example, ServedModel(classifier).predict(example))
     with tempfile.TemporaryDirectory(prefix="served-") as tmp:
         path = Path(tmp) / "model"
-        _save_network(network, path, signature)
-        (path / "data" / PREPROCESSING_FILE).write_text(preprocessing.to_json())
+        _save_network(classifier.model.network, path, signature, classifier.requirements)
+        (path / "data" / PREPROCESSING_FILE).write_text(classifier.preprocessing.to_json())
+        for name, source in classifier.files().items():
+            shutil.copyfile(source, path / "data" / name)
         mlmodel = Model.load(str(path / "MLmodel"))
         mlmodel.flavors["python_function"]["loader_module"] = __name__
         mlmodel.save(str(path / "MLmodel"))
@@ -211,7 +253,7 @@ def log_network(run_id: str, tracking_uri: str, network: nn.Module) -> None:
         mlflow.MlflowClient(tracking_uri).log_artifacts(run_id, str(path), "model")
 
 
-def _save_network(network: nn.Module, path: Path, signature: Any = None) -> None:
+def _save_network(network: nn.Module, path: Path, signature: Any = None, requirements: tuple[str, ...] = ()) -> None:
     import mlflow.pytorch
 
     import handsign
@@ -222,7 +264,7 @@ def _save_network(network: nn.Module, path: Path, signature: Any = None) -> None
         signature=signature,
         serialization_format="pickle",  # the network's own classes, from code_paths: any batch size
         # Inferring requirements re-imports torch in a subprocess; we know them.
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas"],
+        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas", *requirements],
         code_paths=[str(Path(handsign.__file__).parent)],  # the server needs no install of ours
     )
 

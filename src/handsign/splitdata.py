@@ -4,6 +4,7 @@ instead of pairing labels with the wrong images."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from handsign import layout
-from handsign.config import Experiment
+from handsign.config import Experiment, landmark_params_from_dict
 from handsign.datasets import PreparedStore
 from handsign.models import LANDMARK_MODELS
 
@@ -64,14 +65,15 @@ def landmark_store(store: PreparedStore, dataset: str) -> PreparedStore:
     from handsign.landmarks import Landmarks
 
     folder = layout.landmarks(dataset)
-    for name in ("landmarks.npz", "samples.csv"):
+    for name in ("landmarks.npz", "samples.csv", "settings.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: run the landmark stage (dvc repro landmarks@{dataset})")
     found = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
     # The same samples with the same labels, in the prepared order; `row` is each one's row of landmarks.npz.
     order = join_on_sample_id(store.samples, found.assign(row=np.arange(len(found))), folder / "samples.csv")["row"]
     rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order.to_numpy()]
-    return PreparedStore(images=rows, samples=store.samples, class_names=store.class_names, resize="landmarks")
+    settings = landmark_params_from_dict(json.loads((folder / "settings.json").read_text()), str(folder / "settings.json"))
+    return PreparedStore(rows, store.samples, store.class_names, resize="landmarks", landmarks=settings)
 
 
 def join_on_sample_id(samples: pd.DataFrame, table: pd.DataFrame, split_file: Path) -> pd.DataFrame:

@@ -201,6 +201,14 @@ def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, fused=fused)
 
 
+def preprocessing_of(store: PreparedStore) -> dict[str, Any]:
+    """What a new image must go through to look like `store`'s: the size and resize of its images,
+    or, for landmark rows, how their hands were found (read back by handsign.serving)."""
+    if store.landmarks is not None:
+        return {"class_names": store.class_names, "landmarks": dataclasses.asdict(store.landmarks)}
+    return {"image_size": store.images.shape[-1], "resize": store.resize, "class_names": store.class_names}
+
+
 def data_fingerprint(split_file: Path) -> str:
     """The split file lists every sample's label, split and content hash: it identifies the data."""
     return hashlib.sha1(split_file.read_bytes()).hexdigest()
@@ -360,7 +368,7 @@ def fit(
         "class_names": store.class_names,
         "input_shape": list(store.images.shape[1:]),
         # What a new image must go through to look like the training data (handsign.serving).
-        "preprocessing": {"image_size": shape[-1], "resize": store.resize, "class_names": store.class_names},
+        "preprocessing": preprocessing_of(store),
     }
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)

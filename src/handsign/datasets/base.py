@@ -16,7 +16,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from handsign.atomic import atomic_path
-from handsign.config import RESIZE_MODES
+from handsign.config import RESIZE_MODES, LandmarkParams
 from handsign.datasets.png import decode_grey_png
 from handsign.imagefile import read_grey
 
@@ -83,7 +83,8 @@ class PreparedStore:
     images: np.ndarray
     samples: pd.DataFrame
     class_names: list[str]
-    resize: str = "stretch"  # how the frames were made square (data.<copy>.resize)
+    resize: str = "stretch"  # how the frames were made square (data.<copy>.resize); "landmarks" for landmark rows
+    landmarks: LandmarkParams | None = None  # landmark rows: how their hands were found (handsign.splitdata)
 
     @classmethod
     def load(cls, folder: str | Path) -> PreparedStore:
