@@ -76,7 +76,7 @@ def test_export_torchscript_and_onnx_match_pytorch_on_real_images(trained, tmp_p
     assert set(results) == {"torchscript", "onnx"}
     for r in results.values():
         assert r.path.stat().st_size > 10_000 and r.same_labels and r.max_abs_diff < 1e-5, r
-    saved = Preprocessing.from_json((tmp_path / "preprocessing.json").read_text())
+    saved = Preprocessing(**json.loads((tmp_path / "preprocessing.json").read_text()))
     assert saved == classifier.preprocessing
 
 

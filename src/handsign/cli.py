@@ -194,15 +194,26 @@ def demo_video_command(
     out: Path = typer.Option(Path("hands.avi"), help="The video to write (MJPG .avi)."),
     repeat: int = typer.Option(5, min=1, help="Frames per image."),
     limit: int = typer.Option(24, min=1, help="At most this many images."),
+    hands: bool = typer.Option(
+        False,
+        "--hands",
+        help="For a landmark model: 640x480, each hand tinted skin colour, "
+        "drifting across the frame, after 10 frames without one.",
+    ),  # fmt: skip
 ) -> None:
     """Write a video to try `live` and `collect` on without a camera: each image fills the default
-    region of interest of a dark 320x240 frame."""
-    from handsign.camera import demo_video
+    region of interest of a dark 320x240 frame (a pixel model's view), or with --hands moves about a
+    640x480 frame as a hand in front of a camera would (a landmark model finds it anywhere)."""
+    from handsign.camera import demo_video, hand_video
     from handsign.predict import image_files
 
     files, missing = image_files(images)
     if missing or not files:
         _fail(f"no images in {', '.join(missing or images)}")
+    if hands:
+        frames = len(hand_video(files[:limit], out, repeat=repeat))
+        typer.echo(f"wrote {out}: {frames} frames, {min(len(files), limit)} hands x {repeat} after 10 without one")
+        return
     demo_video(files[:limit], out, repeat=repeat)
     typer.echo(f"wrote {out}: {min(len(files), limit)} images x {repeat} frames")
 

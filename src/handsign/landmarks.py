@@ -16,9 +16,12 @@ published file when there is a network.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import multiprocessing
 import os
 import sys
+import threading
 import urllib.request
 import weakref
 from collections.abc import Iterator
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 MODEL_FILE = "hand_landmarker.task"
 MODEL_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/hand_landmarker.task"
 DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+CHUNK = 8  # images a worker detects per task: small, so that no worker is left with a long last one
 POINTS = 21  # wrist, then four joints per finger from the thumb to the little finger
 CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handsign"
 
@@ -146,10 +150,11 @@ class Detector:
             min_hand_presence_confidence=params.confidence,
         )
         self.params = params
-        self._landmarker = vision.HandLandmarker.create_from_options(options)
-        # Closed when dropped or, at the latest, at exit: MediaPipe's own __del__ fails once the
-        # interpreter has begun tearing its modules down.
-        self._closer = weakref.finalize(self, self._landmarker.close)
+        with quiet_stderr():
+            self._landmarker = vision.HandLandmarker.create_from_options(options)
+        self._first = True  # its first run logs too
+        self._closer = weakref.finalize(self, _close, self._landmarker)  # closed when dropped
+        _close_at_exit(self._closer)
 
     def close(self) -> None:
         self._closer()
@@ -166,7 +171,8 @@ class Detector:
 
         for k, attempt in enumerate(self.params.attempts):
             rgb, scale, left, top = shown(grey[:, ::-1] if attempt.mirror else grey, attempt)
-            result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+            with self._quiet_once():
+                result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
             if not result.hand_landmarks:
                 continue
             h, w = grey.shape
@@ -181,6 +187,10 @@ class Detector:
             return Hand(points, world, right, score, k)
         return NO_HAND
 
+    def _quiet_once(self) -> contextlib.AbstractContextManager:
+        first, self._first = self._first, False
+        return quiet_stderr() if first else contextlib.nullcontext()
+
     def track(self, rgb: np.ndarray, milliseconds: int) -> Hand:
         """The hand in one uint8 H x W x 3 RGB video frame, as it is (a camera's frame has room
         around the hand); `milliseconds` must grow from frame to frame."""
@@ -191,7 +201,8 @@ class Detector:
         top, left = (side - h) // 2, (side - w) // 2
         square = np.zeros((side, side, 3), np.uint8)  # as in `shown`: landmarks come out right for squares
         square[top : top + h, left : left + w] = rgb
-        result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=square), milliseconds)
+        with self._quiet_once():
+            result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=square), milliseconds)
         if not result.hand_landmarks:
             return NO_HAND
         points, world, right, score = _hand(result)
@@ -199,6 +210,49 @@ class Detector:
         points[:, 1] = (points[:, 1] * side - top) / h
         points[:, 2] *= side / w
         return Hand(points, world, right, score, 0)
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """File descriptor 2 to /dev/null for a while: MediaPipe's C++ runtime writes a dozen INFO and
+    WARNING lines there as it creates, first runs and closes a landmarker, whatever GLOG_minloglevel
+    says. Its failures still come back as Python exceptions."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _close(landmarker: object) -> None:
+    with quiet_stderr():
+        landmarker.close()  # type: ignore[attr-defined]
+
+
+_still_open: list[tuple[int, weakref.finalize]] = []  # (process id, its closer)
+_hooked = False
+
+
+def _close_at_exit(closer: weakref.finalize) -> None:
+    """MediaPipe makes its C calls on a thread pool, which Python shuts down at exit before atexit
+    and weakref.finalize hooks run; a landmarker still open then fails to close, with two tracebacks.
+    Those still open are closed first, from a hook that runs before the pool's own (registered later).
+    Only the process's own: a forked worker inherits the list, not the parent's threads."""
+    global _hooked
+    if not _hooked:
+        threading._register_atexit(_close_still_open)  # type: ignore[attr-defined]
+        _hooked = True
+    _still_open[:] = [(pid, c) for pid, c in _still_open if c.alive] + [(os.getpid(), closer)]
+
+
+def _close_still_open() -> None:
+    for pid, close in _still_open:
+        if pid == os.getpid():
+            close()
 
 
 @dataclass(frozen=True)
@@ -237,16 +291,25 @@ def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, i
     h, w = grey.shape
     scale = attempt.size / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    values = np.asarray(Image.fromarray(np.ascontiguousarray(grey)).resize(size, Image.BILINEAR), np.float32) / 255
-    if attempt.gamma != 1.0:
-        values = values**attempt.gamma
+    resized = Image.fromarray(np.ascontiguousarray(grey)).resize(size, Image.BILINEAR)
     margin = round(max(size) * attempt.margin)
     side = max(size) + 2 * margin
     left, top = (side - size[0]) // 2, (side - size[1]) // 2
-    canvas = np.full((side, side), float(np.median(values)), np.float32)
-    canvas[top : top + size[1], left : left + size[0]] = values
-    rgb = np.stack([canvas * t for t in attempt.tint], axis=-1)
-    return np.ascontiguousarray((rgb * 255).clip(0, 255).astype(np.uint8)), scale, left, top
+    counts = np.cumsum(resized.histogram())
+    median = int(np.searchsorted(counts, counts[-1] / 2))
+    channels = _channels(attempt)  # each grey level's red, green and blue: gamma, then tint
+    canvas = Image.new("RGB", (side, side), tuple(c[median] for c in channels))
+    canvas.paste(Image.merge("RGB", [resized.point(c) for c in channels]), (left, top))
+    return np.asarray(canvas), scale, left, top
+
+
+@functools.lru_cache(maxsize=64)
+def _channels(attempt: Attempt) -> tuple[list[int], list[int], list[int]]:
+    """Three 256-entry lookup tables (Pillow's `point`): the shown red, green and blue of each grey
+    level. Tables rather than arithmetic per pixel: the landmarks stage's time is detection's."""
+    levels = (np.arange(256) / 255) ** attempt.gamma
+    rgb = (levels[:, None] * np.array(attempt.tint) * 255).clip(0, 255).astype(np.uint8)
+    return rgb[:, 0].tolist(), rgb[:, 1].tolist(), rgb[:, 2].tolist()
 
 
 def read_for_landmarks(raw_dir: Path, dataset: str, params: LandmarkParams) -> tuple[Prepared, float]:
@@ -269,8 +332,8 @@ def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: 
     out = Landmarks.empty(n)
     job = _Job(images, params, model, aspect)
     with _pool(workers or os.cpu_count() or 1, job) as pool:
-        rows = pool.map(_detect, _chunks(n, 32))
-        for start, found in tqdm(rows, total=-(-n // 32), desc=progress or "landmarks", unit="batch", disable=None):
+        rows = pool.map(_detect, _chunks(n, CHUNK))
+        for start, found in tqdm(rows, total=-(-n // CHUNK), desc=progress or "landmarks", unit="batch", disable=None):
             for i, hand in enumerate(found, start):
                 out.put(i, hand)
     return out
@@ -301,12 +364,6 @@ _worker: tuple[_Job, Detector] | None = None
 
 def _start(job: _Job) -> None:
     global _worker
-    if multiprocessing.parent_process() is not None:
-        # A worker process: MediaPipe's C++ runtime prints a dozen INFO and WARNING lines on stderr
-        # per detector, whatever GLOG_minloglevel says. A failure still reaches the caller, as the
-        # exception the pool hands back.
-        with open(os.devnull, "w") as quiet:
-            os.dup2(quiet.fileno(), 2)
     _worker = (job, Detector(job.params, job.model))
 
 
