@@ -79,7 +79,7 @@ def crossval(name: str) -> None:
         folds=len(folds),
         **report.group_summary(per_subject),
     )
-    if store.images.ndim == 2:  # landmark rows
+    if store.landmarks is not None:  # landmark rows
         summary.update(hand_found_scores(y_true, y_pred))
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)

@@ -65,7 +65,7 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     y_true = data.column("label")[test_idx]
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
-    landmark_rows = store.images.ndim == 2
+    landmark_rows = store.landmarks is not None
     if landmark_rows:
         summary.update(hand_found_scores(y_true, y_pred))
     per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)

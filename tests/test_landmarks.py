@@ -15,7 +15,7 @@ from conftest import REPO, SHARED_DATA, shipped_params
 from PIL import Image
 
 from handsign import landmarks
-from handsign.detection import read_dataset
+from handsign.detection import detect_dataset
 from handsign.landmarks import Detector, detect_all, find_model
 
 MODEL = REPO.parent / "shared" / "weights" / landmarks.MODEL_FILE
@@ -125,9 +125,8 @@ def test_the_committed_settings_find_the_hands_of_the_real_samples():
     params = shipped_params()
     for sample, dataset, least in ((FINGERS_SAMPLE, "fingers", 0.95), (LEAP_SAMPLE, "leapgestrecog", 1.0)):
         settings = params.landmarks[dataset]
-        images, _, aspect = read_dataset(sample, dataset, settings)
-        found = detect_all(images, settings, MODEL, aspect)
-        assert found.found.mean() >= least, f"{dataset}: {found.found.sum()} of {len(images)}"
+        _, found, _ = detect_dataset(sample, dataset, settings)
+        assert found.found.mean() >= least, f"{dataset}: {found.found.sum()} of {len(found.found)}"
         inside = found.image[found.found][:, :, :2]
         assert np.median(inside) == pytest.approx(0.5, abs=0.25)  # landmarks on the frame, not the letterbox
 

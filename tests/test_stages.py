@@ -177,6 +177,22 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
 
 
 @needs_detector
+def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_evaluate(repo, monkeypatch):
+    """`handsign score` of the landmark model on the same files: every hand found (the test's made-up
+    misses are not in the files), and the other images scored as evaluate scored them."""
+    from handsign.score import score_checkpoint
+
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    paths = layout.ExperimentPaths("fingers_landmarks")
+    scored = score_checkpoint(repo / paths.model, repo / layout.raw("fingers"), "fingers", "test")
+    evaluated = json.loads((repo / paths.metrics).read_text())
+    n = evaluated["n_test"]
+    assert scored["n_test"] == n and scored["hand_found"] == 1.0
+    right = round(scored["accuracy"] * n)
+    assert round(evaluated["accuracy"] * n) <= right <= round(evaluated["accuracy"] * n) + MISSED
+
+
+@needs_detector
 def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, monkeypatch, tmp_path):
     from handsign.export import TOLERANCE, export_experiment, run_onnx
     from handsign.serving import from_checkpoint

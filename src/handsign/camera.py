@@ -180,17 +180,17 @@ class HandReader:
         self.tracker.close()
 
 
-def annotate(frame: np.ndarray, reading: Reading, text: str, fps: float | None) -> np.ndarray:
-    """The frame with the region of interest or the hand's skeleton, the label and the frame rate drawn on."""
+def annotate(frame: np.ndarray, text: str, fps: float | None, roi: Roi | None = None,
+             points: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """The frame with the region of interest or the hand's skeleton, the text and the frame rate drawn on."""
     cv2 = _cv2()
     out = frame.copy()
     at = (10, 30)
-    if reading.roi is not None:
-        roi = reading.roi
+    if roi is not None:
         cv2.rectangle(out, (roi.x, roi.y), (roi.x + roi.w, roi.y + roi.h), GREEN, 2)
         at = (roi.x, max(20, roi.y - 8))
-    if reading.points is not None:
-        pts = [tuple(int(round(v)) for v in p) for p in reading.points]
+    if points is not None:
+        pts = [tuple(int(round(v)) for v in p) for p in points]
         for a, b in BONES:
             cv2.line(out, pts[a], pts[b], GREEN, 2, cv2.LINE_AA)
         for p in pts:
@@ -245,7 +245,7 @@ def live(
             hands += bool(p.any())
             dt = time.perf_counter() - t0
             fps = 1 / dt if fps is None else 0.9 * fps + 0.1 / max(dt, 1e-9)  # smoothed
-            shown = annotate(frame, reading, f"{label} {p.max():.0%}" if p.any() else label, fps)
+            shown = annotate(frame, f"{label} {p.max():.0%}" if p.any() else label, fps, reading.roi, reading.points)
             per_class = dict(zip(names, p.tolist(), strict=True))
             rows.append({"frame": n, "label": label, "probability": float(p.max()), **per_class})
             if out_video is not None:
@@ -322,7 +322,7 @@ def collect(
             if roi is None:
                 h, w = frame.shape[:2]
                 roi = Roi.parse(roi_text, aspect) if roi_text else Roi.centred(w, h, aspect=aspect)
-            key = window.show(annotate(frame, Reading(np.zeros(0), frame, roi=roi), f"{label}: {len(saved)} saved", None))
+            key = window.show(annotate(frame, f"{label}: {len(saved)} saved", None, roi))
             if key == "q":
                 break
             if key == "c" or (headless and n % every == 0):

@@ -75,7 +75,7 @@ def score(
     split: str = typer.Option("test", help="Which official part of DATA to score: test | train | all"),
 ) -> None:
     """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file).
-    A landmark model's images go through the hand landmarker first (params.yaml's `landmarks:` settings)."""
+    A landmark model's images go through the hand landmarker first, with the settings it was trained with."""
     import json
 
     from handsign.score import score_checkpoint

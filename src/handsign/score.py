@@ -1,6 +1,7 @@
 """`handsign score`: a trained checkpoint on another copy of its dataset (a Kaggle archive or its
 folder), read as prepare reads it and made square as the model's training data was. A landmark
-model's images go through the hand landmarker first, with params.yaml's settings for the dataset."""
+model's images go through the hand landmarker first, shown to it as its training images were (the
+settings its checkpoint carries)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from handsign.datasets import Prepared, get_spec
+from handsign import handfeatures
+from handsign.config import landmark_params_from_dict
+from handsign.datasets import get_spec
+from handsign.detection import detect_dataset
 from handsign.inference import hand_found_scores, load_checkpoint, predict
 from handsign.models import LANDMARK_MODELS
 from handsign.report import classification_metrics
@@ -21,21 +25,22 @@ from handsign.sources import unpacked
 THUMB_BASE, LITTLE_BASE = 2, 17
 
 
-def score_checkpoint(
-    checkpoint: Path, data: Path, dataset: str, split: str = "test", params_file: Path = Path("params.yaml")
-) -> dict:
+def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "test") -> dict:
     """Accuracy, precision, recall and F1 of `checkpoint` on DATA's official `split` (test | train | all);
     for a landmark model also how often a hand was found and, on Fingers, the count and hand together
     (12 classes: the count from the model, the hand from the detector)."""
     model, ckpt = load_checkpoint(checkpoint)
+    saved = ckpt.get("preprocessing") or {}
     landmark = ckpt["model_name"] in LANDMARK_MODELS
-    with unpacked(data) as raw:
-        if landmark:
-            prepared, rows, points = _landmark_rows(raw, dataset, params_file)
-        else:
-            resize = (ckpt.get("preprocessing") or {}).get("resize", "stretch")
-            prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], resize)
-            rows, points = prepared.images, None
+    if landmark:
+        if "landmarks" not in saved:
+            raise ValueError(f"{checkpoint} was trained before landmark models carried how they find hands: retrain it")
+        prepared, found, aspect = detect_dataset(data, dataset, landmark_params_from_dict(saved["landmarks"]))
+        rows, points = handfeatures.features(found, aspect), found.image
+    else:
+        with unpacked(data) as raw:
+            prepared = get_spec(dataset).read(raw, ckpt["input_shape"][1], saved.get("resize", "stretch"))
+        rows, points = prepared.images, None
     if prepared.class_names != ckpt["class_names"]:
         raise ValueError(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
     chosen = np.arange(len(prepared.labels))
@@ -52,15 +57,3 @@ def score_checkpoint(
             is_left = np.asarray(prepared.groups)[chosen] == "L"
             summary["accuracy_count_and_hand"] = float(((y_pred == y_true) & (left == is_left)).mean())
     return summary
-
-
-def _landmark_rows(raw: Path, dataset: str, params_file: Path) -> tuple[Prepared, np.ndarray, np.ndarray]:
-    """The archive read for the detector, its handfeatures rows and its image points (N x 21 x 3)."""
-    from handsign import handfeatures
-    from handsign.config import load_params
-    from handsign.landmarks import detect_all, find_model, read_for_landmarks
-
-    settings = load_params(params_file).landmark_settings(dataset)
-    prepared, aspect = read_for_landmarks(raw, dataset, settings)
-    found = detect_all(prepared.images, settings, find_model(fetch=True), aspect, progress=f"landmarks {dataset}")
-    return prepared, handfeatures.features(found, aspect), found.image

@@ -39,7 +39,7 @@ from handsign.warmstart import WarmStart, warm_start
 class SplitImages(Dataset):
     """One split of a prepared copy, read a batch at a time from the memory-mapped images: no
     copy of the whole set is ever made, as uint8 or float. Indexed by a list of rows (a batch).
-    `without` names a class left out (an autoencoder's `holdout_class`). Landmark rows (2-D) where
+    `without` names a class left out (an autoencoder's `holdout_class`). Landmark rows where
     no hand was found (NaN) are left out: there is nothing to learn from them."""
 
     def __init__(self, store: PreparedStore, split: np.ndarray, name: str, without: str = "") -> None:
@@ -48,7 +48,7 @@ class SplitImages(Dataset):
             if without not in store.class_names:
                 raise ValueError(f"holdout_class {without!r} is not a class of this dataset ({', '.join(store.class_names)})")
             keep &= store.samples["label"].to_numpy() != store.class_names.index(without)
-        if store.images.ndim == 2:
+        if store.landmarks is not None:
             keep &= np.isfinite(store.images).all(axis=1)
         self.rows = np.flatnonzero(keep)
         if self.rows.size == 0:
@@ -310,7 +310,7 @@ def fit(
     optimizer = make_optimizer(t, trainable)
     stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
-    shift = handfeatures.augment if store.images.ndim == 2 else random_affine  # landmark rows or images
+    shift = handfeatures.augment if store.landmarks is not None else random_affine  # landmark rows or images
     augment = (lambda x: shift(x, generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
