@@ -177,6 +177,19 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
 
 
 @needs_detector
+def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo, tmp_path):
+    import torch
+
+    from handsign.serving import from_checkpoint
+
+    checkpoint = torch.load(repo / layout.ExperimentPaths("fingers_landmarks").model, weights_only=True)
+    checkpoint["preprocessing"] = {"image_size": 106, "resize": "landmarks", "class_names": checkpoint["class_names"]}
+    torch.save(checkpoint, tmp_path / "old.pt")
+    with pytest.raises(ValueError, match="old.pt is a hand-landmark model trained before .* retrain it"):
+        from_checkpoint(tmp_path / "old.pt")
+
+
+@needs_detector
 def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_evaluate(repo, monkeypatch):
     """`handsign score` of the landmark model on the same files: every hand found (the test's made-up
     misses are not in the files), and the other images scored as evaluate scored them."""

@@ -152,7 +152,7 @@ def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandC
     if not saved:
         size, names = checkpoint["input_shape"][1], checkpoint["class_names"]
         saved = {"image_size": size, "resize": resize or "stretch", "class_names": names}
-    elif "image_size" not in saved and "landmarks" not in saved:
+    elif saved.get("resize") == "landmarks":  # what a landmark checkpoint said before it carried its settings
         raise ValueError(f"{path} is a hand-landmark model trained before landmark models carried how they find hands: "
                          "retrain it (dvc repro)")  # fmt: skip
     return classifier_for(network, saved)
