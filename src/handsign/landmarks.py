@@ -185,7 +185,7 @@ class Detector:
             if attempt.mirror:  # back to the image as it is: x mirrored, and so the hand's side
                 points[:, 0], world[:, 0], right = 1 - points[:, 0], -world[:, 0], 1 - right
             return Hand(points, world, right, score, k)
-        return NO_HAND
+        return NOT_FOUND
 
     def _quiet_once(self) -> contextlib.AbstractContextManager:
         first, self._first = self._first, False
@@ -204,7 +204,7 @@ class Detector:
         with self._quiet_once():
             result = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=square), milliseconds)
         if not result.hand_landmarks:
-            return NO_HAND
+            return NOT_FOUND
         points, world, right, score = _hand(result)
         points[:, 0] = (points[:, 0] * side - left) / w
         points[:, 1] = (points[:, 1] * side - top) / h
@@ -272,7 +272,7 @@ class Hand:
 
 
 _NOTHING = np.full((POINTS, 3), np.nan, np.float32)
-NO_HAND = Hand(_NOTHING, _NOTHING, -1, 0.0, -1)
+NOT_FOUND = Hand(_NOTHING, _NOTHING, -1, 0.0, -1)  # what detect and track return without a hand
 
 
 def _hand(result: object) -> tuple[np.ndarray, np.ndarray, int, float]:
