@@ -162,6 +162,8 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
     labels = [top[0][0] for top in local.top(3)]
     assert not local.errors and len(labels) == len(files) + 1, (local.errors, len(labels), len(files))
     assert labels[-1] == "no hand" and local.top(3)[-1] == [("no hand", 0.0)]
+    assert local.to_table(3).splitlines()[-1].split()[1:] == ["no", "hand"]
+    assert json.loads(local.to_json(3))["predictions"][-1]["top"] == [{"label": "no hand", "probability": 0.0}]
     # The test made the stage miss MISSED hands; the files have them, and predict finds them.
     missed = (evaluated["predicted"] == "no hand").to_numpy()
     assert missed.sum() == MISSED and "no hand" not in [labels[i] for i in np.flatnonzero(missed)]

@@ -13,6 +13,7 @@ import numpy as np
 
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.imagefile import UnreadableImage, read_grey
+from handsign.inference import NO_HAND_LABEL
 from handsign.models import MLFLOW_SCHEMES
 from handsign.serving import Classifier, from_checkpoint, labels, load_logged
 
@@ -88,7 +89,8 @@ class Predictions:
         head = f"{'path':{width}}  " + "  ".join(f"{'top ' + str(i + 1):>14}" for i in range(k))
         lines = [head]
         for f, top in zip(self.files, self.top(k), strict=True):
-            lines.append(f"{str(f):{width}}  " + "  ".join(f"{name:>7} {p:6.1%}" if p else f"{name:>14}" for name, p in top))
+            cells = [f"{name:>14}" if name == NO_HAND_LABEL else f"{name:>7} {p:6.1%}" for name, p in top]
+            lines.append(f"{str(f):{width}}  " + "  ".join(cells))
         return "\n".join(lines)
 
 
