@@ -35,6 +35,8 @@ import numpy as np
 from handsign.config import Attempt, LandmarkParams
 
 if TYPE_CHECKING:
+    from PIL import Image
+
     from handsign.datasets import Prepared
 
 MODEL_FILE = "hand_landmarker.task"
@@ -297,10 +299,16 @@ def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, i
     left, top = (side - size[0]) // 2, (side - size[1]) // 2
     counts = np.cumsum(resized.histogram())
     median = int(np.searchsorted(counts, counts[-1] / 2))
-    channels = _channels(attempt)  # each grey level's red, green and blue: gamma, then tint
-    canvas = Image.new("RGB", (side, side), tuple(c[median] for c in channels))
-    canvas.paste(Image.merge("RGB", [resized.point(c) for c in channels]), (left, top))
+    canvas = Image.new("RGB", (side, side), tuple(c[median] for c in _channels(attempt)))
+    canvas.paste(tinted(resized, attempt), (left, top))
     return np.asarray(canvas), scale, left, top
+
+
+def tinted(grey: Image.Image, attempt: Attempt) -> Image.Image:
+    """A greyscale (mode L) image in the colours `attempt` shows it in: gamma, then tint."""
+    from PIL import Image
+
+    return Image.merge("RGB", [grey.point(c) for c in _channels(attempt)])
 
 
 @functools.lru_cache(maxsize=64)
