@@ -2,8 +2,9 @@
 landmarker, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
 sample_id: the row order of every prepared copy of the dataset, so every split applies as it is.
 Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv, and settings.json: the settings
-used, which a landmark model trained on them carries to find hands as they were found) and, as metrics, how often a hand
-was found in all, per class and per official split (reports/landmarks/<dataset>.json)."""
+used, which a landmark model trained on them carries to find hands as they were found) and, as
+metrics, how often a hand was found in all, per class and per official split
+(reports/landmarks/<dataset>.json)."""
 
 import dataclasses
 import hashlib

@@ -73,7 +73,7 @@ class Predictions:
         """The `k` most probable classes of each file; a landmark model's `[("no hand", 0.0)]` where it found none."""
         order = np.argsort(-self.probabilities, axis=1)[:, :k]
         return [
-            [(self.class_names[j], float(p[j])) for j in row] if p.any() else [(label, 0.0)]
+            [(label, 0.0)] if label == NO_HAND_LABEL else [(self.class_names[j], float(p[j])) for j in row]
             for p, row, label in zip(self.probabilities, order, labels(self.probabilities, self.class_names), strict=True)
         ]
 

@@ -142,20 +142,30 @@ def classifier_for(network: nn.Module, saved: dict[str, Any], folder: Path | Non
 
 
 def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandClassifier:
-    """The classifier of a train-stage checkpoint (`models/<experiment>/model.pt`). Its
-    `preprocessing` entry is used where it has one; `resize` otherwise (older checkpoints), else stretch."""
+    """The classifier of a train-stage checkpoint (`models/<experiment>/model.pt`)."""
     from handsign.inference import load_checkpoint
 
     network, checkpoint = load_checkpoint(Path(path))
     refuse_autoencoder(network, str(path))
-    saved = checkpoint.get("preprocessing")
+    return classifier_for(network, saved_preprocessing(checkpoint, path, resize))
+
+
+def saved_preprocessing(checkpoint: dict, path: Path, resize: str | None = None) -> dict[str, Any]:
+    """A checkpoint's `preprocessing` entry: how a new image is made like its training data. An older
+    pixel checkpoint has none: its input size and `resize` (else stretch) stand in. A landmark
+    checkpoint from before landmark models carried how they find hands is named, with what to do."""
+    from handsign.models import LANDMARK_MODELS
+
+    saved = checkpoint.get("preprocessing") or {}
+    if checkpoint["model_name"] in LANDMARK_MODELS:
+        if "landmarks" not in saved:
+            raise ValueError(f"{path} is a hand-landmark model trained before landmark models carried how they find "
+                             "hands: retrain it (dvc repro)")  # fmt: skip
+        return saved
     if not saved:
         size, names = checkpoint["input_shape"][1], checkpoint["class_names"]
-        saved = {"image_size": size, "resize": resize or "stretch", "class_names": names}
-    elif saved.get("resize") == "landmarks":  # what a landmark checkpoint said before it carried its settings
-        raise ValueError(f"{path} is a hand-landmark model trained before landmark models carried how they find hands: "
-                         "retrain it (dvc repro)")  # fmt: skip
-    return classifier_for(network, saved)
+        return {"image_size": size, "resize": resize or "stretch", "class_names": names}
+    return saved
 
 
 def encode_file(path: Path) -> str:
