@@ -18,18 +18,31 @@ export DVC_NO_ANALYTICS := 1
 # One row per experiment: its test metrics (the comparison table `make demo` and `make real` end with).
 COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
 
-.PHONY: install demo test test-fast gpu-check bench-demo real offline-weights lint mlflow-ui clean
+.PHONY: install lock demo test test-fast gpu-check bench-demo real offline-weights lint mlflow-ui clean
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package handsign and its tests use, with hashes (Linux x86-64, CPython
+# 3.11; PyTorch's PyPI wheels, which run on CUDA and on the CPU alike): `make install` installs exactly
+# it, then handsign itself without resolving anything; `make lock` refreshes it from pyproject.toml's
+# ranges. A machine whose pip is capped (pip's global constraint file) locks within the cap.
+LOCK := requirements.lock
+PIP_CAP := $(wildcard /etc/xdg/pip/constraints.txt)
+PIP := $(BIN)/pip --disable-pip-version-check
+$(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) install --quiet --require-hashes --no-deps -r $(LOCK)
+	$(PIP) install --quiet --no-deps -e .
 	@# mediapipe's opencv-contrib-python is our one cv2. An older venv also holds opencv-python(-headless),
 	@# which shares its cv2/ folder: remove that, then put back contrib's files it took with it.
 	@fix=; for p in opencv-python-headless opencv-python; do \
 	  if $(BIN)/pip show $$p >/dev/null 2>&1; then $(BIN)/pip uninstall --quiet -y $$p; fix=1; fi; done; \
-	if [ -n "$$fix" ]; then $(BIN)/pip install --quiet --disable-pip-version-check --force-reinstall --no-deps \
-	  "opencv-contrib-python==$$($(BIN)/python -c 'import importlib.metadata as m; print(m.version("opencv-contrib-python"))')"; fi
+	if [ -n "$$fix" ]; then $(PIP) install --quiet --force-reinstall --no-deps \
+	  "$$(grep -o '^opencv-contrib-python==[^ ]*' $(LOCK))"; fi
 	touch $@
+
+lock: install
+	$(BIN)/uv pip compile pyproject.toml --extra dev --upgrade --generate-hashes --python-version 3.11 \
+	  --python-platform x86_64-manylinux_2_28 $(if $(PIP_CAP),--constraint $(PIP_CAP)) --custom-compile-command "make lock" --output-file $(LOCK) --quiet
+	@echo "wrote $(LOCK): $$(grep -c '^[a-z0-9]' $(LOCK)) packages; \`make install\` installs it"
 
 install: $(VENV)/.installed
 

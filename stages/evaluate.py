@@ -23,7 +23,7 @@ from handsign.datasets import PreparedStore, get_spec
 from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
 from handsign.runtime import pick_device, use_threads
-from handsign.serving import classifier_for, log_network, log_served_model
+from handsign.serving import log_network, log_served_model
 from handsign.splitdata import SplitData, load_split
 from handsign.stage import run_stage
 
@@ -83,7 +83,7 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
         # resizing, or finding the hand (a landmark model, served with the hand landmarker).
         pixels = PreparedStore.load(layout.experiment_data(exp)[0]).images if landmark_rows else store.images
         examples = [Image.fromarray(pixels[i, 0]) for i in test_idx[:2]]
-        log_served_model(run_id, tracking_uri, classifier_for(model.cpu(), checkpoint["preprocessing"]), examples)
+        log_served_model(run_id, tracking_uri, paths.model, examples)
 
     return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model)
 
@@ -148,7 +148,7 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
         report.plot_per_group(per_group, figures["per_group_accuracy"], f"{title}\nlinear probe", group_kind)
 
     def log_model(run_id: str, tracking_uri: str) -> None:
-        log_network(run_id, tracking_uri, model.cpu())  # its encoder can start a classifier (init)
+        log_network(run_id, tracking_uri, paths.model)  # its encoder can start a classifier (init)
 
     per_group_file = {"group": group_kind, "test": per_group, "scored_by": "linear probe"}
     return Results(summary, per_class, per_group_file, predictions, list(figures.values()), log_model)

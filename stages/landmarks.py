@@ -1,5 +1,5 @@
 """landmarks: find the hand and its 21 landmarks in every image of one dataset (MediaPipe's hand
-landmarker, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
+landmarker, data/weights/hand_landmarker.task, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
 sample_id: the row order of every prepared copy of the dataset, so every split applies as it is.
 Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv, and settings.json: the settings
 used, which a landmark model trained on them carries to find hands as they were found) and, as
@@ -7,22 +7,21 @@ metrics, how often a hand was found in all, per class and per official split
 (reports/landmarks/<dataset>.json)."""
 
 import dataclasses
-import hashlib
 import json
 import time
 
 import pandas as pd
 
-from handsign import layout
+from handsign import layout, weights
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_params
-from handsign.landmarks import detect_all, find_model, read_for_landmarks
+from handsign.landmarks import detect_all, read_for_landmarks
 from handsign.stage import run_stage
 
 
 def landmarks(dataset: str) -> None:
     settings = load_params().landmark_settings(dataset)
-    model = find_model(fetch=True)  # downloaded into the cache where it is nowhere here
+    model = weights.verified(layout.landmarker(), weights.HAND_LANDMARKER)  # the landmarker stage's output
     data, aspect = read_for_landmarks(layout.raw(dataset), dataset, settings)
     start = time.perf_counter()
     found = detect_all(data.images, settings, model, aspect, progress=f"landmarks {dataset}")
@@ -39,7 +38,7 @@ def landmarks(dataset: str) -> None:
         "per_class": rates(samples, "class_name"),
         "per_official_split": rates(samples[samples["official_split"] != ""], "official_split"),
         "found_by_attempt": found.found_by_attempt(len(settings.attempts)),
-        "model_sha256": hashlib.sha256(model.read_bytes()).hexdigest(),
+        "model_sha256": weights.HAND_LANDMARKER.sha256,
     }  # no timings: the same data and settings give the same file
     write_json(layout.landmark_summary(dataset), summary)
     print(f"landmarks {dataset}: a hand in {found.found.sum()} of {len(samples)} images ({summary['detection_rate']:.1%}), "

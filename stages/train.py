@@ -3,6 +3,8 @@ score, log to MLflow. Reads only reports/<experiment>/config.json and the experi
 interrupted run resumes from models/<experiment>/last.pt. Launched by `torchrun` it trains with
 DDP on every process it starts; the first process alone writes files and logs."""
 
+from pathlib import Path
+
 import pandas as pd
 
 from handsign import distributed, layout, tracking
@@ -44,6 +46,7 @@ def train(name: str) -> None:
         "feature_seconds": round(result.feature_seconds, 1),
         "device": result.device,
         "precision": result.precision,
+        "environment_lock": tracking.environment_lock(Path.cwd()),  # sha256 of requirements.lock
         # DDP: how the last epoch's training samples were spread over the processes.
         "processes": procs.world_size,
         "samples_per_process_min": min(result.samples_per_process),

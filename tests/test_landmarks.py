@@ -3,9 +3,11 @@ model file found or its absence named, coordinates mapped back to the image, the
 settings on the real samples, and the stage writing rows keyed by sample_id."""
 
 import dataclasses
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -14,7 +16,7 @@ import yaml
 from conftest import REPO, SHARED_DATA, shipped_params
 from PIL import Image
 
-from handsign import landmarks
+from handsign import landmarks, weights
 from handsign.detection import detect_dataset
 from handsign.landmarks import Detector, detect_all, find_model
 
@@ -39,19 +41,37 @@ def test_exactly_one_cv2_is_installed_and_it_works():
 
 
 def test_an_absent_model_file_fails_at_once_naming_where_to_put_it(tmp_path, monkeypatch):
-    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(tmp_path / "weights"))
-    monkeypatch.setattr(landmarks, "CACHE", tmp_path / "cache")
-    with pytest.raises(FileNotFoundError, match=r"hand_landmarker.task .* is not in .*weights.*handsign landmarks fetch"):
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", os.pathsep.join([str(tmp_path / "elsewhere"), str(tmp_path / "weights")]))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    with pytest.raises(FileNotFoundError, match=r"hand_landmarker.task .* is not in .*elsewhere, .*weights, .*cache/handsign"):
         find_model(tmp_path / "repo")
     (tmp_path / "weights").mkdir()
-    (tmp_path / "weights" / landmarks.MODEL_FILE).write_bytes(b"model")
-    assert find_model(tmp_path / "repo") == tmp_path / "weights" / landmarks.MODEL_FILE
+    (tmp_path / "weights" / landmarks.MODEL_FILE).write_bytes(b"another model")
+    with pytest.raises(ValueError, match=f"its sha256 is {hashlib.sha256(b'another model').hexdigest()}, "
+                                         f"the pin is {weights.HAND_LANDMARKER.sha256}"):  # fmt: skip
+        find_model(tmp_path / "repo")
 
 
-def test_fetching_without_a_network_fails_fast_and_writes_nothing(tmp_path):
+@needs_model
+def test_the_pinned_model_is_found_on_the_search_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", os.pathsep.join([str(tmp_path / "empty"), str(MODEL.parent)]))
+    assert find_model(tmp_path / "repo") == MODEL
+
+
+def test_a_download_is_refused_on_another_hash_and_fails_fast_without_a_network(tmp_path):
+    served = tmp_path / "served" / landmarks.MODEL_FILE
+    served.parent.mkdir()
+    served.write_bytes(b"a different file")
     dest = tmp_path / "cache" / landmarks.MODEL_FILE
+    pin = weights.HAND_LANDMARKER
+    with pytest.raises(ValueError, match=f"sha256 is {hashlib.sha256(b'a different file').hexdigest()}, not the pinned"):
+        weights.download(pin, served.as_uri(), dest)
+    assert not dest.exists() and not list((tmp_path / "cache").iterdir())
+    same = dataclasses.replace(pin, sha256=hashlib.sha256(b"a different file").hexdigest())
+    assert weights.download(same, served.as_uri(), dest).read_bytes() == b"a different file"
+    dest.unlink()
     with pytest.raises(RuntimeError, match="cannot download http://127.0.0.1:9/.*copy hand_landmarker.task into"):
-        landmarks.fetch_model("http://127.0.0.1:9/hand_landmarker.task", dest, timeout=5)
+        weights.download(pin, "http://127.0.0.1:9/hand_landmarker.task", dest, timeout=5)
     assert not dest.exists() and not list((tmp_path / "cache").iterdir())
 
 
@@ -146,11 +166,11 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(MODEL.parent))
-    for name, key in (("download", "fingers"), ("landmarks", "fingers"), ("prepare", "fingers_32")):
+    for name, *key in (("download", "fingers"), ("landmarker",), ("landmarks", "fingers"), ("prepare", "fingers_32")):
         spec = iu.spec_from_file_location(f"stage_{name}", REPO / "stages" / f"{name}.py")
         module = iu.module_from_spec(spec)
         spec.loader.exec_module(module)
-        getattr(module, name)(key)
+        getattr(module, name)(*key)
     rows = (tmp_path / "data/landmarks/fingers/samples.csv").read_text().splitlines()
     # Keyed as every prepared copy of the dataset is: the same sample_id names the same file.
     prepared = pd.read_csv(tmp_path / "data/prepared/fingers_32/samples.csv")

@@ -1,9 +1,12 @@
 """`handsign check`: every unmet precondition is found before a stage runs, each with its fix."""
 
+import dataclasses
+import hashlib
+
 from conftest import REPO
 from typer.testing import CliRunner
 
-from handsign import landmarks, preflight
+from handsign import preflight, weights
 from handsign.cli import app
 from handsign.config import load_params
 
@@ -13,7 +16,7 @@ def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeyp
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("HANDSIGN_WEIGHTS", raising=False)
     monkeypatch.setattr(preflight, "reachable", lambda host, timeout=3.0: False)  # offline, as this machine is
-    monkeypatch.setattr(landmarks, "CACHE", tmp_path / "cache")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     overrides = {"datasets.fingers.source": "local", "datasets.fingers.local_path": "missing.zip",
                  "experiments.fingers_cnn.init": "models/nothing/model.pt"}  # fmt: skip
     params = load_params(REPO / "params.yaml", overrides)
@@ -22,12 +25,16 @@ def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeyp
     assert "datasets.fingers.local_path" in found[0] and str(tmp_path / "missing.zip") in found[0]
     assert "fingers_cnn: init models/nothing/model.pt does not exist" in found[1]
     assert "resnet18-f37072fd.pth" in found[2] and "HANDSIGN_WEIGHTS" in found[2]
-    assert found[3].startswith("landmarks: hand_landmarker.task") and "handsign landmarks fetch" in found[3]
+    assert found[3].startswith("landmarks: hand_landmarker.task") and weights.HAND_LANDMARKER.url in found[3]
     (tmp_path / "missing.zip").write_bytes(b"")
     (tmp_path / "weights").mkdir()
     (tmp_path / "weights" / "resnet18-f37072fd.pth").write_bytes(b"")
     (tmp_path / "weights" / "hand_landmarker.task").write_bytes(b"")
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(tmp_path / "weights"))
+    found = preflight.problems(params, [params.experiment("fingers_resnet18_frozen")])
+    assert len(found) == 1 and "is not the pinned MediaPipe's hand landmarker" in found[0]  # a file, but not that one
+    empty = dataclasses.replace(weights.HAND_LANDMARKER, sha256=hashlib.sha256(b"").hexdigest())
+    monkeypatch.setattr(weights, "HAND_LANDMARKER", empty)
     assert len(preflight.problems(params, [params.experiment("fingers_resnet18_frozen")])) == 0
 
 

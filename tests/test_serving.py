@@ -151,14 +151,13 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     from handsign.serving import log_served_model
 
     checkpoint, raw = trained
-    classifier = from_checkpoint(checkpoint)
     exp = Experiment("served", "fingers", "synthetic", 32, "official", training())
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     try:
         run_id = tracking.start_run(exp, tmp_path)
         examples = [Image.open(f) for f in raw[:2]]
-        log_served_model(run_id, tracking_uri, classifier, examples)
+        log_served_model(run_id, tracking_uri, checkpoint, examples)
         tracking.register(tmp_path, run_id, exp, 0.5)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
@@ -176,3 +175,56 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
             assert s[t["label"]] == pytest.approx(t["probability"], abs=1e-5)
     champion = mlflow.MlflowClient(tracking_uri).get_model_version_by_alias("handsign-served-synthetic", "champion")
     assert int(champion.version) == 1
+
+
+class Payload:
+    """What a tampered model file would carry: unpickling it runs `touch <marker>`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.slow
+def test_a_tampered_pickle_in_a_logged_model_is_never_executed(trained, tmp_path):
+    """The logged model is data (the checkpoint's tensors, read with weights_only) and handsign's
+    installed code: a pickle payload put into it, as the checkpoint or beside it, runs nothing."""
+    import mlflow
+    import torch
+
+    from handsign import tracking
+    from handsign.config import Experiment
+    from handsign.serving import CHECKPOINT_FILE, log_served_model
+
+    checkpoint, raw = trained
+    exp = Experiment("tampered", "fingers", "synthetic", 32, "official", training())
+    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
+    try:
+        run_id = tracking.start_run(exp, tmp_path)
+        log_served_model(run_id, tracking_uri, checkpoint, [Image.open(f) for f in raw[:2]])
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
+    local = tmp_path / "downloaded"
+    mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(local), tracking_uri=tracking_uri)
+    model = local / "model"
+    assert not any(p.suffix in (".pkl", ".pth") for p in model.rglob("*")), "the logged model holds a pickled object"
+    assert "code" not in mlflow.models.Model.load(str(model / "MLmodel")).flavors["python_function"]
+    clean = mlflow.pyfunc.load_model(str(model))  # loads and answers as the checkpoint does
+    files = [encode_file(f) for f in raw[:4]]
+    expected = from_checkpoint(checkpoint).table(from_checkpoint(checkpoint).probabilities([Image.open(f) for f in raw[:4]]))
+    assert list(clean.predict(pd.DataFrame({"image": files}))["label"]) == list(expected["label"])
+
+    marker = tmp_path / "payload-ran"
+    original = (model / "data" / CHECKPOINT_FILE).read_bytes()
+    torch.save({"model": Payload(marker)}, model / "data" / CHECKPOINT_FILE)  # the checkpoint replaced: refused
+    with pytest.raises(Exception, match="Weights only load failed"):
+        mlflow.pyfunc.load_model(str(model))
+    (model / "data" / "model.pth").write_bytes((model / "data" / CHECKPOINT_FILE).read_bytes())  # beside it: ignored
+    (model / "data" / CHECKPOINT_FILE).write_bytes(original)
+    assert list(mlflow.pyfunc.load_model(str(model)).predict(pd.DataFrame({"image": files}))["label"]) == list(expected["label"])
+    assert not marker.exists(), "the payload ran"
+    torch.load(model / "data" / "model.pth", weights_only=False)  # the payload is real: unpickled, it runs
+    assert marker.exists()

@@ -83,6 +83,7 @@ def repo(tmp_path_factory):
         stage("crossval")("leapgestrecog_cnn_loso")
         if HAS_DETECTOR:
             mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+            stage("landmarker")()
             stage("landmarks")("fingers")
             miss_hands(root / layout.landmarks("fingers"), MISSED)
             stage("train")("fingers_landmarks")

@@ -414,12 +414,13 @@ def bench_live(
 
 @landmarks_app.command("fetch")
 def landmarks_fetch() -> None:
-    """Download MediaPipe's published hand landmarker into the cache (~/.cache/handsign/)."""
-    from handsign.landmarks import fetch_model
+    """Download MediaPipe's hand landmarker, at its pinned version, into the cache (~/.cache/handsign/);
+    a file whose sha256 is not the pinned one is refused."""
+    from handsign import weights
 
     try:
-        typer.echo(f"wrote {fetch_model()}")
-    except RuntimeError as e:
+        typer.echo(f"wrote {weights.download(weights.HAND_LANDMARKER)}")
+    except (RuntimeError, ValueError) as e:
         _fail(str(e))
 
 

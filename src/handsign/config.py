@@ -26,7 +26,6 @@ LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validati
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.runtime)
-RESIZE_MODES = ("stretch", "letterbox", "center_crop")
 
 
 @dataclass(frozen=True)
@@ -413,7 +412,7 @@ def check_synthetic(s: SyntheticParams) -> None:
 
 
 def _check(p: Params) -> None:
-    from handsign.datasets import DATASETS  # the registry; it imports this module
+    from handsign.datasets import DATASETS, RESIZE_MODES  # the registry (it imports nothing of this module)
 
     for name, d in p.datasets.items():
         _one_of("datasets", name, tuple(DATASETS))

@@ -9,9 +9,9 @@ around it (the palm detector misses hands that fill the frame), a size, a gamma 
 shown mirrored; every attempt is padded to a square. Coordinates are mapped back to the original
 image: x and y in 0..1 of its width and height.
 
-Where the model file comes from: `$HANDSIGN_WEIGHTS`, then `../shared/weights/` beside the
-repository, then the cache (`~/.cache/handsign/`), into which `fetch_model()` downloads the
-published file when there is a network.
+The model file is pinned (a versioned URL and its sha256, handsign.weights.HAND_LANDMARKER) and
+found on handsign's search path for weights (`$HANDSIGN_WEIGHTS`, `../shared/weights/`, the cache,
+into which it is downloaded when there is a network); a file with another hash is refused.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import sys
 import threading
-import urllib.request
 import weakref
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -32,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from handsign import weights
 from handsign.config import Attempt, LandmarkParams
 
 if TYPE_CHECKING:
@@ -39,12 +39,9 @@ if TYPE_CHECKING:
 
     from handsign.datasets import Prepared
 
-MODEL_FILE = "hand_landmarker.task"
-MODEL_URL = "https://storage.googleapis.com/mediapipe-models/hand_landmarker/hand_landmarker/float16/latest/hand_landmarker.task"
-DOWNLOAD_HOST = ("storage.googleapis.com", 443)
+MODEL_FILE = weights.HAND_LANDMARKER.name
 CHUNK = 8  # images a worker detects per task: small, so that no worker is left with a long last one
 POINTS = 21  # wrist, then four joints per finger from the thumb to the little finger
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "handsign"
 
 
 @dataclass
@@ -97,41 +94,9 @@ class Landmarks:
 
 
 def find_model(root: Path | None = None, fetch: bool = False) -> Path:
-    """The hand landmarker file; with `fetch`, downloaded into the cache when it is nowhere else
-    (as torchvision does with its weights). A FileNotFoundError says where to put it."""
-    from handsign.layout import repo_root
-
-    here = root or repo_root()
-    places = [Path(p) / MODEL_FILE for p in filter(None, [os.environ.get("HANDSIGN_WEIGHTS")])]
-    places += [here.parent / "shared" / "weights" / MODEL_FILE, CACHE / MODEL_FILE]
-    for place in places:
-        if place.is_file():
-            return place
-    where = (
-        f"{MODEL_FILE} (MediaPipe's hand landmarker) is not in {', '.join(str(p.parent) for p in places)}: "
-        f"put it in one of them, set HANDSIGN_WEIGHTS to its folder, or run `handsign landmarks fetch` "
-        f"(downloads {MODEL_URL})"
-    )
-    if fetch:
-        try:
-            return fetch_model(dest=CACHE / MODEL_FILE)
-        except RuntimeError as e:
-            raise FileNotFoundError(f"{where}; fetching it failed: {e}") from None
-    raise FileNotFoundError(where)
-
-
-def fetch_model(url: str = MODEL_URL, dest: Path | None = None, timeout: float = 20) -> Path:
-    """Download the published model file into the cache, atomically; a clear error without a network."""
-    from handsign.atomic import atomic_path
-
-    dest = dest or CACHE / MODEL_FILE
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer, atomic_path(dest) as tmp:
-            tmp.write_bytes(answer.read())
-    except OSError as e:
-        raise RuntimeError(f"cannot download {url} ({e}); copy {MODEL_FILE} into {dest.parent} instead") from None
-    return dest
+    """The pinned hand landmarker file, verified (handsign.weights); with `fetch`, downloaded into
+    the cache when it is nowhere on the search path."""
+    return weights.find(weights.HAND_LANDMARKER, root, fetch)
 
 
 class Detector:

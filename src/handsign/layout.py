@@ -60,6 +60,11 @@ def split_summary(copy: str) -> Path:
     return REPORTS / "data" / f"{copy}.json"
 
 
+def landmarker() -> Path:
+    """The pinned hand landmarker every landmarks stage detects with (the landmarker stage writes it)."""
+    return DATA / "weights" / "hand_landmarker.task"
+
+
 def landmarks(dataset: str) -> Path:
     """The hand landmarks of every sample of a dataset (landmarks.npz, samples.csv)."""
     return DATA / "landmarks" / dataset

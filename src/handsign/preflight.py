@@ -40,13 +40,15 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
         elif init.endswith(CHECKPOINT_SUFFIXES) and not (root / init).exists():
             found.append(f"{exp.name}: init {init} does not exist; train that experiment first (dvc repro evaluate@...)")
     if params.landmarks:  # the landmark stages run in every `dvc repro`; they download the model if they can
-        from handsign.landmarks import DOWNLOAD_HOST, find_model
+        from handsign.weights import HAND_LANDMARKER, find
 
         try:
-            find_model(root)
+            find(HAND_LANDMARKER, root)
         except FileNotFoundError as e:
-            if not reachable(DOWNLOAD_HOST):
+            if not reachable(HAND_LANDMARKER.host):
                 found.append(f"landmarks: {e}")
+        except ValueError as e:  # another file than the pinned one
+            found.append(f"landmarks: {e}")
         if importlib.util.find_spec("mediapipe") is None:
             found.append("landmarks: mediapipe is not installed; `make install` installs it")
     return found

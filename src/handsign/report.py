@@ -7,24 +7,58 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, precision_recall_fscore_support
 
 from handsign.atomic import atomic_path
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[dict, dict]:
-    """(summary metrics, per-class report) over all classes, absent ones included."""
-    labels = list(range(len(class_names)))
-    p, r, f1, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    """(summary metrics, per-class report) over all classes, absent ones included: scikit-learn's
+    `precision_recall_fscore_support` and `classification_report(output_dict=True)` with
+    `zero_division=0`, computed here from the confusion matrix (importing scikit-learn cost every
+    evaluate stage 2 s). A prediction outside the classes (a landmark model's "no hand") is an
+    error for its true class and counts for no class's precision."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    n = len(class_names)
+    cm = confusion_matrix(y_true, y_pred, n)
+    tp = np.diag(cm).astype(np.float64)
+    support = np.bincount(y_true[(y_true >= 0) & (y_true < n)], minlength=n).astype(np.float64)  # "no hand" included
+    predicted = cm.sum(0).astype(np.float64)
+    precision, recall = _divide(tp, predicted), _divide(tp, support)
+    f1 = _divide(2 * tp, support + predicted)
     summary = {
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "precision_macro": float(p),
-        "recall_macro": float(r),
-        "f1_macro": float(f1),
+        "accuracy": float((y_true == y_pred).mean()) if len(y_true) else 0.0,
+        "precision_macro": float(precision.mean()),
+        "recall_macro": float(recall.mean()),
+        "f1_macro": float(f1.mean()),
         "n_test": int(len(y_true)),
     }
-    per_class = classification_report(y_true, y_pred, labels=labels, target_names=class_names, output_dict=True, zero_division=0)
+    per_class = {name: _row(precision[k], recall[k], f1[k], support[k]) for k, name in enumerate(class_names)}
+    p_micro, r_micro = _divide(tp.sum(), predicted.sum()), _divide(tp.sum(), support.sum())
+    total = support.sum()
+    if set(np.unique(np.concatenate([y_true, y_pred])).tolist()) <= set(range(n)):
+        per_class["accuracy"] = float(p_micro)  # micro averages are the accuracy when every prediction is a class
+    else:
+        per_class["micro avg"] = _row(p_micro, r_micro, _divide(2 * tp.sum(), support.sum() + predicted.sum()), total)
+    per_class["macro avg"] = _row(precision.mean(), recall.mean(), f1.mean(), total)
+    weights = support / total if total else np.zeros(n)
+    per_class["weighted avg"] = _row(*(float((v * weights).sum()) if total else 0.0 for v in (precision, recall, f1)), total)
     return summary, per_class
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n: int) -> np.ndarray:
+    """n x n counts, rows actual, columns predicted; predictions outside 0..n-1 are left out."""
+    keep = (y_pred >= 0) & (y_pred < n) & (y_true >= 0) & (y_true < n)
+    return np.bincount(y_true[keep] * n + y_pred[keep], minlength=n * n).reshape(n, n)
+
+
+def _divide(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
+    """a / b, 0 where b is 0 (scikit-learn's zero_division=0)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return np.divide(a, b, out=np.zeros(np.broadcast(a, b).shape), where=b != 0)
+
+
+def _row(precision: float, recall: float, f1: float, support: float) -> dict[str, float]:
+    return {"precision": float(precision), "recall": float(recall), "f1-score": float(f1), "support": float(support)}
 
 
 def per_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarray) -> dict[str, dict]:
@@ -94,7 +128,7 @@ def plot_training_curves(history: pd.DataFrame, path: Path, title: str) -> None:
 
 
 def plot_confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], path: Path, title: str) -> None:
-    cm = confusion_matrix(y_true, y_pred, labels=list(range(len(class_names))))
+    cm = confusion_matrix(np.asarray(y_true), np.asarray(y_pred), len(class_names))
     n = len(class_names)
     fig, ax = _pyplot().subplots(figsize=(max(5, 0.4 * n + 2), max(4.5, 0.4 * n + 1.5)))
     im = ax.imshow(cm, cmap="Blues")

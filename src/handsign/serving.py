@@ -25,11 +25,12 @@ from torch import nn
 from handsign.datasets.base import to_square_array
 from handsign.imagefile import grey_pixels, read_grey
 from handsign.inference import NO_HAND_LABEL
+from handsign.tracking import CHECKPOINT_FILE, checkpoint_in
 
 if TYPE_CHECKING:
     from handsign.handclassifier import HandClassifier
 
-PREPROCESSING_FILE = "preprocessing.json"
+PREPROCESSING_FILE = "preprocessing.json"  # beside an export
 
 
 @dataclass(frozen=True)
@@ -202,81 +203,73 @@ def images_from_table(model_input: Any) -> list[np.ndarray]:
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> ServedModel:
-    """MLflow's entry point for the `python_function` flavor (`loader_module: handsign.serving`):
-    the PyTorch flavor's network beside it, and the preprocessing saved with it."""
+    """MLflow's entry point for the `python_function` flavor (`loader_module: handsign.serving`): the
+    checkpoint in the model's data/ folder, rebuilt by handsign's own code."""
     return ServedModel(load_logged(Path(data_path).parent))
 
 
 def load_logged(local: Path) -> Classifier | HandClassifier:
-    """The classifier of a model folder that `log_served_model` wrote (downloaded from MLflow)."""
-    import mlflow.pytorch
+    """The classifier of a model folder that `log_served_model` wrote (downloaded from MLflow): the
+    checkpoint's tensors (`torch.load(weights_only=True)`: no object is unpickled), the network
+    built by name from handsign's registry, the preprocessing saved with it."""
+    from handsign.inference import load_checkpoint
 
-    network = mlflow.pytorch.load_model(str(local), map_location="cpu")
+    checkpoint = checkpoint_in(local)
+    network, saved = load_checkpoint(checkpoint)
     refuse_autoencoder(network, str(local))
-    if not (local / "data" / PREPROCESSING_FILE).exists():
-        raise ValueError(
-            f"{local} was logged without its preprocessing (data/{PREPROCESSING_FILE}), by an older handsign: "
-            "use a version logged since (e.g. @newest after `dvc repro`), or point the alias at one"
-        )
-    return classifier_for(network, json.loads((local / "data" / PREPROCESSING_FILE).read_text()), local / "data")
+    return classifier_for(network, saved_preprocessing(saved, checkpoint), local / "data")
 
 
-def log_served_model(run_id: str, tracking_uri: str, classifier: Classifier | HandClassifier,
-                     examples: list[Image.Image]) -> None:  # fmt: skip
-    """Log the classifier's network to the run as `model` with two flavors: PyTorch (what `init`
-    loads to start from it) and a `python_function` that takes image files (what is served), with
-    its preprocessing and what else it needs (a landmark model: the hand landmarker) in data/."""
+def log_served_model(run_id: str, tracking_uri: str, checkpoint: Path, examples: list[Image.Image]) -> None:
+    """Log a classifier's checkpoint to the run as the MLflow model `model`: a `python_function`
+    flavor that takes image files (what is served; `loader_module` is this module, so handsign must
+    be installed where it is served), with in data/ the checkpoint (tensors and plain values, read
+    with weights_only) and what else it needs (a landmark model: the hand landmarker). No pickle,
+    no code: loading it runs handsign's installed code only."""
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    classifier = from_checkpoint(checkpoint)
+    example = pd.DataFrame({"image": [base64.b64encode(_png(img)).decode("ascii") for img in examples]})
+    signature = infer_signature(example, ServedModel(classifier).predict(example))
+    _log_checkpoint(run_id, tracking_uri, checkpoint, classifier.files(), signature, classifier.requirements, example)
+
+
+def log_network(run_id: str, tracking_uri: str, checkpoint: Path) -> None:
+    """Log an autoencoder's checkpoint to the run as `model`: for `init` to start a classifier from
+    its encoder (it answers with images, not class names, so serving it refuses)."""
+    _log_checkpoint(run_id, tracking_uri, checkpoint)
+
+
+def _log_checkpoint(run_id: str, tracking_uri: str, checkpoint: Path, files: dict[str, Path] | None = None,
+                    signature: Any = None, requirements: tuple[str, ...] = (), example: Any = None) -> None:  # fmt: skip
     import shutil
     import tempfile
 
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-    import pandas as pd
-    from mlflow.models import Model, infer_signature
+    import mlflow.pyfunc
+    from mlflow.models import Model
+    from mlflow.utils.environment import _mlflow_conda_env, _PythonEnv
 
-    example = pd.DataFrame({"image": [base64.b64encode(_png(img)).decode("ascii") for img in examples]})
-    signature = infer_signature(example, ServedModel(classifier).predict(example))
+    # The MLmodel and environment files that mlflow.pyfunc.save_model writes, written here: its
+    # check of the requirements against every installed package took 3.4 s of each evaluate.
+    pip = [f"mlflow=={mlflow.__version__}", f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas", *requirements]
     with tempfile.TemporaryDirectory(prefix="served-") as tmp:
         path = Path(tmp) / "model"
-        _save_network(classifier.model.network, path, signature, classifier.requirements)
-        (path / "data" / PREPROCESSING_FILE).write_text(classifier.preprocessing.to_json())
-        for name, source in classifier.files().items():
+        (path / "data").mkdir(parents=True)
+        shutil.copyfile(checkpoint, path / "data" / CHECKPOINT_FILE)
+        for name, source in (files or {}).items():
             shutil.copyfile(source, path / "data" / name)
-        mlmodel = Model.load(str(path / "MLmodel"))
-        mlmodel.flavors["python_function"]["loader_module"] = __name__
+        mlmodel = Model(signature=signature)
+        mlflow.pyfunc.add_to_model(mlmodel, loader_module=__name__, data="data", conda_env="conda.yaml",
+                                   python_env="python_env.yaml")  # fmt: skip
         mlmodel.save(str(path / "MLmodel"))
-        example.to_json(path / "input_example.json", orient="split", index=False)
+        (path / "requirements.txt").write_text("\n".join(pip) + "\n")
+        _PythonEnv.current().to_yaml(str(path / "python_env.yaml"))
+        _mlflow_conda_env(str(path / "conda.yaml"), additional_pip_deps=pip, install_mlflow=False)
+        if example is not None:
+            example.to_json(path / "input_example.json", orient="split", index=False)
         mlflow.MlflowClient(tracking_uri).log_artifacts(run_id, str(path), "model")
-
-
-def log_network(run_id: str, tracking_uri: str, network: nn.Module) -> None:
-    """Log `network` to the run as `model` in the PyTorch flavor alone: what an autoencoder logs,
-    for `init` to start a classifier from its encoder (it answers with images, not class names)."""
-    import tempfile
-
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    import mlflow
-
-    with tempfile.TemporaryDirectory(prefix="network-") as tmp:
-        path = Path(tmp) / "model"
-        _save_network(network, path)
-        mlflow.MlflowClient(tracking_uri).log_artifacts(run_id, str(path), "model")
-
-
-def _save_network(network: nn.Module, path: Path, signature: Any = None, requirements: tuple[str, ...] = ()) -> None:
-    import mlflow.pytorch
-
-    import handsign
-
-    mlflow.pytorch.save_model(
-        network.cpu().eval(),
-        str(path),
-        signature=signature,
-        serialization_format="pickle",  # the network's own classes, from code_paths: any batch size
-        # Inferring requirements re-imports torch in a subprocess; we know them.
-        pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", "pillow", "pandas", *requirements],
-        code_paths=[str(Path(handsign.__file__).parent)],  # the server needs no install of ours
-    )
 
 
 def _png(img: Image.Image) -> bytes:

@@ -19,6 +19,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from handsign.weights import search_dirs
+
 ENDED = re.compile(r"^= (\S+): (?:done|unchanged) in ([0-9.]+) s$")
 
 
@@ -70,9 +72,10 @@ def time_fresh_clone(repo: Path, jobs: int, keep: Path | None = None, echo: bool
     with tempfile.TemporaryDirectory(prefix="handsign-bench-") as tmp:
         clone = keep or Path(tmp) / "handsign"
         subprocess.run(["git", "clone", "--quiet", str(repo), str(clone)], check=True)
-        # The clone is not beside ../shared/: point it at the weights the repository has there.
-        shared = repo.parent / "shared" / "weights"
-        env = {"HANDSIGN_WEIGHTS": str(shared)} if shared.is_dir() and "HANDSIGN_WEIGHTS" not in os.environ else {}
+        # The clone is not beside ../shared/: point it at the weights the repository's search path
+        # finds. Its stages import the clone's own handsign, not this (maybe edited) checkout's.
+        found = [str(d) for d in search_dirs(repo) if d.is_dir()]
+        env = {"HANDSIGN_WEIGHTS": os.pathsep.join(found), "PYTHONPATH": str(clone / "src")}
         command = [str(Path(sys.executable).parent / "handsign"), "repro", "--jobs", str(jobs)]
         stages, total = run_timed(command, clone, echo, env)
         _, rerun = run_timed(command, clone, False, env)

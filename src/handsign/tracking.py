@@ -9,6 +9,7 @@ inside these functions, never at CLI start-up.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import subprocess
 import time
@@ -83,6 +84,16 @@ def git_commit(root: Path) -> str:
     return out.stdout.strip() if out.returncode == 0 else "unknown"
 
 
+LOCK_FILE = "requirements.lock"
+
+
+def environment_lock(root: Path) -> str:
+    """The sha256 of the repository's lock file (`make install` installs exactly it): which
+    environment a result came from. "none" where the checkout has no lock file."""
+    path = root / LOCK_FILE
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else "none"
+
+
 def create_store(root: Path) -> None:
     """Open (and so create) the repository's store: before stages run side by side, whose first
     openings would otherwise race to create the sqlite schema."""
@@ -116,6 +127,7 @@ def _start_run(mlflow: Any, exp: Experiment, root: Path) -> str:
         "data_source": exp.source,
         "split": exp.split,
         "git_commit": git_commit(Path.cwd()),  # the checkout that runs, a temp copy included
+        "environment_lock": environment_lock(Path.cwd()),
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
     }
     run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{exp.name}-{tags['dvc_experiment']}", tags=tags))
@@ -131,16 +143,32 @@ def log_dict(root: Path, run_id: str, data: dict[str, Any], artifact_file: str) 
     _retry(lambda: client.log_dict(run_id, data, artifact_file))
 
 
-def load_logged_model(uri: str, root: Path) -> Any:
-    """A model logged by an earlier run (`runs:/<id>/model`, `models:/<name>@champion`), on the CPU."""
+CHECKPOINT_FILE = "model.pt"  # in a logged model's data/ folder: the train stage's checkpoint
+
+
+def checkpoint_in(model_folder: Path) -> Path:
+    """The checkpoint file in a model folder that evaluate logged (a classifier's or an autoencoder's)."""
+    path = model_folder / "data" / CHECKPOINT_FILE
+    if not path.is_file():
+        raise ValueError(
+            f"{model_folder} holds no data/{CHECKPOINT_FILE}: it was logged by an older handsign as a pickled network, "
+            "which handsign no longer loads (unpickling can run any code). Log it again: dvc repro -f evaluate@<experiment>"
+        )
+    return path
+
+
+def logged_checkpoint(uri: str, root: Path) -> Path:
+    """The checkpoint of a model logged by an earlier run (`runs:/<id>/model`, `models:/<name>@champion`),
+    downloaded: a file of tensors that `torch.load(weights_only=True)` reads."""
     with store(root) as mlflow:
-        import mlflow.pytorch
+        import mlflow.artifacts
 
         try:
-            return mlflow.pytorch.load_model(uri, map_location="cpu")
+            local = Path(mlflow.artifacts.download_artifacts(uri))
         except Exception as e:  # MlflowException, OSError: the URI names nothing in this store
             where = tracking_uri(root)
             raise ValueError(f"init: cannot load {uri} from the MLflow store {where} ({type(e).__name__}: {e})") from None
+    return checkpoint_in(local)
 
 
 def set_tags(root: Path, run_id: str, tags: dict[str, str]) -> None:

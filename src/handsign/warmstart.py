@@ -36,10 +36,11 @@ class WarmStart:
 def source_state_dict(init: str, tracking_root: Path | None = None) -> dict[str, torch.Tensor]:
     """The weights `init` names: `runs:/<id>/model`, `models:/<name>@<alias>` or a checkpoint file."""
     if init.startswith(MLFLOW_SCHEMES):
-        from handsign.tracking import load_logged_model
+        from handsign.tracking import logged_checkpoint
 
-        return load_logged_model(init, tracking_root or Path.cwd()).state_dict()
-    path = Path(init)
+        path = logged_checkpoint(init, tracking_root or Path.cwd())
+    else:
+        path = Path(init)
     if not path.exists():
         raise FileNotFoundError(f"init: {path} does not exist (expected a checkpoint such as models/<experiment>/model.pt)")
     try:

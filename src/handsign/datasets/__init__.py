@@ -5,7 +5,7 @@ adding a format is one module and one line here, then its entry in params.yaml."
 from __future__ import annotations
 
 from handsign.datasets import fingers, images, leapgestrecog, sign_mnist
-from handsign.datasets.base import DatasetFormatError, Prepared, PreparedStore
+from handsign.datasets.base import RESIZE_MODES, DatasetFormatError, Prepared, PreparedStore
 from handsign.datasets.spec import DatasetSpec
 
 DATASETS: dict[str, DatasetSpec] = {
@@ -26,4 +26,4 @@ def get_spec(name: str) -> DatasetSpec:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
-__all__ = ["DATASETS", "DatasetFormatError", "DatasetSpec", "Prepared", "PreparedStore", "get_spec"]
+__all__ = ["DATASETS", "RESIZE_MODES", "DatasetFormatError", "DatasetSpec", "Prepared", "PreparedStore", "get_spec"]

@@ -10,15 +10,20 @@ import tempfile
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
 from handsign.atomic import atomic_path
-from handsign.config import RESIZE_MODES, LandmarkParams
 from handsign.datasets.png import decode_grey_png
 from handsign.imagefile import read_grey
+
+if TYPE_CHECKING:
+    from handsign.config import LandmarkParams
+
+RESIZE_MODES = ("stretch", "letterbox", "center_crop")  # how an image becomes a square (data.<copy>.resize)
 
 SAMPLE_COLUMNS = ["sample_id", "source", "label", "class_name", "group", "official_split"]
 

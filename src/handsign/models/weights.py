@@ -3,8 +3,8 @@ pre-flight check costs nothing).
 
 torchvision's weights API looks in its hub cache (`$TORCH_HOME/hub/checkpoints/`, by default
 `~/.cache/torch/hub/checkpoints/`) and downloads what is missing. Offline, a checkpoint may sit
-elsewhere: in a folder named by `HANDSIGN_WEIGHTS` (several separated by `os.pathsep`) or in
-`../shared/weights/` beside the repository. Files are found by torchvision's own file names.
+on handsign's search path for weights (`handsign.weights.search_dirs`: `$HANDSIGN_WEIGHTS`,
+`../shared/weights/`, handsign's cache). Files are found by torchvision's own file names.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from handsign.layout import repo_root
+from handsign.weights import search_dirs
 
 # torchvision's file name for each architecture's ImageNet checkpoint (the last part of its URL;
 # tests/test_models.py checks them against torchvision).
@@ -31,12 +31,6 @@ def hub_cache() -> Path:
     else:
         home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "torch"
     return home.expanduser() / "hub" / "checkpoints"
-
-
-def search_dirs() -> list[Path]:
-    """Folders searched after the hub cache: `$HANDSIGN_WEIGHTS`, then `../shared/weights/`."""
-    named = [Path(p).expanduser() for p in os.environ.get("HANDSIGN_WEIGHTS", "").split(os.pathsep) if p]
-    return [*named, repo_root().parent / "shared" / "weights"]
 
 
 def find_imagenet(arch: str) -> Path | None:
