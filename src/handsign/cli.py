@@ -469,6 +469,8 @@ def repro_command(
     targets: list[str] = typer.Argument(None, help="Stages, with what they depend on, as `dvc repro` takes them; all if none."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages at once; each uses `threads:` torch threads (params.yaml)."),
     force: bool = typer.Option(False, "--force", "-f", help="Run the stages even if DVC finds them up to date."),
+    host: bool = typer.Option(True, "--host/--no-host", help="Run the stage scripts in a warm process that has "
+                              "imported PyTorch and MLflow once (handsign.stagehost); --no-host: a fresh python each."),
 ) -> None:
     """`dvc repro`, JOBS stages at a time: the out-of-date stages and everything downstream of them,
     each started as `dvc repro --single-item` once what it depends on is done. DVC still decides
@@ -481,7 +483,7 @@ def repro_command(
     # One process creates the MLflow store's sqlite schema, not two stages at once.
     before = (lambda: tracking.create_store(root)) if jobs > 1 else (lambda: None)
     try:
-        runs = repro.repro(root, targets or (), jobs, force, echo=typer.echo, before=before)
+        runs = repro.repro(root, targets or (), jobs, force, echo=typer.echo, before=before, host=host)
     except (ValueError, RuntimeError) as e:
         _fail(str(e))
     if runs:

@@ -13,6 +13,7 @@ Each stage's output is printed whole when it ends, not interleaved with another'
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from handsign import stagehost
 
 
 @dataclass(frozen=True)
@@ -93,12 +96,14 @@ def _plan(repo: Any, targets: tuple[str, ...], force: bool) -> Plan:
     return Plan(tuple(n for n in order if n in run), upstream, downstream)
 
 
-def dvc_stage(root: Path, stage: str, force: bool = False) -> StageRun:
-    """`dvc repro --single-item stage`, its output kept in a file (a pipe would need a reader)."""
+def dvc_stage(root: Path, stage: str, force: bool = False, env: dict[str, str] | None = None) -> StageRun:
+    """`dvc repro --single-item stage`, its output kept in a file (a pipe would need a reader);
+    `env` added to this process's environment."""
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as log:
         cmd = [_dvc(), "--wait-for-lock", "repro", "--single-item", *(["--force"] if force else []), stage]
-        code = subprocess.run(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        full = {**os.environ, **env} if env else None
+        code = subprocess.run(cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, check=False, env=full).returncode
         log.seek(0)
         return StageRun(stage, time.perf_counter() - start, code, log.read(), start)
 
@@ -157,9 +162,11 @@ def repro(
     force: bool = False,
     echo: Callable[[str], None] = print,
     before: Callable[[], None] = lambda: None,
+    host: bool = True,
 ) -> list[StageRun]:
     """Plan and run, printing each stage as it starts and its output when it ends; `before` runs
-    first when there is something to run. Raises RuntimeError naming the stage that failed."""
+    first when there is something to run; with `host`, the stage scripts run in a warm process
+    (handsign.stagehost). Raises RuntimeError naming the stage that failed."""
     todo = plan(root, targets, force)
     if not todo:
         echo("Data and pipelines are up to date.")
@@ -177,7 +184,8 @@ def repro(
         if run.returncode or not run.skipped:
             echo(_indent(run.output))
 
-    runs = execute(todo, jobs, lambda stage: dvc_stage(root, stage, force), start, end)
+    with stagehost.started(root) if host else contextlib.nullcontext({}) as env:
+        runs = execute(todo, jobs, lambda stage: dvc_stage(root, stage, force, env), start, end)
     failures = [r.stage for r in runs if r.returncode]
     not_run = len(todo) - len(runs)
     if failures:
