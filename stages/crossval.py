@@ -19,6 +19,7 @@ from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
 from handsign.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
+from handsign.models import Kind, kind_of
 from handsign.runtime import pick_device
 from handsign.splitdata import load_split
 from handsign.stage import run_stage
@@ -79,7 +80,7 @@ def crossval(name: str) -> None:
         folds=len(folds),
         **report.group_summary(per_subject),
     )
-    if store.landmarks is not None:  # landmark rows
+    if kind_of(exp.training.model) is Kind.LANDMARKS:
         summary.update(hand_found_scores(y_true, y_pred))
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)

@@ -22,6 +22,7 @@ from handsign.config import Experiment, load_experiment
 from handsign.datasets import PreparedStore, get_spec
 from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
+from handsign.models import Kind, kind_of
 from handsign.runtime import pick_device, use_threads
 from handsign.serving import log_network, log_served_model
 from handsign.splitdata import SplitData, load_split
@@ -39,7 +40,7 @@ def evaluate(name: str) -> None:
     report.write_curves(history, paths.curves)
     curves = paths.figures / "training_curves.png"
     report.plot_training_curves(history, curves, title)
-    score = score_autoencoder if checkpoint["task"] == "reconstruction" else score_classifier
+    score = score_autoencoder if kind_of(checkpoint["model_name"]) is Kind.AUTOENCODER else score_classifier
     results = score(exp, paths, data, model, checkpoint, title)
     results.figures.insert(0, curves)
     publish_results(exp, paths, results)
@@ -65,7 +66,7 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     y_true = data.column("label")[test_idx]
     y_pred = predict(model, store.images, test_idx)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
-    landmark_rows = store.landmarks is not None
+    landmark_rows = kind_of(exp.training.model) is Kind.LANDMARKS
     if landmark_rows:
         summary.update(hand_found_scores(y_true, y_pred))
     per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)

@@ -32,8 +32,10 @@ def imported_modules(path: Path) -> set[str]:
                 base = ".".join([*parts, *([node.module] if node.module else [])])
             names.add(base)
             names.update(f"{base}.{alias.name}" for alias in node.names)
-    if path == SRC / "handsign" / "models" / "__init__.py":  # the registry imports its families by name
-        names.update(f"handsign.models.{f.stem}" for f in path.parent.glob("*.py") if f.stem != "__init__")
+    if path == SRC / "handsign" / "models" / "__init__.py":  # the registry imports its registered families by name
+        from handsign.models import MODELS
+
+        names.update(f"handsign.models.{entry.module}" for entry in MODELS.values())
     return {n for n in names if n.split(".")[0] == "handsign" and module_file(n)}
 
 
@@ -52,17 +54,26 @@ def closure(script: Path) -> set[Path]:
     return seen
 
 
-def test_every_stage_depends_on_every_module_it_imports():
+def code_deps(script: Path) -> list[str]:
+    """What a stage running `script` lists of handsign's code: every file it can run, no folder."""
+    return sorted(str(f.relative_to(REPO)) for f in closure(script))
+
+
+def test_every_stage_depends_on_exactly_the_modules_it_imports():
+    """No more (a module a stage does not run, or a folder that a new module would change, would
+    rerun it for nothing) and no fewer (a change would not rerun it). `python tests/test_dvc_yaml.py`
+    rewrites dvc.yaml's code dependencies to these."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    missing = {}
+    wrong = {}
     for name, stage in stages.items():
-        deps = [REPO / d for d in (stage.get("do") or stage)["deps"] if "${" not in d]
+        deps = [d for d in (stage.get("do") or stage)["deps"] if "${" not in d]
         script = REPO / "stages" / f"{name.removesuffix('_landmarks')}.py"  # train_landmarks runs train.py
-        assert script in deps, f"{name}: does not depend on its own script"
-        uncovered = [f for f in closure(script) if not any(f == d or d in f.parents for d in deps)]
-        if uncovered:
-            missing[name] = sorted(str(f.relative_to(REPO)) for f in uncovered)
-    assert not missing, f"dvc.yaml stages miss dependencies: {missing}"
+        assert str(script.relative_to(REPO)) in deps, f"{name}: does not depend on its own script"
+        listed = sorted(d for d in deps if d.startswith("src/"))
+        runs = code_deps(script)
+        if listed != runs:
+            wrong[name] = {"missing": sorted(set(runs) - set(listed)), "extra": sorted(set(listed) - set(runs))}
+    assert not wrong, f"dvc.yaml's code dependencies are not what the stages run (python tests/test_dvc_yaml.py): {wrong}"
 
 
 def test_the_closure_sees_lazy_and_package_imports():
@@ -70,6 +81,8 @@ def test_the_closure_sees_lazy_and_package_imports():
     files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
     assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
     assert "handsign/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+    registered = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "configure.py")}
+    assert {"handsign/models/cnn.py", "handsign/models/landmark.py"} <= registered  # the families MODELS names
 
 
 def test_dvc_lock_holds_no_stage_that_dvc_yaml_no_longer_has():
@@ -202,3 +215,26 @@ def test_dvc_lock_records_the_committed_code():
             if code and hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
                 stale.append(f"{name}: {dep['path']}")
     assert not stale, f"dvc.lock is behind the code (dvc commit in a workspace with outputs): {stale[:5]}"
+
+
+def rewrite_code_deps(path: Path = REPO / "dvc.yaml") -> None:
+    """Replace each stage's `src/...` dependencies in dvc.yaml with the files its script runs."""
+    import re
+
+    lines, out, stage, i = path.read_text().split("\n"), [], "", 0
+    while i < len(lines):
+        if m := re.match(r"^  ([a-z_]+):", lines[i]):
+            stage = m.group(1)
+        if re.match(r"^\s+- src/", lines[i]):
+            indent = lines[i][: lines[i].index("-")]
+            while i < len(lines) and re.match(r"^\s+- src/", lines[i]):
+                i += 1
+            out += [f"{indent}- {f}" for f in code_deps(REPO / "stages" / f"{stage.removesuffix('_landmarks')}.py")]
+            continue
+        out.append(lines[i])
+        i += 1
+    path.write_text("\n".join(out))
+
+
+if __name__ == "__main__":
+    rewrite_code_deps()

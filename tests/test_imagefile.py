@@ -14,7 +14,8 @@ from PIL import Image
 from handsign.datasets import images as image_folder
 from handsign.datasets.base import read_image_files
 from handsign.imagefile import UnreadableImage, read_grey
-from handsign.serving import Preprocessing, images_from_table
+from handsign.preprocessing import Preprocessing
+from handsign.serving import images_from_table
 
 RNG = np.random.default_rng(0)
 GREY = RNG.integers(0, 256, (12, 20), dtype=np.uint8)

@@ -17,7 +17,8 @@ from handsign.config import DatasetParams
 from handsign.datasets import get_spec
 from handsign.export import export
 from handsign.mlflow_server import invoke
-from handsign.serving import Preprocessing, encode_file, from_checkpoint
+from handsign.preprocessing import Preprocessing
+from handsign.serving import encode_file, from_checkpoint
 from handsign.sources import fetch
 from handsign.train import fit
 

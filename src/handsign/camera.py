@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from handsign.answers import labels
 from handsign.atomic import atomic_path
 from handsign.datasets.spec import DatasetSpec
 from handsign.imagefile import grey_pixels, read_grey
-from handsign.serving import Classifier, labels
+from handsign.serving import Classifier
 
 if TYPE_CHECKING:
     from handsign.handclassifier import HandClassifier

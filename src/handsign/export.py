@@ -1,7 +1,7 @@
 """Export a trained model to TorchScript and ONNX, run the exports back (TorchScript in PyTorch,
 ONNX in onnxruntime) and measure how far their probabilities are from the PyTorch model's.
 
-What is exported is `serving.Probabilities`: uint8 pixel values (as float) N x 1 x S x S in,
+What is exported is `answers.Probabilities`: uint8 pixel values (as float) N x 1 x S x S in,
 class probabilities out, any batch size. Preprocessing (decode, greyscale, resize to S) stays
 outside, in `Preprocessing`, written beside the files as `preprocessing.json`. A landmark model's
 export takes N x 106 handsign.handfeatures rows (input `landmarks`): finding the hand stays with

@@ -9,9 +9,6 @@ hand is found gets a row of zeros, which the answers call "no hand".
 
 from __future__ import annotations
 
-import dataclasses
-import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +17,10 @@ import torch
 from PIL import Image
 from torch import nn
 
-from handsign.config import LandmarkParams, landmark_params_from_dict
+from handsign.answers import Probabilities, answer_table
 from handsign.handfeatures import WIDTH, features
 from handsign.landmarks import MODEL_FILE, Detector, Landmarks, find_model
-from handsign.serving import Probabilities, answer_table, as_grey
-
-
-@dataclass(frozen=True)
-class HandPreprocessing:
-    """What a landmark model's training images went through: the hand landmarker, shown each
-    greyscale image as `landmarks` says (landmarks.<dataset> of the params it was trained with)."""
-
-    class_names: list[str]
-    landmarks: LandmarkParams
-
-    def to_json(self) -> str:
-        return json.dumps({"class_names": self.class_names, "landmarks": dataclasses.asdict(self.landmarks)}, indent=2) + "\n"
-
-    @classmethod
-    def from_dict(cls, saved: dict[str, Any]) -> HandPreprocessing:
-        return cls(list(saved["class_names"]), landmark_params_from_dict(saved["landmarks"], "preprocessing.landmarks"))
+from handsign.preprocessing import HandPreprocessing, as_grey
 
 
 class HandClassifier:

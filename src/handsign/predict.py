@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from handsign.answers import labels
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.imagefile import UnreadableImage, read_grey
 from handsign.inference import NO_HAND_LABEL
 from handsign.models import MLFLOW_SCHEMES
-from handsign.serving import Classifier, from_checkpoint, labels, load_logged
+from handsign.serving import Classifier, from_checkpoint, load_logged
 
 if TYPE_CHECKING:
     from handsign.handclassifier import HandClassifier

@@ -5,7 +5,7 @@ from __future__ import annotations
 from handsign import layout
 from handsign.atomic import atomic_path
 from handsign.config import ConfigError, Experiment
-from handsign.models import AUTOENCODERS, LANDMARK_MODELS, check_model
+from handsign.models import LANDMARK_MODELS, Kind, check_model, kind_of
 
 
 def check(experiment: Experiment, where: str) -> None:
@@ -14,10 +14,11 @@ def check(experiment: Experiment, where: str) -> None:
     t = experiment.training
     try:
         check_model(t.model, t.init, t.holdout_class)
-        if experiment.split == "loso" and t.model in AUTOENCODERS:
+        kind = kind_of(t.model)
+        if experiment.split == "loso" and kind is Kind.AUTOENCODER:
             raise ValueError(f"{t.model} learns without labels: cross-validate a classifier")
-        if where.startswith("landmark_") != (t.model in LANDMARK_MODELS):
-            section = "landmark_experiments: or landmark_crossval:" if t.model in LANDMARK_MODELS else "experiments: or crossval:"
+        if where.startswith("landmark_") != (kind is Kind.LANDMARKS):
+            section = "landmark_experiments: or landmark_crossval:" if kind is Kind.LANDMARKS else "experiments: or crossval:"
             raise ValueError(f"model {t.model} belongs under {section} (landmark models: {', '.join(LANDMARK_MODELS)})")
     except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None

@@ -10,12 +10,11 @@ from pathlib import Path
 import numpy as np
 
 from handsign import handfeatures
-from handsign.config import landmark_params_from_dict
 from handsign.datasets import get_spec
 from handsign.detection import detect_dataset
 from handsign.inference import hand_found_scores, load_checkpoint, predict
+from handsign.preprocessing import HandPreprocessing, saved
 from handsign.report import classification_metrics
-from handsign.serving import saved_preprocessing
 from handsign.sources import unpacked
 
 # Fingers' L and R: an L hand shows its palm with the thumb on the image's left (135 of the 137
@@ -30,14 +29,14 @@ def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "t
     for a landmark model also how often a hand was found and, on Fingers, the count and hand together
     (12 classes: the count from the model, the hand from the detector)."""
     model, ckpt = load_checkpoint(checkpoint)
-    saved = saved_preprocessing(ckpt, checkpoint)
-    landmark = "landmarks" in saved
+    preprocessing = saved(ckpt, checkpoint)
+    landmark = isinstance(preprocessing, HandPreprocessing)
     if landmark:
-        prepared, found, aspect = detect_dataset(data, dataset, landmark_params_from_dict(saved["landmarks"]))
+        prepared, found, aspect = detect_dataset(data, dataset, preprocessing.landmarks)
         rows, points = handfeatures.features(found, aspect), found.image
     else:
         with unpacked(data) as raw:
-            prepared = get_spec(dataset).read(raw, saved["image_size"], saved["resize"])
+            prepared = get_spec(dataset).read(raw, preprocessing.image_size, preprocessing.resize)
         rows, points = prepared.images, None
     if prepared.class_names != ckpt["class_names"]:
         raise ValueError(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,67 +20,15 @@ import torch
 from PIL import Image
 from torch import nn
 
-from handsign.datasets.base import to_square_array
-from handsign.imagefile import grey_pixels, read_grey
-from handsign.inference import NO_HAND_LABEL
+from handsign.answers import Probabilities, answer_table
+from handsign.imagefile import read_grey
+from handsign.preprocessing import HandPreprocessing, Preprocessing, saved
 from handsign.tracking import CHECKPOINT_FILE, checkpoint_in
 
 if TYPE_CHECKING:
     from handsign.handclassifier import HandClassifier
 
 PREPROCESSING_FILE = "preprocessing.json"  # beside an export
-
-
-@dataclass(frozen=True)
-class Preprocessing:
-    """What a model's training data went through, so that any image can be made like it."""
-
-    image_size: int
-    resize: str  # stretch | letterbox | center_crop, as data.<copy>.resize
-    class_names: list[str]
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2) + "\n"
-
-    def array(self, image: Image.Image | np.ndarray) -> np.ndarray:
-        """One image as the model's uint8 1 x S x S input."""
-        return to_square_array(as_grey(image), self.image_size, self.resize)[None]
-
-
-def as_grey(image: Image.Image | np.ndarray) -> np.ndarray:
-    """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as uint8
-    H x W greyscale, read to grey as prepare reads files (handsign.imagefile)."""
-    if isinstance(image, np.ndarray):
-        if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
-            raise ValueError(f"expected a uint8 H x W or H x W x 1/3/4 array, got {image.dtype} {image.shape}")
-        image = Image.fromarray(image if image.ndim == 2 or image.shape[2] > 1 else image[:, :, 0])
-    return grey_pixels(image)
-
-
-def answer_table(probabilities: np.ndarray, names: list[str]) -> Any:
-    """The served answer: `label`, `probability`, then one column per class. A row of zeros (a
-    landmark model that found no hand) is labelled "no hand", probability 0."""
-    import pandas as pd
-
-    return pd.concat([pd.DataFrame({"label": labels(probabilities, names), "probability": probabilities.max(1, initial=0.0)}),
-                      pd.DataFrame(probabilities, columns=names)], axis=1)  # fmt: skip
-
-
-def labels(probabilities: np.ndarray, names: list[str]) -> list[str]:
-    """The most probable class of each row; "no hand" for a row of zeros."""
-    return [names[int(row.argmax())] if row.any() else NO_HAND_LABEL for row in probabilities]
-
-
-class Probabilities(nn.Module):
-    """The network with softmax on its logits: uint8 (as float) N x 1 x S x S in, N x classes out.
-    What is exported (TorchScript, ONNX): preprocessing stays outside, in `Preprocessing`."""
-
-    def __init__(self, network: nn.Module) -> None:
-        super().__init__()
-        self.network = network
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.softmax(self.network(x), dim=1)
 
 
 def refuse_autoencoder(network: nn.Module, name: str) -> None:
@@ -129,17 +75,17 @@ class Classifier:
         return answer_table(probabilities, self.preprocessing.class_names)
 
 
-def classifier_for(network: nn.Module, saved: dict[str, Any], folder: Path | None = None) -> Classifier | HandClassifier:
-    """The classifier a saved preprocessing entry describes: a landmark model's names how it finds
-    hands (and `folder` may hold the hand landmarker, as a served copy does); a pixel model's, how
-    it resizes."""
-    if "landmarks" in saved:
-        from handsign.handclassifier import HandClassifier, HandPreprocessing
+def classifier_for(network: nn.Module, preprocessing: Preprocessing | HandPreprocessing,
+                   folder: Path | None = None) -> Classifier | HandClassifier:  # fmt: skip
+    """The classifier of a network and its preprocessing: a landmark model finds hands first (and
+    `folder` may hold the hand landmarker, as a served copy does); a pixel model resizes."""
+    if isinstance(preprocessing, HandPreprocessing):
+        from handsign.handclassifier import HandClassifier
         from handsign.landmarks import MODEL_FILE
 
         detector = folder / MODEL_FILE if folder is not None and (folder / MODEL_FILE).is_file() else None
-        return HandClassifier(network, HandPreprocessing.from_dict(saved), detector)
-    return Classifier(network, Preprocessing(**saved))
+        return HandClassifier(network, preprocessing, detector)
+    return Classifier(network, preprocessing)
 
 
 def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandClassifier:
@@ -148,25 +94,7 @@ def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandC
 
     network, checkpoint = load_checkpoint(Path(path))
     refuse_autoencoder(network, str(path))
-    return classifier_for(network, saved_preprocessing(checkpoint, path, resize))
-
-
-def saved_preprocessing(checkpoint: dict, path: Path, resize: str | None = None) -> dict[str, Any]:
-    """A checkpoint's `preprocessing` entry: how a new image is made like its training data. An older
-    pixel checkpoint has none: its input size and `resize` (else stretch) stand in. A landmark
-    checkpoint from before landmark models carried how they find hands is named, with what to do."""
-    from handsign.models import LANDMARK_MODELS
-
-    saved = checkpoint.get("preprocessing") or {}
-    if checkpoint["model_name"] in LANDMARK_MODELS:
-        if "landmarks" not in saved:
-            raise ValueError(f"{path} is a hand-landmark model trained before landmark models carried how they find "
-                             "hands: retrain it (dvc repro)")  # fmt: skip
-        return saved
-    if not saved:
-        size, names = checkpoint["input_shape"][1], checkpoint["class_names"]
-        return {"image_size": size, "resize": resize or "stretch", "class_names": names}
-    return saved
+    return classifier_for(network, saved(checkpoint, path, resize))
 
 
 def encode_file(path: Path) -> str:
@@ -215,9 +143,9 @@ def load_logged(local: Path) -> Classifier | HandClassifier:
     from handsign.inference import load_checkpoint
 
     checkpoint = checkpoint_in(local)
-    network, saved = load_checkpoint(checkpoint)
+    network, contents = load_checkpoint(checkpoint)
     refuse_autoencoder(network, str(local))
-    return classifier_for(network, saved_preprocessing(saved, checkpoint), local / "data")
+    return classifier_for(network, saved(contents, checkpoint), local / "data")
 
 
 def log_served_model(run_id: str, tracking_uri: str, checkpoint: Path, examples: list[Image.Image]) -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 from handsign import layout
 from handsign.config import Experiment, landmark_params_from_dict
 from handsign.datasets import PreparedStore
-from handsign.models import LANDMARK_MODELS
+from handsign.models import Kind, kind_of
 
 # Columns of the split file that must equal the prepared copy's for the same sample_id.
 _SHARED = ("label", "source")
@@ -49,7 +49,7 @@ def load_split(exp: Experiment) -> SplitData:
     "images" are the copy's hands as handsign.handfeatures rows (NaN where no hand was found)."""
     prepared, split_file = layout.experiment_data(exp)
     store = PreparedStore.load(prepared)
-    if exp.training.model in LANDMARK_MODELS:
+    if kind_of(exp.training.model) is Kind.LANDMARKS:
         store = landmark_store(store, exp.dataset)
     if not split_file.exists():
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""

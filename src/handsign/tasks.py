@@ -60,6 +60,6 @@ Task = Classification | Reconstruction
 
 def task_for(model: str) -> Task:
     """The task a registered model is trained for: autoencoders reconstruct, the rest classify."""
-    from handsign.models import AUTOENCODERS
+    from handsign.models import Kind, kind_of
 
-    return RECONSTRUCTION if model in AUTOENCODERS else CLASSIFICATION
+    return RECONSTRUCTION if kind_of(model) is Kind.AUTOENCODER else CLASSIFICATION

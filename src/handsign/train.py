@@ -25,12 +25,12 @@ from torch import nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, TensorDataset
 from tqdm import tqdm
 
-from handsign import distributed, handfeatures
+from handsign import distributed, handfeatures, preprocessing
 from handsign.atomic import atomic_path
 from handsign.config import Experiment, Training
 from handsign.datasets import PreparedStore
 from handsign.distributed import ONE, Processes, ShardedBatches
-from handsign.models import build_model, is_warm_start
+from handsign.models import Kind, build_model, is_warm_start, kind_of
 from handsign.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.tasks import Task, task_for
 from handsign.warmstart import WarmStart, warm_start
@@ -201,14 +201,6 @@ def make_optimizer(t: Training, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, fused=fused)
 
 
-def preprocessing_of(store: PreparedStore) -> dict[str, Any]:
-    """What a new image must go through to look like `store`'s: the size and resize of its images,
-    or, for landmark rows, how their hands were found (read back by handsign.serving)."""
-    if store.landmarks is not None:
-        return {"class_names": store.class_names, "landmarks": dataclasses.asdict(store.landmarks)}
-    return {"image_size": store.images.shape[-1], "resize": store.resize, "class_names": store.class_names}
-
-
 def data_fingerprint(split_file: Path) -> str:
     """The split file lists every sample's label, split and content hash: it identifies the data."""
     return hashlib.sha1(split_file.read_bytes()).hexdigest()
@@ -310,7 +302,7 @@ def fit(
     optimizer = make_optimizer(t, trainable)
     stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
-    shift = handfeatures.augment if store.landmarks is not None else random_affine  # landmark rows or images
+    shift = handfeatures.augment if kind_of(t.model) is Kind.LANDMARKS else random_affine  # landmark rows or images
     augment = (lambda x: shift(x, generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
@@ -368,7 +360,7 @@ def fit(
         "class_names": store.class_names,
         "input_shape": list(store.images.shape[1:]),
         # What a new image must go through to look like the training data (handsign.serving).
-        "preprocessing": preprocessing_of(store),
+        "preprocessing": preprocessing.of_store(store, kind_of(t.model)).to_dict(),
     }
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)

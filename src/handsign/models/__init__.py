@@ -1,42 +1,67 @@
-"""One module per model family; `MODELS` is the one list of model names.
+"""One module per model family; `MODELS` is the one list of model names, and says of each what
+kind of model it is.
 
 `build_model` maps the `model` param to a network; `init` says where its starting weights come
 from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an earlier run of ours
 (a checkpoint file or an MLflow model URI, loaded by `handsign.warmstart` once the model is built).
-Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. `AUTOENCODERS` learn
-to reconstruct their input (`handsign.tasks`); every other model classifies. `LANDMARK_MODELS`
-take hand landmarks, not pixels.
+Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. Its `Kind` is the one
+answer to "what is this model": a pixel classifier, an autoencoder (it learns to reconstruct its
+input: `handsign.tasks`), or a classifier of hand landmarks (rows of `handsign.handfeatures`, not
+pixels: its experiments are declared under landmark_experiments: / landmark_crossval: and read
+data/landmarks/<dataset>). Everything that asks, from the config check to serving, asks `kind_of`.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from torch import nn
 
-# name -> (module under handsign.models, constructor, keyword arguments). Importing this package
-# costs nothing (the configure stage and the CLI check names without loading torch); a model's
-# module, and torch with it, is imported when `build_model` first builds one.
-MODELS: dict[str, tuple[str, str, dict[str, Any]]] = {
-    "cnn_seed": ("cnn", "SeedCNN", {}),
-    "cnn_small": ("cnn", "SmallCNN", {}),
-    "handsign_resnet18": ("imagenet", "HandSignModel", {"arch": "resnet18"}),
-    "handsign_resnet50": ("imagenet", "HandSignModel", {"arch": "resnet50"}),
-    "resnet18": ("imagenet", "GreyscaleNet", {"arch": "resnet18"}),
-    "mobilenet_v2": ("imagenet", "GreyscaleNet", {"arch": "mobilenet_v2"}),
-    "autoencoder_mlp": ("autoencoder", "autoencoder_mlp", {}),
-    "autoencoder_conv": ("autoencoder", "autoencoder_conv", {}),
-    "encoder_mlp": ("autoencoder", "encoder_mlp", {}),
-    "encoder_conv": ("autoencoder", "encoder_conv", {}),
-    "landmark_mlp": ("landmark", "LandmarkMLP", {}),
+
+class Kind(enum.Enum):
+    PIXELS = "pixel classifier"  # images in, class probabilities out
+    AUTOENCODER = "autoencoder"  # images in, images out
+    LANDMARKS = "landmark classifier"  # a hand's landmarks in, class probabilities out
+
+
+class Entry(NamedTuple):
+    module: str  # under handsign.models
+    constructor: str
+    kwargs: dict[str, Any]
+    kind: Kind = Kind.PIXELS
+
+
+# name -> (module under handsign.models, constructor, keyword arguments[, kind]). Importing this
+# package costs nothing (the configure stage and the CLI check names without loading torch); a
+# model's module, and torch with it, is imported when `build_model` first builds one.
+MODELS: dict[str, Entry] = {
+    "cnn_seed": Entry("cnn", "SeedCNN", {}),
+    "cnn_small": Entry("cnn", "SmallCNN", {}),
+    "handsign_resnet18": Entry("imagenet", "HandSignModel", {"arch": "resnet18"}),
+    "handsign_resnet50": Entry("imagenet", "HandSignModel", {"arch": "resnet50"}),
+    "resnet18": Entry("imagenet", "GreyscaleNet", {"arch": "resnet18"}),
+    "mobilenet_v2": Entry("imagenet", "GreyscaleNet", {"arch": "mobilenet_v2"}),
+    "autoencoder_mlp": Entry("autoencoder", "autoencoder_mlp", {}, Kind.AUTOENCODER),
+    "autoencoder_conv": Entry("autoencoder", "autoencoder_conv", {}, Kind.AUTOENCODER),
+    "encoder_mlp": Entry("autoencoder", "encoder_mlp", {}),
+    "encoder_conv": Entry("autoencoder", "encoder_conv", {}),
+    "landmark_mlp": Entry("landmark", "LandmarkMLP", {}, Kind.LANDMARKS),
 }
-AUTOENCODERS = ("autoencoder_mlp", "autoencoder_conv")
-# Models of hand landmarks (handsign.handfeatures rows) rather than images: their experiments are
-# declared under landmark_experiments: / landmark_crossval: and read data/landmarks/<dataset>.
-LANDMARK_MODELS = ("landmark_mlp",)
-PRETRAINED = tuple(name for name, (module, _, _) in MODELS.items() if module == "imagenet")
+
+
+def kind_of(name: str) -> Kind:
+    """What kind of model `name` is (a ValueError names the registered models)."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name].kind
+
+
+AUTOENCODERS = tuple(name for name, entry in MODELS.items() if entry.kind is Kind.AUTOENCODER)
+LANDMARK_MODELS = tuple(name for name, entry in MODELS.items() if entry.kind is Kind.LANDMARKS)
+PRETRAINED = tuple(name for name, entry in MODELS.items() if entry.module == "imagenet")
 INITS = ("random", "imagenet")
 CHECKPOINT_SUFFIXES = (".pt", ".pth")
 MLFLOW_SCHEMES = ("runs:/", "models:/", "mlflow-artifacts:/")
@@ -65,13 +90,13 @@ def check_model(name: str, init: str = "random", holdout_class: str = "") -> Non
 
 def imagenet_arch(name: str) -> str:
     """The torchvision architecture (its ImageNet checkpoint) behind a model of `PRETRAINED`."""
-    return MODELS[name][2]["arch"]
+    return MODELS[name].kwargs["arch"]
 
 
 def build_model(name: str, num_classes: int, in_channels: int = 1, image_size: int = 28, init: str = "random") -> nn.Module:
     """A fresh network; for a warm-start `init` its weights are random until `warmstart.warm_start`."""
     check_model(name, init)
-    module, constructor, kwargs = MODELS[name]
+    module, constructor, kwargs, _ = MODELS[name]
     make = getattr(importlib.import_module(f"handsign.models.{module}"), constructor)
     extra = {"imagenet": True} if init == "imagenet" else {}
     return make(num_classes=num_classes, in_channels=in_channels, image_size=image_size, **kwargs, **extra)
