@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handsign import repro
+from handsign import dvcrun, repro
 
 DVC = str(Path(sys.executable).parent / "dvc")
 
@@ -63,13 +63,22 @@ def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(p
     status = subprocess.run([DVC, "status"], cwd=project, capture_output=True, text=True, check=True).stdout
     assert "up to date" in status  # dvc.lock records every stage, as after `dvc repro`
     assert not repro.plan(project)  # nothing left to do: a second run is seconds
-    # handsign.dvcrun reads dvc.lock with another loader; the file is byte for byte what DVC writes.
+    assert_dvc_would_write((project / "dvc.lock").read_text())
+
+
+def assert_dvc_would_write(text: str) -> None:
+    """handsign.dvcrun reads and writes dvc.lock with PyYAML's C loader and dumper: the same file
+    as DVC's own round trip (ruamel) writes."""
     from dvc.utils.serialize import _yaml
 
-    text = (project / "dvc.lock").read_text()
-    written = io.StringIO()
-    _yaml._dump(_yaml.parse_yaml_for_update(text, "dvc.lock"), written)
-    assert written.getvalue() == text
+    ours, dvcs = io.StringIO(), io.StringIO()
+    dvcrun.dump_lock(dvcrun.load_lock(text), ours)
+    _yaml._dump(_yaml.parse_yaml_for_update(text, "dvc.lock"), dvcs)
+    assert ours.getvalue() == dvcs.getvalue() == text
+
+
+def test_the_projects_own_dvc_lock_is_written_as_dvc_writes_it():
+    assert_dvc_would_write((Path(__file__).resolve().parents[1] / "dvc.lock").read_text())
 
 
 def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
