@@ -41,9 +41,10 @@ class Plan:
         return len(self.order)
 
     def chains(self) -> list[tuple[str, ...]]:
-        """The stages grouped into what one `dvc repro` runs: a stage whose one direct upstream stage
-        has no other stage downstream of it runs right after it, in the same DVC process
-        (train@x, then evaluate@x): one start-up of DVC (2 s) instead of two."""
+        """The stages grouped into what one `dvc repro` runs: a stage whose every upstream stage is
+        one stage or upstream of it runs right after it, in the same DVC process, when every other
+        stage waiting on that one waits on it too (train@x then evaluate@x; prepare@c then split@c, which train@x
+        also waits for), so nothing starts later for it: one start-up of DVC (2 s) instead of two."""
         downstream: dict[str, list[str]] = {name: [] for name in self.order}
         for name in self.order:
             for up in self.direct.get(name, ()):
@@ -52,7 +53,11 @@ class Plan:
         chain_of: dict[str, list[str]] = {}
         for name in self.order:  # upstream first
             up = self.direct.get(name, frozenset())
-            if len(up) == 1 and downstream[(last := next(iter(up)))] == [name] and chain_of[last][-1] == last:
+            nearest = {u for u in up if not any(u in self.upstream[v] for v in up if v != u)}  # waited on through no other
+            last = next(iter(nearest)) if len(nearest) == 1 else None
+            if last is not None and chain_of[last][-1] == last and all(
+                name in self.upstream[other] for other in downstream[last] if other != name
+            ):
                 chain_of[last].append(name)
                 chain_of[name] = chain_of[last]
             else:
