@@ -207,7 +207,8 @@ def raised_fingers(image: np.ndarray) -> np.ndarray:
 @needs_model
 def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path):
     """As in the real Fingers photos (an L hand shows its palm, thumb on the image's left: 140 of
-    147 found in the real sample), and with about as many fingers raised as the label counts."""
+    147 found in the real sample), judged by the detector's own landmarks, and with about as many
+    fingers raised as the label counts."""
     from handsign.config import SyntheticParams
     from handsign.datasets import get_spec
     from handsign.synth import render_dataset
@@ -221,7 +222,7 @@ def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path)
     hands, labels, hit = np.array(data.groups), data.labels, found.found
     assert hit.mean() > 0.95
     left = thumb_on_the_left(found.image)
-    assert left[hit & (hands == "L")].mean() >= 0.8 and (~left[hit & (hands == "R")]).mean() >= 0.9
+    assert left[hit & (hands == "L")].mean() >= 0.9 and (~left[hit & (hands == "R")]).mean() >= 0.9
     raised = raised_fingers(found.image)
     assert (np.abs(raised - labels)[hit] <= 1).mean() >= 0.9
     means = [raised[hit & (labels == c)].mean() for c in range(6)]

@@ -147,6 +147,7 @@ def dvc_stages(root: Path, stages: tuple[str, ...], force: bool = False, env: di
     ]
 
 
+LONG = ("crossval@", "crossval_landmarks@")  # stage groups that train several models
 STAGE_LINE = re.compile(r"^(Running stage|Stage) '[^']+'")
 
 
@@ -164,7 +165,9 @@ def execute(
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     waiting = todo.chains()
     needs = {chain: frozenset().union(*(todo.upstream[s] for s in chain)) - set(chain) for chain in waiting}
-    weight = {chain: todo.downstream_count.get(chain[-1], 0) + len(chain) - 1 for chain in waiting}
+    # Most stages waiting on it first; then a cross-validation (a training per fold: the longest
+    # stage with nothing after it, which would otherwise run alone at the end); then longer chains.
+    weight = {chain: (todo.downstream_count.get(chain[-1], 0), chain[0].startswith(LONG), len(chain)) for chain in waiting}
     done: set[str] = set()
     ended: list[StageRun] = []
     failed = False
@@ -172,7 +175,7 @@ def execute(
         running: dict[Future[list[StageRun]], tuple[str, ...]] = {}
         while running or (waiting and not failed):
             ready = [c for c in waiting if needs[c] <= done]
-            ready.sort(key=lambda c: -weight[c])  # stable: DVC's order breaks ties
+            ready.sort(key=lambda c: weight[c], reverse=True)  # stable: DVC's order breaks ties
             while ready and len(running) < jobs and not failed:
                 chain = ready.pop(0)
                 waiting.remove(chain)
