@@ -50,7 +50,7 @@ def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(p
     assert set(todo.order) == {"a", "b", "c", "d", "e", "f"}
     assert todo.upstream["d"] == {"a", "b", "c"} and todo.upstream["e"] == set()
     assert sorted(todo.chains()) == [("a",), ("b",), ("c",), ("d",), ("e", "f")]  # one `dvc repro` runs e, then f
-    runs = repro.repro(project, jobs=2, echo=lambda _: None)
+    runs = repro.repro(project, jobs=2, echo=lambda _: None, host=False)
     assert sorted(r.stage for r in runs) == ["a", "b", "c", "d", "e", "f"]
     assert _overlapped(runs, "a", "e")  # both ready at once, two jobs
     e, f = (next(r for r in runs if r.stage == name) for name in "ef")
@@ -82,8 +82,8 @@ def test_the_projects_own_dvc_lock_is_written_as_dvc_writes_it():
 
 
 def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
-    repro.repro(project, jobs=2, echo=lambda _: None)
-    forced = repro.repro(project, ["b"], jobs=2, force=True, echo=lambda _: None)
+    repro.repro(project, jobs=2, echo=lambda _: None, host=False)
+    forced = repro.repro(project, ["b"], jobs=2, force=True, echo=lambda _: None, host=False)
     assert sorted(r.stage for r in forced) == ["a", "b"] and not any(r.skipped for r in forced)  # run, not skipped
     (project / "e-src.txt").write_text("changed\n")
     assert repro.plan(project).order == ("e", "f")
@@ -97,11 +97,11 @@ def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
 def test_a_failed_stage_stops_what_depends_on_it_and_names_itself(project):
     (project / "dvc.yaml").write_text(PIPELINE.replace('"sh step.sh b a.txt b.txt"', '"exit 3"'))
     with pytest.raises(RuntimeError, match=r"stage b failed .* not started"):
-        repro.repro(project, jobs=1, echo=lambda _: None)
+        repro.repro(project, jobs=1, echo=lambda _: None, host=False)
     assert (project / "a.txt").exists() and not (project / "d.txt").exists()
     (project / "dvc.yaml").write_text(PIPELINE.replace('"sh step.sh f e.txt f.txt"', '"exit 4"'))
     with pytest.raises(RuntimeError, match=r"stage f failed"):  # the second stage of a chain, named
-        repro.repro(project, ["f"], jobs=1, echo=lambda _: None)
+        repro.repro(project, ["f"], jobs=1, echo=lambda _: None, host=False)
     assert (project / "e.txt").exists() and not (project / "f.txt").exists()
 
 

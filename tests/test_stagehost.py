@@ -7,52 +7,72 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from handsign import stagehost
 
 SCRIPT = '''
 import os, sys
-print("preloaded", "torch" in sys.modules)
-import torch
+print("preloaded", "json" in sys.modules and "{module}" in sys.modules)
+{body}
 print("argv", sys.argv[1:], "cwd", os.getcwd(), "marker", os.environ.get("MARKER"))
 print("stdin", sys.stdin.read().strip())
 print("to stderr", file=sys.stderr)
+sys.exit(int(sys.argv[1]))
+'''
+TORCH = """import torch
 torch.manual_seed(0)
 net = torch.nn.Linear(8, 3)
 opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
 for _ in range(5):
     loss = net(torch.randn(16, 8)).square().mean()
     opt.zero_grad(); loss.backward(); opt.step()
-print("weights", repr(net.weight.sum().item()))
-sys.exit(int(sys.argv[1]))
-'''
+print("numbers", repr(net.weight.sum().item()))
+"""
+PLAIN = """import random
+random.seed(0)
+print("numbers", sum(random.random() for _ in range(1000)))
+"""
 
 
-def run(env: dict[str, str], cwd, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["python", *args], cwd=cwd, env={**os.environ, **env, "MARKER": "m1"}, input="from stdin\n",
+def run(python: str, env: dict[str, str], cwd, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([python, *args], cwd=cwd, env={**os.environ, **env, "MARKER": "m1"}, input="from stdin\n",
                           capture_output=True, text=True, timeout=120)  # fmt: skip
 
 
-def test_a_script_runs_in_the_host_as_in_a_fresh_interpreter(tmp_path):
+def parsed(out: str) -> dict[str, str]:
+    return dict(line.split(" ", 1) for line in out.splitlines())
+
+
+def hosted_as_fresh(tmp_path, module: str, body: str) -> None:
     (tmp_path / "work").mkdir()
     script = tmp_path / "work" / "stage.py"
-    script.write_text(SCRIPT)
-    fresh = subprocess.run([sys.executable, str(script), "3", "x"], cwd=tmp_path / "work", env={**os.environ, "MARKER": "m1"},
-                           input="from stdin\n", capture_output=True, text=True, timeout=120)  # fmt: skip
-    with stagehost.started(tmp_path, preload=("torch",)) as env:
+    script.write_text(SCRIPT.format(module=module, body=body))
+    fresh = run(sys.executable, {}, tmp_path / "work", str(script), "3", "x")
+    with stagehost.started(tmp_path, preload=("json", module)) as env:
         deadline = time.monotonic() + 60
         while not os.path.exists(env[stagehost.HOST_ENV]) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        hosted = run(env, tmp_path / "work", str(script), "3", "x")
+            time.sleep(0.05)
+        hosted = run("python", env, tmp_path / "work", str(script), "3", "x")  # the shim, first on PATH
         assert hosted.returncode == fresh.returncode == 3, hosted.stderr
-        lines = dict(line.split(" ", 1) for line in hosted.stdout.splitlines())
-        expected = dict(line.split(" ", 1) for line in fresh.stdout.splitlines())
-        assert lines["weights"] == expected["weights"]  # the same numbers, to the last bit
+        lines, expected = parsed(hosted.stdout), parsed(fresh.stdout)
+        assert lines["preloaded"] == "True" and expected["preloaded"] == "False"  # it ran in the warm host
+        assert lines["numbers"] == expected["numbers"]  # the same numbers, to the last bit
         assert lines["argv"] == f"['3', 'x'] cwd {tmp_path / 'work'} marker m1"
         assert lines["stdin"] == "from stdin" and hosted.stderr.strip() == "to stderr"
-        assert lines["preloaded"] == "True" and expected["preloaded"] == "False"  # it ran in the warm host
         # Not a script: the real interpreter, with its exit code.
-        other = run(env, tmp_path, "-c", "import sys; print(sys.flags.no_site); sys.exit(4)")
+        other = run("python", env, tmp_path, "-c", "import sys; print(sys.flags.no_site); sys.exit(4)")
         assert other.returncode == 4 and other.stdout.strip() == "0"
         # No host answers: the shim runs the real interpreter.
-        again = run({**env, stagehost.HOST_ENV: str(tmp_path / "gone.sock")}, tmp_path / "work", str(script), "0")
-        assert again.returncode == 0 and "preloaded False" in again.stdout and "weights " + expected["weights"] in again.stdout
+        again = run("python", {**env, stagehost.HOST_ENV: str(tmp_path / "gone.sock")}, tmp_path / "work", str(script), "0")
+        assert again.returncode == 0 and parsed(again.stdout)["preloaded"] == "False"
+        assert parsed(again.stdout)["numbers"] == expected["numbers"]
+
+
+def test_a_script_runs_in_the_host_as_in_a_fresh_interpreter(tmp_path):
+    hosted_as_fresh(tmp_path, "random", PLAIN)
+
+
+@pytest.mark.slow
+def test_torch_in_the_host_computes_what_a_fresh_interpreter_computes(tmp_path):
+    hosted_as_fresh(tmp_path, "torch", TORCH)

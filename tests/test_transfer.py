@@ -82,17 +82,20 @@ def test_init_from_a_checkpoint_loads_what_matches_by_name_and_shape(root, tmp_p
 
 def test_init_from_an_mlflow_model_uri_and_the_report_as_a_run_artifact(tmp_path, monkeypatch):
     import mlflow
-    import mlflow.pytorch
 
     from handsign import tracking
+    from handsign.serving import log_network
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     torch.manual_seed(1)
     source = build_model("cnn_small", num_classes=6, image_size=32)
+    checkpoint = tmp_path / "model.pt"
+    torch.save({"model": source.state_dict(), "model_name": "cnn_small", "class_names": list("012345"),
+                "input_shape": [1, 32, 32]}, checkpoint)  # fmt: skip
     mlflow.set_tracking_uri(tracking.tracking_uri(tmp_path))
-    with mlflow.start_run() as run:  # logged as the evaluate stage logs models
-        example = torch.zeros(2, 1, 32, 32)
-        mlflow.pytorch.log_model(source.eval(), name="model", input_example=example.numpy(), pip_requirements=["torch"])
+    with mlflow.start_run() as run:
+        pass
+    log_network(run.info.run_id, tracking.tracking_uri(tmp_path), checkpoint)  # as the evaluate stage logs models
     target = build_model("cnn_small", num_classes=6, image_size=32)
     report = warm_start(target, f"runs:/{run.info.run_id}/model", tmp_path)
     assert not report.not_loaded and not report.unused
@@ -103,3 +106,7 @@ def test_init_from_an_mlflow_model_uri_and_the_report_as_a_run_artifact(tmp_path
     assert logged["loaded"] == report.loaded
     with pytest.raises(ValueError, match="cannot load models:/no-such-model@champion"):
         warm_start(target, "models:/no-such-model@champion", tmp_path)
+    with mlflow.start_run() as pickled:  # a model logged as handsign once did: a pickle, refused unread
+        mlflow.log_text("not a checkpoint", "model/data/model.pth")
+    with pytest.raises(ValueError, match="holds no data/model.pt: it was logged by an older handsign as a pickled network"):
+        warm_start(target, f"runs:/{pickled.info.run_id}/model", tmp_path)
