@@ -142,26 +142,34 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
         collect(str(video), "fingers", "7X", dataset)
 
 
-@pytest.mark.slow
-def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
-    """The model as evaluate logs and registers it, served by the real `mlflow models serve`."""
-    import mlflow
-
+def logged_as_evaluate_logs(trained, tmp_path, name: str, register: bool = False) -> tuple[str, str]:
+    """The trained checkpoint logged to a new run of a store in tmp_path as evaluate logs it (and
+    registered as handsign-<name>-synthetic); returns the tracking URI and the run id."""
     from handsign import tracking
     from handsign.config import Experiment
     from handsign.serving import log_served_model
 
     checkpoint, raw = trained
-    exp = Experiment("served", "fingers", "synthetic", 32, "official", training())
+    exp = Experiment(name, "fingers", "synthetic", 32, "official", training())
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
     try:
         run_id = tracking.start_run(exp, tmp_path)
-        examples = [Image.open(f) for f in raw[:2]]
-        log_served_model(run_id, tracking_uri, checkpoint, examples)
-        tracking.register(tmp_path, run_id, exp, 0.5)
+        log_served_model(run_id, tracking_uri, checkpoint, [Image.open(f) for f in raw[:2]])
+        if register:
+            tracking.register(tmp_path, run_id, exp, 0.5)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
+    return tracking_uri, run_id
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
+    """The model as evaluate logs and registers it, served by the real `mlflow models serve`."""
+    import mlflow
+
+    checkpoint, raw = trained
+    tracking_uri, _ = logged_as_evaluate_logs(trained, tmp_path, "served", register=True)
     model_uri = "models:/handsign-served-synthetic@champion"
     serve = ["models", "serve", "-m", model_uri, "--env-manager", "local"]
     files = raw[:8]
@@ -195,19 +203,10 @@ def test_a_tampered_pickle_in_a_logged_model_is_never_executed(trained, tmp_path
     import mlflow
     import torch
 
-    from handsign import tracking
-    from handsign.config import Experiment
-    from handsign.serving import CHECKPOINT_FILE, log_served_model
+    from handsign.serving import CHECKPOINT_FILE
 
     checkpoint, raw = trained
-    exp = Experiment("tampered", "fingers", "synthetic", 32, "official", training())
-    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    os.environ["MLFLOW_TRACKING_URI"] = tracking_uri
-    try:
-        run_id = tracking.start_run(exp, tmp_path)
-        log_served_model(run_id, tracking_uri, checkpoint, [Image.open(f) for f in raw[:2]])
-    finally:
-        del os.environ["MLFLOW_TRACKING_URI"]
+    tracking_uri, run_id = logged_as_evaluate_logs(trained, tmp_path, "tampered")
     local = tmp_path / "downloaded"
     mlflow.artifacts.download_artifacts(f"runs:/{run_id}/model", dst_path=str(local), tracking_uri=tracking_uri)
     model = local / "model"
