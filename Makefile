@@ -15,8 +15,9 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DO_NOT_TRACK := true
 export DVC_NO_ANALYTICS := 1
 
-# One row per experiment: its test metrics (the comparison table `make demo` and `make real` end with).
-COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json
+# One row per experiment: its test metrics; then each classifier on its own test split against the
+# external sets (does it carry over?): the comparison tables `make demo` ends with.
+COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json && $(BIN)/handsign results
 
 .PHONY: install lock demo test test-fast gpu-check bench-demo real offline-weights lint mlflow-ui clean
 
@@ -92,7 +93,7 @@ real: install
 	handsign check $$sets $$targets; \
 	echo "dvc exp run --temp$$sets$$targets"; \
 	dvc exp run --temp $$sets $$targets
-	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy$$|.*train\.json:train_seconds$$'
+	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy$$|.*external\.json:.*\.accuracy$$|.*train\.json:train_seconds$$'
 
 # Offline ImageNet weights: link ../shared/weights/*.pth into torchvision's cache ($TORCH_HOME or
 # ~/.cache/torch), where its weights API looks before downloading. Nothing is copied.

@@ -7,7 +7,7 @@ reconstruction, clustering and a linear probe of its codes, and anomaly detectio
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ import pandas as pd
 from PIL import Image
 from torch import nn
 
-from handsign import layout, report, tracking
+from handsign import external, layout, report, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
 from handsign.datasets import PreparedStore, get_spec
+from handsign.external import Scored
 from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
 from handsign.layout import repo_root
 from handsign.models import Kind, kind_of
@@ -56,6 +57,8 @@ class Results:
     predictions: pd.DataFrame  # one row per test sample
     figures: list[Path]
     log_model: Callable[[str, str], None]  # (run id, tracking URI): logs the model to the run
+    external: dict[str, Scored] = field(default_factory=dict)  # a classifier on each external set
+    skipped: dict[str, str] = field(default_factory=dict)  # an external set that could not be scored: why
 
 
 def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
@@ -86,7 +89,39 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
         examples = [Image.fromarray(pixels[i, 0]) for i in test_idx[:2]]
         log_served_model(run_id, tracking_uri, paths.model, examples)
 
-    return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model)
+    scored, skipped = score_external(exp, model, checkpoint, paths.model, landmark_rows)
+    return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, log_model,
+                   scored, skipped)  # fmt: skip
+
+
+def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Path,
+                   landmark: bool) -> tuple[dict[str, Scored], dict[str, str]]:  # fmt: skip
+    """The classifier on each external set of its dataset (data/external/<dataset>/): a pixel model
+    on the images made grey and resized as its training images were, a landmark model on the hands
+    the external stage found in them in colour."""
+    from handsign import handfeatures
+    from handsign.imagefile import read_grey
+    from handsign.preprocessing import saved
+
+    names = checkpoint["class_names"]
+    scored, skipped = {}, {}
+    for s in external.sets_of(exp.dataset):
+        if s.absent:
+            skipped[s.name] = s.absent
+            continue
+        if landmark:
+            found = s.landmarks()
+            if found is None:
+                skipped[s.name] = f"no hands were looked for in it (no landmarks.{exp.dataset} settings)"
+                continue
+            rows = handfeatures.features(found, s.aspects)
+        else:
+            prep = saved(checkpoint, path)
+            rows = np.stack([prep.array(read_grey(f)) for f in s.files()])
+        y_true = s.table["label"].to_numpy()
+        y_pred = predict(model, rows, np.arange(len(rows)))
+        scored[s.name] = external.score(y_true, y_pred, names, s.table["file"].tolist(), landmark)
+    return scored, skipped
 
 
 def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
@@ -171,6 +206,7 @@ def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Res
     """Write the scores to reports/<experiment>/, log them, the figures and the model to the
     experiment's MLflow run, and register the model."""
     write_json(paths.metrics, results.summary)
+    write_external(paths, results, exp.name)
     write_json(paths.per_class, results.per_class)
     write_json(paths.per_group, results.per_group)
     with atomic_path(paths.predictions) as tmp:
@@ -179,12 +215,34 @@ def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Res
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
     artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *results.figures]
     root = repo_root()
-    tracking.log_results(root, run_id, {f"test_{k}": v for k, v in results.summary.items()}, artifacts)
+    logged = {f"test_{k}": v for k, v in results.summary.items()}
+    logged.update({f"{name}_{k}": v for name, s in results.external.items() for k, v in s.summary.items()})
+    artifacts += [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
+    tracking.log_results(root, run_id, logged, artifacts)
     results.log_model(run_id, tracking.tracking_uri(root))
     registered = tracking.register(root, run_id, exp, val_score)
     scores = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.summary.items())
     print(f"evaluate: {exp.name}: {scores}")
+    for name, s in results.external.items():
+        print(f"evaluate: {exp.name} on {name}: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                             for k, v in s.summary.items()))  # fmt: skip
+    for name, why in results.skipped.items():
+        print(f"evaluate: {exp.name}: external set {name} skipped: {why}")
     print(f"evaluate: registered {registered}")
+
+
+def write_external(paths: layout.ExperimentPaths, results: Results, title: str) -> None:
+    """reports/<experiment>/external.json (every set's summary: a DVC metric) and external/<set>/."""
+    write_json(paths.external_metrics, {name: s.summary for name, s in results.external.items()})
+    with atomic_path(paths.external) as tmp:
+        tmp.mkdir()
+        write_json(tmp / "skipped.json", results.skipped)
+        for name, s in results.external.items():
+            (tmp / name).mkdir()
+            write_json(tmp / name / "per_class.json", s.per_class)
+            s.predictions.to_csv(tmp / name / "predictions.csv", index=False)
+            report.plot_confusion_matrix(s.y_true, s.y_pred, s.class_names, tmp / name / "confusion_matrix.png",
+                                         f"{title} on {name}\naccuracy {s.summary['accuracy']:.4f}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -50,6 +50,14 @@ def shrink(repo):
     }
     # The autoencoders: the conv one on the letters, the published MLP on a folder of your own images.
     params["datasets"]["images"] = {"source": "local", "local_path": str(image_folder(repo.parent / "my_images"))}
+    # External sets of the finger counts: the renderer's other camera, a folder of someone's own
+    # (class folders count_<n>: a label map) and one whose files are absent (skipped, named).
+    counts = {f"count_{n}": str(n) for n in range(3)}
+    params["external"] = {
+        "fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2},
+        "my_counts": {"dataset": "fingers", "path": str(repo.parent / "my_images"), "classes": counts},
+        "missing": {"dataset": "fingers", "path": "nowhere/photos.zip"},
+    }
     params["data"]["images_32"] = {"dataset": "images", "image_size": 32, "resize": "letterbox", "splits": ["random"]}
     conv = params["experiments"]["sign_mnist_autoencoder_conv"]
     mlp = {**params["experiments"]["sign_mnist_autoencoder_mlp"], "dataset": "images", "image_size": 32, "split": "random"}
@@ -120,6 +128,30 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     assert ran(out, "landmarks@fingers") and ran(out, "train_landmarks@fingers_landmarks")
     hands = json.loads((repo / "reports/fingers_landmarks/metrics.json").read_text())
     assert hands["accuracy"] > 0.6 and hands["hand_found"] > 0.9, hands
+    # Every classifier of Fingers is scored on its external sets, the absent one named as skipped.
+    for name in ("fingers_cnn", "fingers_resnet18_frozen", "fingers_landmarks"):
+        carried = json.loads((repo / f"reports/{name}/external.json").read_text())
+        assert sorted(carried) == ["fingers_other_camera", "my_counts"], carried
+        assert carried["fingers_other_camera"]["n_test"] == 12 and carried["my_counts"]["n_test"] == 3 * 10
+        assert ("hand_found" in carried["my_counts"]) == (name == "fingers_landmarks")
+        assert json.loads((repo / f"reports/{name}/external/skipped.json").read_text()) == {
+            "missing": "nowhere/photos.zip does not exist"}  # fmt: skip
+        predictions = pd.read_csv(repo / f"reports/{name}/external/my_counts/predictions.csv", dtype=str)
+        assert set(predictions["actual"]) == {"0", "1", "2"}
+        assert carried["my_counts"]["accuracy"] == pytest.approx((predictions["actual"] == predictions["predicted"]).mean())
+    assert json.loads((repo / "reports/sign_mnist_seed/external.json").read_text()) == {}  # no set of its dataset
+    assert "| `fingers_cnn` |" in run([str(BIN / "handsign"), "results"], repo).stdout
+    # A set added scores the existing models of its dataset, and retrains none.
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["external"]["my_counts_again"] = params["external"]["my_counts"]
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    again = run([str(BIN / "handsign"), "repro"], repo).stdout
+    assert ran(again, "external") and ran(again, "evaluate@fingers_cnn") and ran(again, "evaluate_landmarks@fingers_landmarks")
+    untouched = ("train@fingers_cnn", "train_landmarks@fingers_landmarks", "evaluate@sign_mnist_seed")
+    assert not [stage for stage in untouched if ran(again, stage)]
+    carried = json.loads((repo / "reports/fingers_cnn/external.json").read_text())
+    assert carried["my_counts_again"] == carried["my_counts"]
+    run(["git", "commit", "-qam", "another external set"], repo)
     loso = json.loads((repo / "reports/leapgestrecog_landmarks_loso/metrics.json").read_text())
     assert loso["folds"] == 3 and 0 <= loso["accuracy_mean"] <= 1
 
@@ -217,6 +249,7 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     (first,) = client.search_runs([fingers_exp.experiment_id])
     assert first.data.metrics["test_accuracy"] == pytest.approx(fingers["accuracy"])
     assert [m.step for m in client.get_metric_history(first.info.run_id, "val_loss")] == list(range(1, 13))
+    assert first.data.metrics["my_counts_accuracy"] == pytest.approx(carried["my_counts"]["accuracy"])
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
     assert {"reports/metrics.json", "reports/config.json"} <= artifacts
     # An autoencoder registers its network: the encoder a classifier can start from (init).

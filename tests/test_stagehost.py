@@ -11,7 +11,7 @@ import pytest
 
 from handsign import stagehost
 
-SCRIPT = '''
+SCRIPT = """
 import os, sys
 print("preloaded", "json" in sys.modules and "{module}" in sys.modules)
 {body}
@@ -19,7 +19,7 @@ print("argv", sys.argv[1:], "cwd", os.getcwd(), "marker", os.environ.get("MARKER
 print("stdin", sys.stdin.read().strip())
 print("to stderr", file=sys.stderr)
 sys.exit(int(sys.argv[1]))
-'''
+"""
 TORCH = """import torch
 torch.manual_seed(0)
 net = torch.nn.Linear(8, 3)

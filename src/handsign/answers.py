@@ -36,5 +36,3 @@ class Probabilities(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.network(x), dim=1)
-
-

@@ -464,13 +464,39 @@ def experiments(
                    f"{t.optimizer} lr {t.lr:g}, {t.epochs} epochs, batch {t.batch_size}")  # fmt: skip
 
 
+@app.command()
+def results(
+    dataset: str = typer.Option("", help="Only the experiments on this dataset."),
+    params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
+) -> None:
+    """Does it carry over? Each classifier's test accuracy on its own dataset's test split beside its
+    accuracy on every external set of that dataset (external: in params.yaml; other people, other
+    cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
+    from handsign import layout
+    from handsign.config import ConfigError, load_params
+    from handsign.external import carry_over_table
+
+    try:
+        params = load_params(params_file)
+    except ConfigError as e:
+        _fail(str(e))
+    single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
+    chosen = [(e.name, e.dataset) for where, e in params.every_experiment()
+              if where.split(".")[0] in single and (not dataset or e.dataset == dataset)]  # fmt: skip
+    typer.echo(carry_over_table(layout.REPORTS, chosen) or "no evaluated classifier yet (dvc repro)")
+
+
 @app.command("repro")
 def repro_command(
     targets: list[str] = typer.Argument(None, help="Stages, with what they depend on, as `dvc repro` takes them; all if none."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages at once; each uses `threads:` torch threads (params.yaml)."),
     force: bool = typer.Option(False, "--force", "-f", help="Run the stages even if DVC finds them up to date."),
-    host: bool = typer.Option(True, "--host/--no-host", help="Run the stage scripts in a warm process that has "
-                              "imported PyTorch and MLflow once (handsign.stagehost); --no-host: a fresh python each."),
+    host: bool = typer.Option(
+        True,
+        "--host/--no-host",
+        help="Run the stage scripts in a warm process that has "
+        "imported PyTorch and MLflow once (handsign.stagehost); --no-host: a fresh python each.",
+    ),
 ) -> None:
     """`dvc repro`, JOBS stages at a time: the out-of-date stages and everything downstream of them,
     each started as `dvc repro --single-item` once what it depends on is done. DVC still decides
@@ -500,7 +526,8 @@ def check(
 ) -> None:
     """Check in seconds, before any stage runs, that each experiment can: its dataset's archive or
     Kaggle credentials, its ImageNet weights (in torch's cache, HANDSIGN_WEIGHTS or ../shared/weights,
-    else a reachable download), the checkpoint it starts from. Exit 1 naming each fix."""
+    else a reachable download), the checkpoint it starts from. Exit 1 naming each fix. An external
+    set (external: in params.yaml) whose files are absent is named; it is skipped, not an error."""
     import yaml
 
     from handsign import preflight
@@ -517,6 +544,8 @@ def check(
         _fail(f"no experiment or cross-validation {', '.join(map(repr, unknown))}; known: {', '.join(every)}")
     chosen = [every[n] for n in wanted]
     found = preflight.problems(params, chosen)
+    for line in preflight.skipped_external_sets(params, chosen):
+        typer.echo(f"check: {line}", err=True)
     for line in found:
         typer.echo(f"check: {line}", err=True)
     if found:

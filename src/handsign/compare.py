@@ -65,6 +65,8 @@ class Report:
     params: dict[str, dict]  # param -> {old, new}
     sources: dict[str, tuple[str | None, str | None]]  # experiment -> (base source, head source)
     images: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # experiment -> [(side, file name)]
+    # experiment -> "<external set>.<metric>" -> {old, new, diff}: reports/<experiment>/external.json
+    external: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     def markdown(self, image_url: str = "") -> str:
         """The comment. `image_url` prefixes image paths (the folder the images were published to)."""
@@ -83,9 +85,18 @@ class Report:
                 v = metrics.get(name, {})
                 cells += [_fmt(v.get("old")), _fmt(v.get("new")), _change(v) if v else ""]
             lines.append(f"| `{exp}` | " + " | ".join(cells) + " |")
+        carried = [(exp, key, v) for exp, m in sorted(self.external.items()) for key, v in sorted(m.items())
+                   if key.endswith(".accuracy")]  # fmt: skip
+        if carried:
+            lines += ["", "### Does it carry over? Accuracy on external sets (other people, other cameras)", "",
+                      "| experiment | external set | base | head | change |", "|---|---|---:|---:|---:|"]  # fmt: skip
+            lines += [f"| `{exp}` | {key.removesuffix('.accuracy')} | {_fmt(v.get('old'))} | {_fmt(v.get('new'))} | "
+                      f"{_change(v)} |" for exp, key, v in carried]  # fmt: skip
         lines += ["", "<details><summary>Every metric</summary>", "", "| experiment | metric | base | head | change |",
                   "|---|---|---:|---:|---:|"]  # fmt: skip
-        for exp, metrics in sorted(self.experiments.items()):
+        every = {exp: {**m, **{f"external: {k}": v for k, v in self.external.get(exp, {}).items()}}
+                 for exp, m in self.experiments.items()}  # fmt: skip
+        for exp, metrics in sorted(every.items()):
             for name, v in sorted(metrics.items()):
                 lines.append(f"| `{exp}` | {name} | {_fmt(v.get('old'))} | {_fmt(v.get('new'))} | {_change(v)} |")
         lines += ["", "</details>"]
@@ -127,10 +138,13 @@ def build(root: Path, base: str, head: str = WORKSPACE, out: Path | None = None)
     """The comparison of `base` and `head`; with `out`, both sides' figures are written there as
     `<experiment>/{base,head}_<figure>.png` (the markdown refers to them so)."""
     experiments: dict[str, dict[str, dict]] = {}
+    external: dict[str, dict[str, dict]] = {}
     for path, metrics in metrics_diff(root, base, head).items():
         parts = Path(path).parts
         if len(parts) == 3 and parts[0] == "reports" and parts[2] == "metrics.json":  # test metrics per experiment
             experiments[parts[1]] = metrics
+        if len(parts) == 3 and parts[0] == "reports" and parts[2] == "external.json" and metrics:
+            external[parts[1]] = metrics
     params = {k: v for file_diff in params_diff(root, base, head).values() for k, v in file_diff.items()}
     sources = {}
     for exp in experiments:
@@ -139,7 +153,7 @@ def build(root: Path, base: str, head: str = WORKSPACE, out: Path | None = None)
             config = read_at(root, rev, layout.ExperimentPaths(exp).config.as_posix())
             pair.append(json.loads(config).get("source") if config else None)
         sources[exp] = (pair[0], pair[1])
-    report = Report(base, head, experiments, params, sources)
+    report = Report(base, head, experiments, params, sources, external=external)
     if out is not None:
         for exp in experiments:
             for side, rev in (("base", base), ("head", head)):

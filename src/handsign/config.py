@@ -48,6 +48,24 @@ class LandmarkParams:
     attempts: tuple[Attempt, ...]  # tried in order until a hand is found
 
 
+@dataclass(frozen=True)
+class ExternalSetParams:
+    """`external.<name>`: labelled images from elsewhere (other people, other cameras) on which every
+    classifier of `dataset` is scored beside its own test split (handsign.external). `source: local`
+    reads a folder or zip laid out `<class>/<image>` at `path` (any size, any format Pillow reads),
+    pinned by the zip's `sha256` where given; `source: synthetic` renders `per_class` images of the
+    dataset's classes as another camera would see them (handsign.synth.othercamera). `classes` maps
+    folder names to the dataset's class names where they differ (`{a: A}`); folder names that match
+    a class name, ignoring case, need no entry."""
+
+    dataset: str
+    source: str = "local"  # local | synthetic
+    path: str = ""
+    sha256: str = ""
+    classes: dict[str, str] = field(default_factory=dict)
+    per_class: int = 10
+
+
 class ConfigError(ValueError):
     """A params file that cannot drive the pipeline; the message names the key."""
 
@@ -125,6 +143,9 @@ class Training(TrainingDefaults):
     init: str = "random"
     freeze_backbone: bool = False
     holdout_class: str = ""
+    # The share of training samples shown mirrored left to right (with augment): a hand signed with
+    # the other hand, or through a selfie camera, is the mirror image of the dataset's.
+    mirror: float = 0.0
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
@@ -170,6 +191,8 @@ class Params(TrainingDefaults):
     data: dict[str, DataCopyParams] = field(default_factory=dict)
     # How each dataset's greyscale images are shown to the hand landmark detector (handsign.landmarks).
     landmarks: dict[str, LandmarkParams] = field(default_factory=dict)
+    # Labelled images from elsewhere: every classifier of the set's dataset is scored on each.
+    external: dict[str, ExternalSetParams] = field(default_factory=dict)
     # A recipe is a set of training keys (and on_synthetic) written once; an experiment names it
     # (`recipe: <name>`) and sets only what differs.
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -387,6 +410,8 @@ def _check_training(t: Training, where: str) -> None:
     # Model names are checked against the model registry by the configure stage: importing the
     # models (and torch) here would make every stage depend on them.
     _one_of(f"{where}optimizer", t.optimizer, OPTIMIZERS)
+    if not 0 <= t.mirror <= 1:
+        raise ConfigError(f"{where}mirror: a share of training samples, 0..1, got {t.mirror}")
     _one_of(f"{where}device", t.device, DEVICES)
     _one_of(f"{where}precision", t.precision, PRECISIONS)
     for key in ("epochs", "batch_size"):
@@ -449,6 +474,20 @@ def _check(p: Params) -> None:
         for i, a in enumerate(lm.attempts):
             if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
                 raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
+    for name, ext in p.external.items():
+        if ext.dataset not in p.datasets:
+            raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is not declared under datasets:")
+        _one_of(f"external.{name}.source", ext.source, ("local", "synthetic"))
+        if ext.source == "local" and not ext.path:
+            raise ConfigError(f"external.{name}.path: must name a folder or zip of <class>/<image> files")
+        if ext.per_class < 1:
+            raise ConfigError(f"external.{name}.per_class: must be at least 1, got {ext.per_class}")
+        classes = DATASETS[ext.dataset].class_names
+        unknown = sorted(set(ext.classes.values()) - set(classes))
+        if classes and unknown:
+            raise ConfigError(
+                f"external.{name}.classes: {', '.join(unknown)} are no class of {ext.dataset} ({', '.join(classes)})"
+            )
     _check_training(Training(**{k: getattr(p, k) for k in DEFAULT_KEYS}), "")
     seen: dict[str, str] = {}
     for section in SECTIONS:

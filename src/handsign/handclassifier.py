@@ -20,7 +20,7 @@ from torch import nn
 from handsign.answers import Probabilities, answer_table
 from handsign.handfeatures import WIDTH, features
 from handsign.landmarks import MODEL_FILE, Detector, Landmarks, find_model
-from handsign.preprocessing import HandPreprocessing, as_grey
+from handsign.preprocessing import HandPreprocessing, as_picture
 
 
 class HandClassifier:
@@ -41,12 +41,13 @@ class HandClassifier:
         return {MODEL_FILE: self.detector_file or find_model(fetch=True)}
 
     def hands(self, images: list[Image.Image | np.ndarray]) -> tuple[Landmarks, np.ndarray]:
-        """The hand in each image (read to grey as prepare reads files), and each image's width / height."""
-        greys = [as_grey(image) for image in images]
+        """The hand in each image, and each image's width / height. A colour image is shown to the
+        detector in colour; a greyscale one (the datasets' own) as its training images were."""
+        pictures = [as_picture(image) for image in images]
         if self._detector is None:
             self._detector = Detector(self.preprocessing.landmarks, self.files()[MODEL_FILE])
-        found = Landmarks.of([self._detector.detect(g) for g in greys])
-        return found, np.array([g.shape[1] / g.shape[0] for g in greys])
+        found = Landmarks.of([self._detector.detect(p) for p in pictures])
+        return found, np.array([p.shape[1] / p.shape[0] for p in pictures])
 
     @torch.inference_mode()
     def classify(self, found: Landmarks, aspect: float | np.ndarray) -> np.ndarray:

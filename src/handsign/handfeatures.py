@@ -52,6 +52,19 @@ def _normalised(points: np.ndarray) -> np.ndarray:
     return centred / np.where(palm > 0, palm, np.nan)[:, None, None]
 
 
+def mirror(rows: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
+    """`share` of the rows mirrored left to right, drawn per row: every x (image and world) negated
+    (the points are wrist-centred) and the handedness swapped, as the other hand making the same sign."""
+    if share <= 0:
+        return rows
+    flipped = (torch.rand(rows.shape[0], generator=generator) < share).to(rows.device)
+    sign = torch.ones(rows.shape[1], device=rows.device, dtype=rows.dtype)
+    sign[0 : POINTS * 2 : 2] = -1  # image x
+    sign[POINTS * 2 : POINTS * 5 : 3] = -1  # world x
+    sign[POINTS * 5 :] = -1  # handedness
+    return torch.where(flipped[:, None], rows * sign, rows)
+
+
 def augment(rows: torch.Tensor, generator: torch.Generator, degrees: float = 15.0, scale: float = 0.1,
             jitter: float = 0.03) -> torch.Tensor:  # fmt: skip
     """Each row rotated in the image plane by up to +-`degrees` (image and world points alike), scaled

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +41,16 @@ _COLOUR = ("RGB", "CMYK", "YCbCr", "LAB", "HSV")
 
 def read_grey(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
     """uint8 H x W greyscale pixels of an image file (a path, or the file's bytes named `name`)."""
+    return _read(source, name, grey_pixels)
+
+
+def read_image(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
+    """An image file's pixels with its colour kept: uint8 H x W x 3 RGB for a colour file, H x W for
+    a greyscale one (`image_pixels`). What the hand landmarker is shown: it was trained on colour."""
+    return _read(source, name, image_pixels)
+
+
+def _read(source: str | Path | bytes, name: str | None, pixels: Callable[[Image.Image, str], np.ndarray]) -> np.ndarray:
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     if isinstance(source, bytes):
         data = source
@@ -55,7 +66,7 @@ def read_grey(source: str | Path | bytes, name: str | None = None) -> np.ndarray
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
                 img.load()  # the first frame of a multi-frame file
-                return grey_pixels(img, label)
+                return pixels(img, label)
     except UnreadableImage:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
@@ -67,6 +78,24 @@ def read_grey(source: str | Path | bytes, name: str | None = None) -> np.ndarray
         raise UnreadableImage(f"{label}: not an image file Pillow knows ({len(data):,} bytes)") from None
     except Exception as e:  # Pillow raises many types for a damaged file (OSError for a truncated one)
         raise UnreadableImage(f"{label}: cannot read image ({type(e).__name__}: {e})") from None
+
+
+def image_pixels(img: Image.Image, name: str = "image") -> np.ndarray:
+    """uint8 H x W x 3 RGB pixels of an open colour image (transparency composited over black, as
+    `grey_pixels` does), or `grey_pixels` of a greyscale one. A colour file whose three channels are
+    equal everywhere is greyscale, and comes back as H x W: the greyscale route is for such images."""
+    img = ImageOps.exif_transpose(img) if img.getexif().get(0x0112, 1) != 1 else img
+    mode = img.mode
+    if mode in ("RGBA", "PA", "RGBa") or (mode in ("P", *_COLOUR) and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        rgb = np.asarray(Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB"))
+    elif mode == "P" or mode in _COLOUR:
+        rgb = np.asarray(img.convert("RGB"))
+    else:
+        return grey_pixels(img, name)
+    if (rgb[:, :, 0] == rgb[:, :, 1]).all() and (rgb[:, :, 1] == rgb[:, :, 2]).all():
+        return rgb[:, :, 0].copy()
+    return np.array(rgb, dtype=np.uint8)
 
 
 def grey_pixels(img: Image.Image, name: str = "image") -> np.ndarray:

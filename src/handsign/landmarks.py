@@ -1,5 +1,5 @@
 """Hand landmarks: MediaPipe's hand landmarker (a palm detector, then a 21-point hand model) run on
-the datasets' greyscale images, keyed by sample_id.
+the datasets' greyscale images, keyed by sample_id, and on any colour photograph in its colours.
 
 The detector was trained on colour photographs; a raw greyscale frame is mostly missed (about 14%
 of the real Fingers photos are found). Each dataset therefore says in params.yaml
@@ -132,17 +132,27 @@ class Detector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def detect(self, grey: np.ndarray) -> Hand:
-        """The hand in one uint8 H x W image, tried as each attempt says until one finds it."""
+    def detect(self, image: np.ndarray) -> Hand:
+        """The hand in one uint8 image, tried as each attempt says until one finds it: an H x W
+        greyscale image in the attempt's tint and gamma, an H x W x 3 RGB one in its own colours
+        (the detector was trained on colour photographs; making them grey loses most hands), each
+        attempt's size, margin and mirroring applied to both."""
         import mediapipe as mp
 
+        colour = image.ndim == 3
+        tried: set[tuple] = set()
         for k, attempt in enumerate(self.params.attempts):
-            rgb, scale, left, top = shown(grey[:, ::-1] if attempt.mirror else grey, attempt)
+            if colour:  # the tint and gamma are for greys: attempts that differ only there are one
+                geometry = (attempt.margin, attempt.size, attempt.mirror)
+                if geometry in tried:
+                    continue
+                tried.add(geometry)
+            rgb, scale, left, top = shown(image[:, ::-1] if attempt.mirror else image, attempt)
             with self._quiet_once():
                 result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
             if not result.hand_landmarks:
                 continue
-            h, w = grey.shape
+            h, w = image.shape[:2]
             side = rgb.shape[0]
             points, world, right, score = _hand(result)
             # From the padded, resized square back to 0..1 of the original image.
@@ -249,23 +259,29 @@ def _hand(result: object) -> tuple[np.ndarray, np.ndarray, int, float]:
     return points, world, int(hand.category_name == "Right"), float(hand.score)
 
 
-def shown(grey: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, int]:
-    """The RGB image the detector sees for `attempt`: resized, padded with the median grey by the
-    margin and then to a square (MediaPipe projects landmarks right only for square inputs),
-    tinted; with the scale applied and the left and top padding in pixels."""
+def shown(image: np.ndarray, attempt: Attempt) -> tuple[np.ndarray, float, int, int]:
+    """The RGB image the detector sees for `attempt`: resized, padded with the image's median
+    (grey, or colour per channel) by the margin and then to a square (MediaPipe projects landmarks
+    right only for square inputs), a greyscale image tinted; with the scale applied and the left
+    and top padding in pixels."""
     from PIL import Image
 
-    h, w = grey.shape
+    h, w = image.shape[:2]
     scale = attempt.size / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    resized = Image.fromarray(np.ascontiguousarray(grey)).resize(size, Image.BILINEAR)
+    resized = Image.fromarray(np.ascontiguousarray(image)).resize(size, Image.BILINEAR)
     margin = round(max(size) * attempt.margin)
     side = max(size) + 2 * margin
     left, top = (side - size[0]) // 2, (side - size[1]) // 2
-    counts = np.cumsum(resized.histogram())
-    median = int(np.searchsorted(counts, counts[-1] / 2))
-    canvas = Image.new("RGB", (side, side), tuple(c[median] for c in _channels(attempt)))
-    canvas.paste(tinted(resized, attempt), (left, top))
+    histograms = np.reshape(resized.histogram(), (-1, 256))  # one row per channel
+    counts = np.cumsum(histograms, axis=1)
+    median = [int(np.searchsorted(c, c[-1] / 2)) for c in counts]
+    if image.ndim == 3:
+        canvas = Image.new("RGB", (side, side), tuple(median))
+        canvas.paste(resized, (left, top))
+    else:
+        canvas = Image.new("RGB", (side, side), tuple(c[median[0]] for c in _channels(attempt)))
+        canvas.paste(tinted(resized, attempt), (left, top))
     return np.asarray(canvas), scale, left, top
 
 
@@ -299,17 +315,36 @@ def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: 
     """Landmarks of every uint8 N x 1 x S x S image, one detector per worker process. Images of a
     dataset whose frames are not square (`aspect` = width / height) are letterboxed: the detector
     sees the frame alone, and coordinates are relative to it."""
+    return _run(_Job(images, params, model, aspect), len(images), workers, progress)
+
+
+def detect_pictures(pictures: list[np.ndarray], params: LandmarkParams, model: Path, workers: int | None = None,
+                    progress: str = "") -> Landmarks:  # fmt: skip
+    """Landmarks of each uint8 picture as it is (any size; H x W x 3 colour or H x W grey), one
+    detector per worker process; coordinates relative to each picture."""
+    return _run(_Pictures(pictures, params, model), len(pictures), workers, progress)
+
+
+def _run(job: _Job | _Pictures, n: int, workers: int | None, progress: str) -> Landmarks:
     from tqdm import tqdm
 
-    n = len(images)
     out = Landmarks.empty(n)
-    job = _Job(images, params, model, aspect)
     with _pool(workers or os.cpu_count() or 1, job) as pool:
         rows = pool.map(_detect, _chunks(n, CHUNK))
         for start, found in tqdm(rows, total=-(-n // CHUNK), desc=progress or "landmarks", unit="batch", disable=None):
             for i, hand in enumerate(found, start):
                 out.put(i, hand)
     return out
+
+
+@dataclass
+class _Pictures:
+    pictures: list[np.ndarray]
+    params: LandmarkParams
+    model: Path
+
+    def frame(self, i: int) -> np.ndarray:
+        return self.pictures[i]
 
 
 @dataclass
@@ -332,10 +367,10 @@ class _Job:
         return square
 
 
-_worker: tuple[_Job, Detector] | None = None
+_worker: tuple[_Job | _Pictures, Detector] | None = None
 
 
-def _start(job: _Job) -> None:
+def _start(job: _Job | _Pictures) -> None:
     global _worker
     _worker = (job, Detector(job.params, job.model))
 
@@ -352,7 +387,7 @@ def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
         yield start, min(n, start + size)
 
 
-def _pool(n: int, job: _Job) -> Executor:
+def _pool(n: int, job: _Job | _Pictures) -> Executor:
     """Forked processes on Linux (each builds its own detector after the fork), threads elsewhere."""
     if sys.platform == "linux":
         return ProcessPoolExecutor(n, multiprocessing.get_context("fork"), _start, (job,))

@@ -113,6 +113,16 @@ class ExperimentPaths:
         return REPORTS / self.name / "per_class.json"
 
     @property
+    def external_metrics(self) -> Path:
+        """Accuracy and macro F1 on each external set of the experiment's dataset (handsign.external)."""
+        return REPORTS / self.name / "external.json"
+
+    @property
+    def external(self) -> Path:
+        """Per external set: per_class.json, predictions.csv, confusion_matrix.png; skipped.json."""
+        return REPORTS / self.name / "external"
+
+    @property
     def per_group(self) -> Path:
         """Test accuracy per subject (LeapGestRecog) or hand (Fingers)."""
         return REPORTS / self.name / "per_group.json"

@@ -13,7 +13,7 @@ import numpy as np
 
 from handsign.answers import labels
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
-from handsign.imagefile import UnreadableImage, read_grey
+from handsign.imagefile import UnreadableImage, read_image
 from handsign.inference import NO_HAND_LABEL
 from handsign.models import MLFLOW_SCHEMES
 from handsign.serving import Classifier, from_checkpoint, load_logged
@@ -99,7 +99,7 @@ def predict_files(classifier: Classifier | HandClassifier, files: list[Path]) ->
     images, kept, errors = [], [], {}
     for f in files:
         try:
-            images.append(read_grey(f))
+            images.append(read_image(f))  # in colour: a landmark model's detector needs it
             kept.append(f)
         except UnreadableImage as e:
             errors[str(f)] = str(e).removeprefix(f"{f}: ")

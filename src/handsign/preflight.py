@@ -52,3 +52,14 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
         if importlib.util.find_spec("mediapipe") is None:
             found.append("landmarks: mediapipe is not installed; `make install` installs it")
     return found
+
+
+def skipped_external_sets(params: Params, experiments: list[Experiment]) -> list[str]:
+    """One line per external set of these experiments' datasets that is absent: the external stage
+    records it as such and every model skips it (it is no reason to stop)."""
+    from handsign.external import absent_reason
+
+    root = repo_root()
+    datasets = {e.dataset for e in experiments}
+    return [f"external.{name}: {why}: skipped, its models are scored on the other sets"
+            for name, p in params.external.items() if p.dataset in datasets and (why := absent_reason(p, root))]  # fmt: skip

@@ -17,7 +17,7 @@ from PIL import Image
 
 from handsign.config import LandmarkParams, landmark_params_from_dict
 from handsign.datasets.base import to_square_array
-from handsign.imagefile import grey_pixels
+from handsign.imagefile import grey_pixels, image_pixels
 from handsign.models import Kind, kind_of
 
 if TYPE_CHECKING:
@@ -88,13 +88,21 @@ def saved(checkpoint: dict, path: Path, resize: str | None = None) -> Preprocess
     return Preprocessing(int(entry["image_size"]), entry["resize"], list(entry["class_names"]))
 
 
+def as_picture(image: Image.Image | np.ndarray) -> np.ndarray:
+    """One image with its colour kept (handsign.imagefile.image_pixels): uint8 H x W x 3 RGB, or
+    H x W where it is greyscale. Arrays as `as_grey` takes them."""
+    return image_pixels(_pil(image))
+
+
 def as_grey(image: Image.Image | np.ndarray) -> np.ndarray:
     """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as uint8
     H x W greyscale, read to grey as prepare reads files (handsign.imagefile)."""
+    return grey_pixels(_pil(image))
+
+
+def _pil(image: Image.Image | np.ndarray) -> Image.Image:
     if isinstance(image, np.ndarray):
         if image.dtype != np.uint8 or image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
             raise ValueError(f"expected a uint8 H x W or H x W x 1/3/4 array, got {image.dtype} {image.shape}")
         image = Image.fromarray(image if image.ndim == 2 or image.shape[2] > 1 else image[:, :, 0])
-    return grey_pixels(image)
-
-
+    return image

@@ -55,8 +55,10 @@ class Plan:
             up = self.direct.get(name, frozenset())
             nearest = {u for u in up if not any(u in self.upstream[v] for v in up if v != u)}  # waited on through no other
             last = next(iter(nearest)) if len(nearest) == 1 else None
-            if last is not None and chain_of[last][-1] == last and all(
-                name in self.upstream[other] for other in downstream[last] if other != name
+            if (
+                last is not None
+                and chain_of[last][-1] == last
+                and all(name in self.upstream[other] for other in downstream[last] if other != name)
             ):
                 chain_of[last].append(name)
                 chain_of[name] = chain_of[last]

@@ -21,7 +21,7 @@ from PIL import Image
 from torch import nn
 
 from handsign.answers import Probabilities, answer_table
-from handsign.imagefile import read_grey
+from handsign.imagefile import read_image
 from handsign.preprocessing import HandPreprocessing, Preprocessing, saved
 from handsign.tracking import CHECKPOINT_FILE, checkpoint_in
 
@@ -117,7 +117,8 @@ class ServedModel:
 
 def images_from_table(model_input: Any) -> list[np.ndarray]:
     """The served model's input, a table with an `image` column of base64-encoded files, as
-    greyscale pixels, read as prepare reads files; a bad row is named."""
+    pixels with their colour kept (a pixel model makes them grey as prepare does; a landmark model
+    shows the detector their colours); a bad row is named."""
     if "image" not in getattr(model_input, "columns", []):
         raise ValueError("expected a table with an `image` column of base64-encoded image files")
     images = []
@@ -126,7 +127,7 @@ def images_from_table(model_input: Any) -> list[np.ndarray]:
             data = base64.b64decode(text, validate=True)
         except (ValueError, TypeError):
             raise ValueError(f"row {i}: `image` is not base64 text") from None
-        images.append(read_grey(data, f"row {i}"))
+        images.append(read_image(data, f"row {i}"))
     return images
 
 

@@ -125,6 +125,14 @@ def random_affine(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return F.grid_sample(x, grid, padding_mode="border", align_corners=False)
 
 
+def mirror_images(x: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
+    """`share` of the images (N x C x H x W) mirrored left to right, drawn per sample."""
+    if share <= 0:
+        return x
+    flipped = (torch.rand(x.shape[0], generator=generator) < share).to(x.device)
+    return torch.where(flipped[:, None, None, None], x.flip(-1), x)
+
+
 def _add(sums: dict[str, float], loss: torch.Tensor, metric_sums: dict[str, float], n: int) -> None:
     sums["n"] = sums.get("n", 0) + n
     sums["loss"] = sums.get("loss", 0.0) + loss.item() * n
@@ -303,7 +311,8 @@ def fit(
     stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
     shift = handfeatures.augment if kind_of(t.model) is Kind.LANDMARKS else random_affine  # landmark rows or images
-    augment = (lambda x: shift(x, generator)) if t.augment else None
+    flip = handfeatures.mirror if kind_of(t.model) is Kind.LANDMARKS else mirror_images
+    augment = (lambda x: shift(flip(x, generator, t.mirror), generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
     best: dict[str, Any] = {"epoch": 0, "score": (-math.inf,), "model": None}

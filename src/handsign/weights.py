@@ -108,6 +108,7 @@ def download(pinned: Pinned, url: str | None = None, dest: Path | None = None, t
             raise RuntimeError(f"cannot download {url} ({e}); copy {pinned.name} into {dest.parent} instead") from None
         actual = sha256_of(tmp)
         if actual != pinned.sha256:
-            raise ValueError(f"{url} sent a file whose sha256 is {actual}, not the pinned {pinned.sha256}: "
-                             "refused, nothing written")
+            raise ValueError(
+                f"{url} sent a file whose sha256 is {actual}, not the pinned {pinned.sha256}: refused, nothing written"
+            )
     return dest

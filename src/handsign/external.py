@@ -1,0 +1,261 @@
+"""External test sets: does a model carry over? Labelled images from elsewhere (other people, other
+cameras), declared under `external:` in params.yaml, on which every classifier of their dataset is
+scored beside its own test split.
+
+The `external` stage (stages/external.py) writes each declared set once into
+`data/external/<dataset>/<set>/`: the images as they came (`images/<class>/...`, colour kept),
+`samples.csv` (file, class, label, width, height) and, where the dataset has `landmarks:` settings,
+the hand found in each image in its own colours (`landmarks.npz`), so that landmark models read
+points rather than run the detector again. A set whose files are absent is written as such
+(`set.json`: `absent`, with the reason) and skipped by every model, never a crash; a zip whose
+sha256 is not the one declared is refused. The evaluate stage then scores each classifier of the
+dataset on each present set (`score`): `reports/<experiment>/external.json` and
+`reports/<experiment>/external/<set>/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from handsign.config import ExternalSetParams, Params
+from handsign.datasets.images import SUFFIXES
+
+if TYPE_CHECKING:
+    from handsign.landmarks import Landmarks
+
+SET_FILE = "set.json"
+SAMPLES = "samples.csv"
+LANDMARKS = "landmarks.npz"
+IMAGES = "images"
+
+
+def root_folder() -> Path:
+    """data/external/, in the working copy the stage runs in (a `dvc exp run --temp` copy too)."""
+    from handsign import layout
+
+    return layout.DATA / "external"
+
+
+@dataclass(frozen=True)
+class ExternalSet:
+    """One set as the external stage wrote it."""
+
+    name: str
+    folder: Path
+    info: dict  # set.json: dataset, source, path, images; or absent: the reason
+    table: pd.DataFrame  # samples.csv; empty when absent
+
+    @property
+    def absent(self) -> str:
+        return self.info.get("absent", "")
+
+    def files(self) -> list[Path]:
+        return [self.folder / IMAGES / f for f in self.table["file"]]
+
+    def landmarks(self) -> Landmarks | None:
+        from handsign.landmarks import Landmarks
+
+        path = self.folder / LANDMARKS
+        return Landmarks.load(path) if path.exists() else None
+
+    @property
+    def aspects(self) -> np.ndarray:
+        return (self.table["width"] / self.table["height"]).to_numpy(np.float64)
+
+
+def sets_of(dataset: str) -> list[ExternalSet]:
+    """The external sets of `dataset` as the external stage wrote them, by name."""
+    folder = root_folder() / dataset
+    out = []
+    for set_file in sorted(folder.glob(f"*/{SET_FILE}")):
+        info = json.loads(set_file.read_text())
+        samples = set_file.parent / SAMPLES
+        table = pd.read_csv(samples, dtype={"file": str, "class": str}) if samples.exists() else pd.DataFrame()
+        out.append(ExternalSet(set_file.parent.name, set_file.parent, info, table))
+    return out
+
+
+def absent_reason(p: ExternalSetParams, repo: Path) -> str:
+    """Why a declared set cannot be read ("" when it can). A relative path is the repository's
+    (`handsign.layout.repo_root`: also from a `dvc exp run --temp` copy)."""
+    if p.source == "synthetic":
+        return ""
+    path = resolve(p.path, repo)
+    return "" if path.exists() else f"{p.path} does not exist"
+
+
+def resolve(path: str, repo: Path) -> Path:
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else repo / p
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def class_of(folder: str, class_names: list[str], classes: dict[str, str], where: str) -> str:
+    """The dataset's class a set's folder name stands for: `classes` maps it, else a class name
+    equal to it ignoring case."""
+    if folder in classes:
+        return classes[folder]
+    by_lower = {c.lower(): c for c in class_names}
+    if folder.lower() in by_lower:
+        return by_lower[folder.lower()]
+    raise ValueError(f"{where}: folder {folder!r} is no class of the dataset ({', '.join(class_names)}); "
+                     "map it under external.<set>.classes")  # fmt: skip
+
+
+def labelled_files(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(path inside the set, bytes) of every image file in a folder or zip laid out `<class>/<image>`
+    (at any depth: the class is the folder holding the image); hidden files and macOS forks skipped,
+    a zip entry whose name leaves the archive (`../`, `/...`) refused."""
+
+    def wanted(rel: PurePosixPath) -> bool:
+        return rel.suffix.lower() in SUFFIXES and not any(part.startswith((".", "__MACOSX")) for part in rel.parts)
+
+    if source.is_dir():
+        for f in sorted(source.rglob("*")):
+            rel = PurePosixPath(f.relative_to(source).as_posix())
+            if f.is_file() and wanted(rel) and len(rel.parts) >= 2:
+                yield str(rel), f.read_bytes()
+        return
+    with zipfile.ZipFile(source) as z:
+        for info in sorted(z.infolist(), key=lambda i: i.filename):
+            rel = PurePosixPath(info.filename)
+            if ".." in rel.parts or rel.is_absolute():
+                raise ValueError(f"{source}: {info.filename}: a path that leaves the archive; refused")
+            if not info.is_dir() and wanted(rel) and len(rel.parts) >= 2:
+                yield str(rel), z.read(info)
+
+
+def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: Path, landmarker: Path) -> dict:
+    """Build one set into `out` (which must not exist), its hands found with the `landmarker` file;
+    returns its set.json."""
+    from handsign.datasets import get_spec
+    from handsign.imagefile import read_image
+
+    out.mkdir(parents=True)
+    info: dict = {"dataset": p.dataset, "source": p.source}
+    reason = absent_reason(p, repo)
+    if reason:
+        info["absent"] = reason
+        _write_json(out / SET_FILE, info)
+        return info
+    class_names = list(get_spec(p.dataset).class_names)
+    if p.source == "synthetic":
+        from handsign.synth.othercamera import write_other_camera
+
+        source = out / "rendered"
+        write_other_camera(source, p.dataset, p.per_class, params.synthetic.seed)
+    else:
+        source = resolve(p.path, repo)
+        info["path"] = p.path
+        if source.is_file():
+            found = sha256_of(source)
+            if p.sha256 and found != p.sha256:
+                raise ValueError(f"external.{name}: {source} has sha256 {found}, params.yaml pins {p.sha256}: "
+                                 "a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
+            info["sha256"] = found
+    rows, pictures = [], []
+    for k, (rel, data) in enumerate(labelled_files(source)):
+        parts = PurePosixPath(rel).parts
+        cls = class_of(parts[-2], class_names, p.classes, f"{source}/{rel}")
+        picture = read_image(data, f"{source}/{rel}")
+        file = f"{cls}/{k:05d}_{parts[-1]}"
+        (out / IMAGES / cls).mkdir(parents=True, exist_ok=True)
+        (out / IMAGES / file).write_bytes(data)
+        rows.append({"file": file, "source_file": rel, "class": cls, "label": class_names.index(cls),
+                     "width": picture.shape[1], "height": picture.shape[0]})  # fmt: skip
+        pictures.append(picture)
+    if not rows:
+        raise ValueError(f"external.{name}: no image files laid out <class>/<image> in {source}")
+    if p.source == "synthetic":
+        shutil.rmtree(source)
+    pd.DataFrame(rows).to_csv(out / SAMPLES, index=False)
+    info["images"] = len(rows)
+    info["classes"] = sorted({r["class"] for r in rows}, key=class_names.index)
+    if p.dataset in params.landmarks:
+        from handsign.landmarks import detect_pictures
+
+        found = detect_pictures(pictures, params.landmarks[p.dataset], landmarker, progress=f"landmarks {name}")
+        found.save(out / LANDMARKS)
+        info["hand_found"] = round(float(found.found.mean()), 4)
+    _write_json(out / SET_FILE, info)
+    return info
+
+
+def _write_json(path: Path, value: dict) -> None:
+    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
+
+
+@dataclass
+class Scored:
+    """One model on one set."""
+
+    summary: dict[str, float]
+    per_class: dict[str, float]  # accuracy per class present in the set
+    predictions: pd.DataFrame  # file, actual, predicted
+    y_true: np.ndarray
+    y_pred: np.ndarray
+    class_names: list[str]
+
+
+def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files: list[str], landmark: bool) -> Scored:
+    """Accuracy, macro F1 over the classes the set holds, per-class accuracy and, for a landmark model,
+    how often a hand was found and the accuracy on those."""
+    from handsign.inference import hand_found_scores, names_of
+    from handsign.report import classification_metrics
+
+    summary, report = classification_metrics(y_true, y_pred, class_names)
+    present = [class_names[k] for k in np.unique(y_true)]
+    result = {
+        "accuracy": summary["accuracy"],
+        "f1_macro": float(np.mean([report[c]["f1-score"] for c in present])),
+        "n_test": summary["n_test"],
+    }
+    if landmark:
+        result.update(hand_found_scores(y_true, y_pred))
+    per_class = {c: report[c]["recall"] for c in present}
+    predictions = pd.DataFrame({"file": files, "actual": [class_names[i] for i in y_true],
+                                "predicted": names_of(class_names, y_pred)})  # fmt: skip
+    return Scored(result, per_class, predictions, y_true, y_pred, class_names)
+
+
+def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:
+    """Markdown: each classifier's accuracy on its own test split against each external set of its
+    dataset (a landmark model's share of hands found in brackets); `experiments` is (name, dataset)."""
+    lines = []
+    for dataset in dict.fromkeys(d for _, d in experiments):
+        rows = []
+        for name, d in experiments:
+            metrics, ext = reports / name / "metrics.json", reports / name / "external.json"
+            if d != dataset or not metrics.exists() or "accuracy" not in (m := json.loads(metrics.read_text())):
+                continue
+            rows.append((name, m["accuracy"], json.loads(ext.read_text()) if ext.exists() else {}))
+        sets = sorted({s for _, _, e in rows for s in e})
+        if not rows:
+            continue
+        lines += ["", f"| {dataset} | own test split | " + " | ".join(sets) + " |", "|---" * (len(sets) + 2) + "|"]
+        for name, acc, ext in rows:
+            cells = [_cell(ext[s]) if s in ext else "-" for s in sets]
+            lines.append(f"| `{name}` | {acc:.2%} | " + " | ".join(cells) + " |")
+    return "\n".join(lines).lstrip("\n")
+
+
+def _cell(summary: dict) -> str:
+    found = f" (hand {summary['hand_found']:.0%})" if "hand_found" in summary else ""
+    return f"{summary['accuracy']:.2%}{found}"

@@ -1,0 +1,37 @@
+"""external: every set of labelled images from elsewhere declared under `external:` in params.yaml
+(handsign/external.py), written into data/external/<dataset>/<set>/ with the hands found in each
+image in its own colours; a set whose files are absent is written as absent, with the reason, and
+skipped by the evaluate stages. Every dataset gets its folder, with or without sets: each evaluate
+depends on its dataset's, so a set added to one dataset rescores that dataset's models alone, and
+retrains nothing."""
+
+import json
+
+from handsign import layout, weights
+from handsign.atomic import atomic_path
+from handsign.config import load_params
+from handsign.external import root_folder, write_set
+from handsign.layout import repo_root
+from handsign.stage import run_stage
+
+
+def external() -> None:
+    params, repo = load_params(), repo_root()
+    landmarker = weights.verified(layout.landmarker(), weights.HAND_LANDMARKER)  # the landmarker stage's output
+    with atomic_path(root_folder()) as tmp:
+        tmp.mkdir()
+        for dataset in params.datasets:
+            folder = tmp / dataset
+            folder.mkdir()
+            declared = {}
+            for name, p in params.external.items():
+                if p.dataset == dataset:
+                    declared[name] = info = write_set(name, p, params, repo, folder / name, landmarker)
+                    said = f"absent: {info['absent']}; skipped" if "absent" in info else f"{info['images']} images"
+                    found = f", a hand in {info['hand_found']:.1%}" if "hand_found" in info else ""
+                    print(f"external: {name} ({dataset}): {said}{found}")
+            (folder / "sets.json").write_text(json.dumps(declared, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    run_stage("external", external)

@@ -1,0 +1,165 @@
+"""External test sets (does a model carry over?) and colour reaching the hand landmarker: how a set
+is read (any depth, a label map, case, `../` names, a pinned zip, an absent path), and that a
+colour photograph is shown to the detector in colour in every way a model is used. The stage and
+evaluate run end to end in tests/test_pipeline.py (a set added rescores without retraining)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import REPO, SHARED_DATA, SHARED_WEIGHTS
+from PIL import Image
+
+from handsign.config import ConfigError, ExternalSetParams, load_params, params_from_dict
+from handsign.external import carry_over_table, class_of, labelled_files, score, write_set
+from handsign.imagefile import read_image
+
+ASL = SHARED_DATA / "asl-letters-webcam.zip"
+needs_colour_photos = pytest.mark.skipif(
+    not ASL.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
+    reason=f"real colour photos absent: {ASL} and the hand landmarker are only present in the project's workplace",
+)
+
+
+def png(rgb: tuple[int, int, int], size: int = 24) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (size, size + 4), rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_a_set_is_read_by_class_folder_with_a_label_map(tmp_path):
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("mine/a/1.png", png((200, 150, 120)))
+        z.writestr("mine/b/2.png", png((90, 60, 40)))
+        z.writestr("mine/pointing/3.png", png((90, 60, 41)))
+        z.writestr("mine/y/4.jpeg", png((1, 2, 3)))
+        z.writestr("mine/__MACOSX/a/._1.png", b"resource fork")
+        z.writestr("loose.png", png((5, 5, 5)))  # no class folder
+    found = dict(labelled_files(archive))
+    assert sorted(found) == ["mine/a/1.png", "mine/b/2.png", "mine/pointing/3.png", "mine/y/4.jpeg"]
+    params = load_params()
+    p = ExternalSetParams(dataset="sign_mnist", path=str(archive), classes={"pointing": "D"})
+    out = tmp_path / "data" / "set"
+    info = write_set("mine", p, params, tmp_path, out, SHARED_WEIGHTS / "hand_landmarker.task")
+    table = pd.read_csv(out / "samples.csv")
+    # lower-case folders find their letters; a mapped folder its class; the label is the class's index
+    assert dict(zip(table["source_file"], table["class"], strict=True)) == {
+        "mine/y/4.jpeg": "Y", "mine/a/1.png": "A", "mine/b/2.png": "B", "mine/pointing/3.png": "D"}  # fmt: skip
+    assert table.set_index("class")["label"].to_dict() == {"A": 0, "B": 1, "D": 3, "Y": 23}
+    assert set(table["width"]) == {24} and set(table["height"]) == {28}
+    assert all((out / "images" / f).is_file() for f in table["file"])
+    assert info["images"] == 4 and "sha256" in info
+    assert read_image(out / "images" / table["file"][1]).shape == (28, 24, 3)  # colour kept
+    with zipfile.ZipFile(archive, "a") as z:
+        z.writestr("../evil/5.png", png((1, 2, 3)))
+    with pytest.raises(ValueError, match=r"mine.zip: ../evil/5.png: a path that leaves the archive"):
+        list(labelled_files(archive))
+
+
+def test_an_unknown_class_folder_is_named(tmp_path):
+    with pytest.raises(ValueError, match=r"folder 'thumbs_up' is no class .* external.<set>.classes"):
+        class_of("thumbs_up", ["A", "B"], {}, f"{tmp_path}/thumbs_up/1.png")
+
+
+def test_an_absent_set_is_recorded_and_a_changed_zip_refused(tmp_path):
+    params = load_params()
+    info = write_set("gone", ExternalSetParams(dataset="fingers", path="nowhere/photos.zip"), params, tmp_path,
+                     tmp_path / "gone", tmp_path / "no-landmarker")  # fmt: skip
+    assert info["absent"] == "nowhere/photos.zip does not exist"
+    assert json.loads((tmp_path / "gone" / "set.json").read_text())["absent"] == info["absent"]
+    archive = tmp_path / "photos.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("1/a.png", png((200, 150, 120)))
+    pinned = ExternalSetParams(dataset="fingers", path=str(archive), sha256="0" * 64)
+    with pytest.raises(ValueError, match="has sha256 [0-9a-f]{64}, params.yaml pins 0000"):
+        write_set("photos", pinned, params, tmp_path, tmp_path / "photos", tmp_path / "no-landmarker")
+
+
+def test_params_name_a_bad_external_set():
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+    for bad, message in (
+        ({"dataset": "nope", "path": "x"}, "external.s.dataset: 'nope' is not declared"),
+        ({"dataset": "fingers"}, "external.s.path: must name a folder or zip"),
+        ({"dataset": "fingers", "path": "x", "classes": {"six": "6"}}, r"external.s.classes: 6 are no class of fingers"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            params_from_dict({**committed, "external": {"s": bad}})
+
+
+def test_scores_count_only_the_classes_a_set_holds_and_a_missed_hand_as_an_error():
+    names = ["0", "1", "2", "3"]
+    y_true, y_pred = np.array([1, 1, 2, 2]), np.array([1, 1, 2, -1])  # -1: no hand found
+    s = score(y_true, y_pred, names, ["a", "b", "c", "d"], landmark=True)
+    assert s.summary["accuracy"] == 0.75 and s.summary["hand_found"] == 0.75 and s.summary["accuracy_hand_found"] == 1.0
+    assert s.per_class == {"1": 1.0, "2": 0.5}
+    assert s.summary["f1_macro"] == pytest.approx((1.0 + 2 / 3) / 2)  # classes 0 and 3 are not in the set
+    assert s.predictions["predicted"].tolist() == ["1", "1", "2", "no hand"]
+
+
+def test_the_carry_over_table_reads_reports(tmp_path):
+    for name, acc, ext in (("a_cnn", 0.99, {"webcam": {"accuracy": 0.05}}),
+                           ("a_landmarks", 0.6, {"webcam": {"accuracy": 0.4, "hand_found": 0.97}})):  # fmt: skip
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "metrics.json").write_text(json.dumps({"accuracy": acc}))
+        (tmp_path / name / "external.json").write_text(json.dumps(ext))
+    table = carry_over_table(tmp_path, [("a_cnn", "sign_mnist"), ("a_landmarks", "sign_mnist")])
+    assert "| `a_cnn` | 99.00% | 5.00% |" in table and "| `a_landmarks` | 60.00% | 40.00% (hand 97%) |" in table
+
+
+@needs_colour_photos
+def test_a_colour_photo_reaches_the_detector_in_colour(tmp_path):
+    """Real colour photos of letters: each way a landmark model is used (predict's file reading, the
+    served model's rows, the classifier's images) finds exactly the hands the detector finds in the
+    photos' own colours, not those it finds in their greys."""
+    from handsign.handclassifier import HandClassifier
+    from handsign.imagefile import read_grey
+    from handsign.landmarks import Detector, Landmarks, shown
+    from handsign.models import build_model
+    from handsign.predict import predict_files
+    from handsign.preprocessing import HandPreprocessing
+    from handsign.serving import ServedModel
+
+    with zipfile.ZipFile(ASL) as z:
+        names = [n for n in z.namelist() if n.endswith(".jpg")][::120][:6]
+        files = []
+        for n in names:
+            (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
+            (tmp_path / n).write_bytes(z.read(n))
+            files.append(tmp_path / n)
+    settings = load_params().landmark_settings("sign_mnist")
+    model = SHARED_WEIGHTS / "hand_landmarker.task"
+    rgb = read_image(files[0])
+    assert rgb.ndim == 3 and (shown(rgb, settings.attempts[0])[0][100:120, 100:120] != 0).any()
+    with Detector(settings, model) as detector:
+        colour = Landmarks.of([detector.detect(read_image(f)) for f in files])
+        grey = Landmarks.of([detector.detect(read_grey(f)) for f in files])
+    assert colour.found.sum() >= 5 and not np.allclose(colour.image[colour.found & grey.found],
+                                                       grey.image[colour.found & grey.found])  # fmt: skip
+    hands = HandClassifier(build_model("landmark_mlp", 2, 106, 106), HandPreprocessing(["A", "B"], settings), model)
+    expected = hands.classify(colour, np.ones(len(files)))
+    found, _ = hands.hands([Image.open(f) for f in files])
+    np.testing.assert_array_equal(found.image, colour.image)
+    np.testing.assert_allclose(predict_files(hands, files).probabilities, expected, atol=1e-6)
+    rows = pd.DataFrame({"image": [base64.b64encode(f.read_bytes()).decode() for f in files]})
+    np.testing.assert_allclose(ServedModel(hands).predict(rows)[["A", "B"]].to_numpy(), expected, atol=1e-6)
+
+
+@pytest.mark.skipif(not (SHARED_WEIGHTS / "hand_landmarker.task").exists(), reason="the hand landmarker is absent here")
+def test_check_names_an_absent_set_and_goes_on(monkeypatch):
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+
+    monkeypatch.chdir(REPO)
+    out = CliRunner().invoke(app, ["check", "fingers_cnn", "-S", "external.finger_count_digits.path=/nowhere/digits.zip"])
+    assert out.exit_code == 0, out.output
+    assert "external.finger_count_digits: /nowhere/digits.zip does not exist: skipped" in out.output
+    assert "asl_letters_webcam" not in out.output  # another dataset's set, and present
