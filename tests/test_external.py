@@ -86,7 +86,7 @@ def test_an_absent_set_is_recorded_and_a_changed_zip_refused(tmp_path):
 def test_params_name_a_bad_external_set():
     committed = yaml.safe_load((REPO / "params.yaml").read_text())
     for bad, message in (
-        ({"dataset": "nope", "path": "x"}, "external.s.dataset: 'nope' is not declared"),
+        ({"dataset": "nope", "path": "x"}, "external.s.dataset: 'nope' is no dataset handsign knows"),
         ({"dataset": "fingers"}, "external.s.path: must name a folder or zip"),
         ({"dataset": "fingers", "path": "x", "classes": {"six": "6"}}, r"external.s.classes: 6 are no class of fingers"),
     ):

@@ -47,6 +47,7 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     "landmark_crossval": {},
 }
 PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
+PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2}}
 
 
 MISSED = 5  # test images whose hand the detector is made to miss
@@ -79,11 +80,13 @@ def repo(tmp_path_factory):
             stage("split")(copy)
         stage("configure")()
         stage("train")("fingers_cnn")
+        if HAS_DETECTOR:  # the external sets' hands are found by the pinned landmarker
+            mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+            stage("landmarker")()
+            stage("external")()
         stage("evaluate")("fingers_cnn")
         stage("crossval")("leapgestrecog_cnn_loso")
         if HAS_DETECTOR:
-            mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
-            stage("landmarker")()
             stage("landmarks")("fingers")
             miss_hands(root / layout.landmarks("fingers"), MISSED)
             stage("train")("fingers_landmarks")
@@ -111,6 +114,15 @@ def test_configure_train_and_evaluate_score_the_experiment(repo):
     predictions = pd.read_csv(repo / layout.ExperimentPaths("fingers_cnn").predictions)
     assert len(predictions) == 24 and (predictions["actual"] == predictions["predicted"]).mean() == metrics["accuracy"]
     assert (repo / "mlflow.db").exists()
+    if HAS_DETECTOR:  # and on the renderer's other camera, beside its own test split
+        carried = json.loads((repo / layout.ExperimentPaths("fingers_cnn").external_metrics).read_text())
+        assert list(carried) == ["fingers_other_camera"] and carried["fingers_other_camera"]["n_test"] == 6 * 2
+        # `handsign score --external` on the set's folder reads it as the pipeline did
+        from handsign.score import score_external_folder
+
+        images = repo / "data/external/fingers/fingers_other_camera/images"
+        scored = score_external_folder(repo / layout.ExperimentPaths("fingers_cnn").model, images, {})
+        assert scored["accuracy"] == carried["fingers_other_camera"]["accuracy"] and scored["n_test"] == 12
 
 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")

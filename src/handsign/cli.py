@@ -73,15 +73,22 @@ def score(
     data: Path = typer.Argument(..., help="The dataset to score on: a Kaggle archive (.zip) or its unpacked folder."),
     dataset: str = typer.Option("sign_mnist", help="The format of DATA: sign_mnist | leapgestrecog | fingers"),
     split: str = typer.Option("test", help="Which official part of DATA to score: test | train | all"),
+    external: bool = typer.Option(False, "--external", help="DATA is a folder or zip of <class>/<image> files from "
+                                  "elsewhere (any size, colour or grey), as external: sets in params.yaml are."),  # fmt: skip
+    classes: list[str] = typer.Option([], "--class", help="folder=class where a folder's name is no class name (repeatable)."),
 ) -> None:
-    """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file).
-    A landmark model's images go through the hand landmarker first, with the settings it was trained with."""
+    """Score a trained checkpoint on another copy of a dataset (say, a synthetic model on the real test file),
+    or, with --external, on labelled images from elsewhere. A landmark model's images go through the hand
+    landmarker first, with the settings it was trained with; a colour image in colour."""
     import json
 
-    from handsign.score import score_checkpoint
+    from handsign.score import score_checkpoint, score_external_folder
 
     try:
-        summary = score_checkpoint(checkpoint, data, dataset, split)
+        if external:
+            summary = score_external_folder(checkpoint, data, dict(c.split("=", 1) for c in classes))
+        else:
+            summary = score_checkpoint(checkpoint, data, dataset, split)
     except (ValueError, FileNotFoundError, RuntimeError) as e:
         _fail(str(e))
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))

@@ -475,8 +475,8 @@ def _check(p: Params) -> None:
             if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
                 raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
     for name, ext in p.external.items():
-        if ext.dataset not in p.datasets:
-            raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is not declared under datasets:")
+        if ext.dataset not in DATASETS:  # declared or not under datasets: (a set of an undeclared one is not read)
+            raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is no dataset handsign knows ({', '.join(DATASETS)})")
         _one_of(f"external.{name}.source", ext.source, ("local", "synthetic"))
         if ext.source == "local" and not ext.path:
             raise ConfigError(f"external.{name}.path: must name a folder or zip of <class>/<image> files")

@@ -54,3 +54,27 @@ def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "t
             is_left = np.asarray(prepared.groups)[chosen] == "L"
             summary["accuracy_count_and_hand"] = float(((y_pred == y_true) & (left == is_left)).mean())
     return summary
+
+
+def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str]) -> dict:
+    """Accuracy, macro F1 over the classes present and per-class accuracy of `checkpoint` on a folder or
+    zip of `<class>/<image>` files from elsewhere (handsign.external's layout; `classes` maps folder
+    names to class names where they differ), each image used as `handsign predict` uses it."""
+    from handsign.external import class_of, labelled_files, score
+    from handsign.imagefile import read_image
+    from handsign.inference import NO_HAND
+    from handsign.serving import from_checkpoint
+
+    classifier = from_checkpoint(checkpoint)
+    names = classifier.preprocessing.class_names
+    pictures, labels, files = [], [], []
+    for rel, blob in labelled_files(data):
+        labels.append(names.index(class_of(Path(rel).parent.name, names, classes, f"{data}/{rel}")))
+        pictures.append(read_image(blob, f"{data}/{rel}"))
+        files.append(rel)
+    if not files:
+        raise ValueError(f"{data}: no image files laid out <class>/<image>")
+    probabilities = classifier.probabilities(pictures)
+    y_pred = np.where(probabilities.sum(1) > 0, probabilities.argmax(1), NO_HAND)  # a landmark model's zeros: no hand
+    scored = score(np.array(labels), y_pred, names, files, landmark=isinstance(classifier.preprocessing, HandPreprocessing))
+    return {**scored.summary, "per_class_accuracy": scored.per_class}
