@@ -132,7 +132,8 @@ def test_every_experiment_in_one_pipeline(repo_copy):
     for name in ("fingers_cnn", "fingers_resnet18_frozen", "fingers_landmarks"):
         carried = json.loads((repo / f"reports/{name}/external.json").read_text())
         assert sorted(carried) == ["fingers_other_camera", "my_counts"], carried
-        assert carried["fingers_other_camera"]["n_test"] == 12 and carried["my_counts"]["n_test"] == 3 * 10
+        own = len(list((repo.parent / "my_images").rglob("*.png")))
+        assert carried["fingers_other_camera"]["n_test"] == 12 and carried["my_counts"]["n_test"] == own > 0
         assert ("hand_found" in carried["my_counts"]) == (name == "fingers_landmarks")
         assert json.loads((repo / f"reports/{name}/external/skipped.json").read_text()) == {
             "missing": "nowhere/photos.zip does not exist"}  # fmt: skip

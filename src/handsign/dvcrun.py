@@ -13,6 +13,7 @@ are read and written as DVC does.
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -20,6 +21,9 @@ from pathlib import PurePath
 from typing import Any
 
 import yaml
+
+
+LINE_WIDTH = 80  # ruamel's best_width, which DVC keeps
 
 
 class LockDumper(yaml.CSafeDumper):
@@ -34,8 +38,24 @@ def load_lock(text: str, path: Any = None) -> Any:
 
 
 def dump_lock(data: Any, stream: Any) -> None:
-    """dvc.lock as DVC's ruamel dumper writes it: block style, keys in their order."""
-    yaml.dump(data, stream, Dumper=LockDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    """dvc.lock as DVC's ruamel dumper writes it: block style, keys in their order. ruamel moves a
+    plain value that would take its `key: value` line past 80 characters onto the next line (after
+    `key: `, two spaces deeper); that is done here too, and any other long line falls back to
+    DVC's own dumper, which is slower and always right."""
+    text = yaml.dump(data, Dumper=LockDumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    lines = []
+    for line in text.splitlines(keepends=True):
+        if len(line) - 1 > LINE_WIDTH:
+            long = re.fullmatch(r"( *)([\w.@/-]+): ([^\s'\"][^\s]*)\n", line)
+            if long is None:
+                from dvc.utils.serialize import _yaml
+
+                _yaml._dump(data, stream)
+                return
+            indent, key, value = long.groups()
+            line = f"{indent}{key}: \n{indent}  {value}\n"
+        lines.append(line)
+    stream.write("".join(lines))
 
 
 def main(argv: list[str]) -> int:
