@@ -22,7 +22,6 @@ from typing import Any
 
 import yaml
 
-
 LINE_WIDTH = 80  # ruamel's best_width, which DVC keeps
 
 
