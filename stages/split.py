@@ -2,12 +2,13 @@
 
 Each split file lists every sample; images found in two splits are listed and counted. The
 `loso` file holds one column per leave-one-subject-out fold (`fold_<subject>`) instead of one
-`split` column; every fold is checked as a subject split is.
+`split` column; every fold is checked as a subject split is. A combined split (data.<copy>.combined)
+is a strategy's file plus one training row per image of each external set it adds, with its source.
 """
 
 import pandas as pd
 
-from handsign import layout
+from handsign import external, layout
 from handsign.atomic import atomic_path, write_json
 from handsign.config import LOSO, load_params
 from handsign.datasets import PreparedStore
@@ -44,6 +45,7 @@ def split(copy: str) -> None:
     store = PreparedStore.load(layout.prepared(copy))
     hashes = content_hashes(store.images)
     summary = {}
+    tables = {}
     with atomic_path(layout.split_dir(copy)) as tmp:
         tmp.mkdir()
         for strategy in params.data[copy].splits:
@@ -60,6 +62,7 @@ def split(copy: str) -> None:
                 [cross_split_duplicates(fold.assign(content_hash=hashes)).assign(fold=name) for name, fold in folds.items()]
             )
             table.to_csv(tmp / f"{strategy}.csv", index=False)
+            tables[strategy] = table
             duplicates.to_csv(tmp / f"{strategy}_cross_split_duplicates.csv", index=False)
             if strategy == LOSO:  # the folds' sizes differ with the subjects'; the totals say it all
                 summary[strategy] = {
@@ -74,6 +77,18 @@ def split(copy: str) -> None:
             if len(duplicates):
                 n = summary[strategy]["cross_split_duplicate_images"]
                 print(f"split: warning: {n} images occur in more than one split; see {strategy}_cross_split_duplicates.csv")
+        for name, combined in params.data[copy].combined.items():
+            added, summary[name] = [], {"split": combined.split}
+            for set_name in combined.add:
+                rows = external.training_rows(params.data[copy].dataset, set_name)
+                summary[name][f"n_train_{set_name}"] = len(rows)
+                if rows.empty:
+                    print(f"split: warning: {copy} {name}: external set {set_name} is absent; it adds nothing")
+                added.append(rows)
+            table = pd.concat([tables[combined.split], *added], ignore_index=True)
+            table.to_csv(tmp / f"{name}.csv", index=False)
+            summary[name]["n_train"] = int((table["split"] == "train").sum())
+            print(f"split {copy} {name}: " + ", ".join(f"{k} {v}" for k, v in summary[name].items()))
     write_json(layout.split_summary(copy), summary)
 
 

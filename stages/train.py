@@ -10,8 +10,9 @@ import pandas as pd
 from handsign import distributed, layout, tracking
 from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
+from handsign.external import EXTERNAL_SOURCE
 from handsign.layout import repo_root
-from handsign.splitdata import load_split
+from handsign.splitdata import SplitData, load_split
 from handsign.stage import run_stage
 from handsign.tasks import task_for
 from handsign.train import data_fingerprint, fit, interrupted_state
@@ -38,7 +39,9 @@ def train(name: str) -> None:
     with atomic_path(paths.history) as tmp:
         pd.DataFrame(result.history).to_csv(tmp, index=False)
     best = result.history[result.best_epoch - 1]
+    sources = training_sources(data, exp.dataset)
     write_json(paths.train_summary, {
+        "train_samples": sources,  # per source: the dataset, and each external set a combined split adds
         "best_epoch": result.best_epoch,
         "best_val_loss": best["val_loss"],
         "best_val_score": task_for(exp.training.model).score(best)[0],
@@ -54,7 +57,8 @@ def train(name: str) -> None:
         "samples_in_two_processes": result.samples_in_two_processes,
     })  # fmt: skip
     write_json(paths.mlflow_run, {"run_id": run_id, "tracking_uri": tracking.tracking_uri(root), "device": result.device})
-    tracking.set_tags(root, run_id, {"device": result.device, "precision": result.precision})
+    tracking.set_tags(root, run_id, {"device": result.device, "precision": result.precision,
+                                     "train_sources": ", ".join(f"{k} ({v})" for k, v in sources.items())})  # fmt: skip
     seconds = result.train_seconds
     print(
         f"train: {name}: best epoch {result.best_epoch}, val loss {best['val_loss']:.4f}, {seconds:.0f}s "
@@ -63,6 +67,13 @@ def train(name: str) -> None:
     if procs.distributed:
         print(f"train: {procs.world_size} processes trained on {result.samples_per_process} samples each in the last epoch")
     print(f"train: MLflow run {run_id}")
+
+
+def training_sources(data: SplitData, dataset: str) -> dict[str, int]:
+    """Training samples per source: the dataset's own, and each external set's (group) in a combined split."""
+    train = data.table[data.column("split") == "train"]
+    added = train["source"].astype(str).str.startswith(EXTERNAL_SOURCE)
+    return {dataset: int((~added).sum()), **{str(k): int(v) for k, v in train[added].groupby("group").size().items()}}
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from conftest import REPO, SHARED_DATA, SHARED_WEIGHTS
 from PIL import Image
 
 from handsign.config import ConfigError, ExternalSetParams, load_params, params_from_dict
-from handsign.external import carry_over_table, class_of, labelled_files, score, write_set
+from handsign.external import carry_over_table, class_of, labelled_files, score, taken, write_set
 from handsign.imagefile import read_image
 
 ASL = SHARED_DATA / "asl-letters-webcam.zip"
@@ -91,7 +91,7 @@ def test_params_name_a_bad_external_set():
         ({"dataset": "fingers", "path": "x", "classes": {"six": "6"}}, r"external.s.classes: 6 are no class of fingers"),
     ):
         with pytest.raises(ConfigError, match=message):
-            params_from_dict({**committed, "external": {"s": bad}})
+            params_from_dict({**committed, "external": {**committed["external"], "s": bad}})
 
 
 def test_scores_count_only_the_classes_a_set_holds_and_a_missed_hand_as_an_error():
@@ -163,3 +163,12 @@ def test_check_names_an_absent_set_and_goes_on(monkeypatch):
     assert out.exit_code == 0, out.output
     assert "external.finger_count_digits: /nowhere/digits.zip does not exist: skipped" in out.output
     assert "asl_letters_webcam" not in out.output  # another dataset's set, and present
+
+
+def test_halves_are_taken_per_class_in_frame_order():
+    files = [(f"A/{n}.jpg", b"") for n in (10, 9, 1, 2, 11)] + [(f"B/{n}.jpg", b"") for n in (3, 4)]
+    first = [rel for rel, _ in taken(iter(files), "first_half")]
+    second = [rel for rel, _ in taken(iter(files), "second_half")]
+    assert sorted(first) == ["A/1.jpg", "A/2.jpg", "A/9.jpg", "B/3.jpg"]  # 9 before 10; the odd middle goes first
+    assert sorted(second) == ["A/10.jpg", "A/11.jpg", "B/4.jpg"]
+    assert len(taken(iter(files), "all")) == 7

@@ -34,12 +34,16 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     "datasets": {"fingers": {"source": "synthetic"}, "leapgestrecog": {"source": "synthetic"}},
     "synthetic": {"seed": 0, "per_class_train": 6, "per_class_test": 2, "subjects": 3, "frames_per_gesture": 3},
     "data": {
-        "fingers_64": {"dataset": "fingers", "image_size": 64, "splits": ["official"], "on_synthetic": {"image_size": 24}},
+        "fingers_64": {"dataset": "fingers", "image_size": 64, "splits": ["official"], "on_synthetic": {"image_size": 24},
+                       "combined": {"official_more": {"split": "official", "add": ["fingers_other_camera"]}}},
         "leapgestrecog_24": {"dataset": "leapgestrecog", "image_size": 24, "splits": ["subject", "loso"]},
     },
     "epochs": 2,
     "batch_size": 16,
-    "experiments": {"fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"}},
+    "experiments": {
+        "fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"},
+        "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small"},
+    },
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "model": "cnn_small"}},
     "landmark_experiments": {
         "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"}
@@ -75,16 +79,19 @@ def repo(tmp_path_factory):
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         for dataset in ("fingers", "leapgestrecog"):
             stage("download")(dataset)
+        if HAS_DETECTOR:  # the external sets' hands are found by the pinned landmarker
+            mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+            stage("landmarker")()
+            stage("external")()
         for copy in ("fingers_64", "leapgestrecog_24"):
             stage("prepare")(copy)
             stage("split")(copy)
         stage("configure")()
         stage("train")("fingers_cnn")
-        if HAS_DETECTOR:  # the external sets' hands are found by the pinned landmarker
-            mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
-            stage("landmarker")()
-            stage("external")()
         stage("evaluate")("fingers_cnn")
+        if HAS_DETECTOR:  # more than one source: the official split plus the other camera's photos
+            stage("train")("fingers_cnn_more")
+            stage("evaluate")("fingers_cnn_more")
         stage("crossval")("leapgestrecog_cnn_loso")
         if HAS_DETECTOR:
             stage("landmarks")("fingers")
@@ -123,6 +130,20 @@ def test_configure_train_and_evaluate_score_the_experiment(repo):
         images = repo / "data/external/fingers/fingers_other_camera/images"
         scored = score_external_folder(repo / layout.ExperimentPaths("fingers_cnn").model, images, {})
         assert scored["accuracy"] == carried["fingers_other_camera"]["accuracy"] and scored["n_test"] == 12
+
+
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_a_combined_split_trains_on_both_sources_and_tests_on_the_official_test_folder(repo):
+    split = pd.read_csv(repo / layout.split_dir("fingers_64") / "official_more.csv", dtype={"group": str, "class_name": str})
+    official = pd.read_csv(repo / layout.split_dir("fingers_64") / "official.csv", dtype={"group": str, "class_name": str})
+    added = split[split["source"].str.startswith("external:fingers_other_camera/")]
+    assert len(added) == 6 * 2 and set(added["split"]) == {"train"} and (added["sample_id"] < 0).all()
+    assert set(added["class_name"]) == {"0", "1", "2", "3", "4", "5"} and set(added["group"]) == {"fingers_other_camera"}
+    pd.testing.assert_frame_equal(split.iloc[: len(official)], official)  # the official rows as they are
+    summary = json.loads((repo / layout.ExperimentPaths("fingers_cnn_more").train_summary).read_text())
+    assert summary["train_samples"] == {"fingers": int((official["split"] == "train").sum()), "fingers_other_camera": 12}
+    metrics = json.loads((repo / layout.ExperimentPaths("fingers_cnn_more").metrics).read_text())
+    assert metrics["n_test"] == 24  # the official test folder alone
 
 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")

@@ -22,6 +22,7 @@ import yaml
 
 SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
+TAKES = ("all", "first_half", "second_half")  # which of each class's images an external set takes
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -64,6 +65,9 @@ class ExternalSetParams:
     sha256: str = ""
     classes: dict[str, str] = field(default_factory=dict)
     per_class: int = 10
+    # Which of each class's images: all, or the first or second half in the order of the numbers in
+    # their file names (a video's frames: consecutive frames are near-copies, so never at random).
+    take: str = "all"
 
 
 class ConfigError(ValueError):
@@ -92,6 +96,17 @@ class DatasetParams:
 
 
 @dataclass(frozen=True)
+class CombinedSplit:
+    """`data.<copy>.combined.<name>`: more than one source for the experiments that name it as their
+    split: the `split` strategy's file as it is, plus every image of the external sets in `add`
+    (their own split rule: `external.<set>.take`), all of them for training. Its file lists every
+    sample with its source; an absent set adds nothing, and the split stage says so."""
+
+    split: str
+    add: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DataCopyParams:
     """One prepared copy (a dataset at an image size) and the splits made of it. `resize` says how a
     non-square frame becomes square: stretch (what the published pipelines did), letterbox (pad
@@ -104,6 +119,7 @@ class DataCopyParams:
     # On the synthetic source only (the CPU demo): `image_size` to prepare at instead (absent keeps
     # image_size). The copy keeps its name, so experiments and real data (always image_size) are unchanged.
     on_synthetic: dict[str, int] = field(default_factory=dict)
+    combined: dict[str, CombinedSplit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -318,8 +334,9 @@ class Params(TrainingDefaults):
         copy = data_copy_name(dataset, image_size)
         if copy not in self.data:
             raise ConfigError(f"{where}: no prepared copy {copy!r} under data: (dataset {dataset}, image_size {image_size})")
-        if split not in self.data[copy].splits:
-            raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits ({', '.join(self.data[copy].splits)})")
+        known = (*self.data[copy].splits, *self.data[copy].combined)
+        if split not in known:
+            raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits or .combined ({', '.join(known)})")
         exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training)
         _check_training(exp.training, f"{where}.")
         return exp
@@ -466,6 +483,13 @@ def _check(p: Params) -> None:
             raise ConfigError(f"data.{name}.on_synthetic.image_size: must be at least 1, got {copy.on_synthetic['image_size']}")
         for strategy in copy.splits:
             _one_of(f"data.{name}.splits", strategy, SPLIT_STRATEGIES)
+        for combined, c in copy.combined.items():
+            where = f"data.{name}.combined.{combined}"
+            if combined in SPLIT_STRATEGIES or c.split not in copy.splits or c.split == LOSO:
+                raise ConfigError(f"{where}: a new name, and split one of data.{name}.splits but loso ({', '.join(copy.splits)})")
+            for added in c.add:
+                if added not in p.external or p.external[added].dataset != copy.dataset:
+                    raise ConfigError(f"{where}.add: {added!r} is no external set of {copy.dataset} (external: in params.yaml)")
     for name, lm in p.landmarks.items():
         if name not in p.datasets:
             raise ConfigError(f"landmarks.{name}: {name!r} is not declared under datasets:")
@@ -478,6 +502,7 @@ def _check(p: Params) -> None:
         if ext.dataset not in DATASETS:  # declared or not under datasets: (a set of an undeclared one is not read)
             raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is no dataset handsign knows ({', '.join(DATASETS)})")
         _one_of(f"external.{name}.source", ext.source, ("local", "synthetic"))
+        _one_of(f"external.{name}.take", ext.take, TAKES)
         if ext.source == "local" and not ext.path:
             raise ConfigError(f"external.{name}.path: must name a folder or zip of <class>/<image> files")
         if ext.per_class < 1:

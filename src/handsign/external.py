@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -142,6 +143,29 @@ def labelled_files(source: Path) -> Iterator[tuple[str, bytes]]:
                 yield str(rel), z.read(info)
 
 
+def taken(files: Iterator[tuple[str, bytes]], take: str) -> list[tuple[str, bytes]]:
+    """All of `files`, or the first or second half of each class folder's, in the order of the numbers
+    in the file names (frame 9 before frame 10; a class with an odd count gives its middle file to
+    the first half)."""
+    files = list(files)
+    if take == "all":
+        return files
+
+    def frame_order(rel: str) -> tuple:
+        name = PurePosixPath(rel).name
+        return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name))
+
+    by_class: dict[str, list[tuple[str, bytes]]] = {}
+    for item in files:
+        by_class.setdefault(str(PurePosixPath(item[0]).parent), []).append(item)
+    out = []
+    for items in by_class.values():
+        items.sort(key=lambda item: frame_order(item[0]))
+        middle = (len(items) + 1) // 2
+        out += items[:middle] if take == "first_half" else items[middle:]
+    return sorted(out, key=lambda item: item[0])
+
+
 def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: Path, landmarker: Path) -> dict:
     """Build one set into `out` (which must not exist), its hands found with the `landmarker` file;
     returns its set.json."""
@@ -149,7 +173,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
     from handsign.imagefile import read_image
 
     out.mkdir(parents=True)
-    info: dict = {"dataset": p.dataset, "source": p.source}
+    info: dict = {"dataset": p.dataset, "source": p.source, "take": p.take}
     reason = absent_reason(p, repo)
     if reason:
         info["absent"] = reason
@@ -171,7 +195,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
                                  "a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
             info["sha256"] = found
     rows, pictures = [], []
-    for k, (rel, data) in enumerate(labelled_files(source)):
+    for k, (rel, data) in enumerate(taken(labelled_files(source), p.take)):
         parts = PurePosixPath(rel).parts
         cls = class_of(parts[-2], class_names, p.classes, f"{source}/{rel}")
         picture = read_image(data, f"{source}/{rel}")
@@ -259,3 +283,55 @@ def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:
 def _cell(summary: dict) -> str:
     found = f" (hand {summary['hand_found']:.0%})" if "hand_found" in summary else ""
     return f"{summary['accuracy']:.2%}{found}"
+
+
+EXTERNAL_SOURCE = "external:"  # a split file's `source` of an external set's image: external:<set>/<file>
+
+
+def training_rows(dataset: str, name: str) -> pd.DataFrame:
+    """Split-file rows (all `train`) of the external set `name`'s images, for a combined split:
+    negative sample ids (the prepared copy's are 0 and up), the source naming the set and file, the
+    set as the group, the file's content hash. Empty when the set is absent."""
+    s = next((s for s in sets_of(dataset) if s.name == name), None)
+    if s is None or s.absent:
+        return pd.DataFrame()
+    files = s.files()
+    return pd.DataFrame({
+        "sample_id": -1 - np.arange(len(files)),
+        "source": [f"{EXTERNAL_SOURCE}{name}/{f}" for f in s.table["file"]],
+        "label": s.table["label"].to_numpy(),
+        "class_name": s.table["class"].to_numpy(),
+        "group": name,
+        "official_split": "",
+        "split": "train",
+        "content_hash": [hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files],
+    })  # fmt: skip
+
+
+def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: str, landmark: bool) -> np.ndarray:
+    """The model inputs of a combined split's external rows (`training_rows`), in their order: each
+    image made grey and square as the prepared copy's were, or, for a landmark model, its hand's
+    row of handsign.handfeatures as the external stage found it (in colour)."""
+    from handsign import handfeatures
+    from handsign.datasets.base import to_square_array
+    from handsign.imagefile import read_grey
+
+    sets = {s.name: s for s in sets_of(dataset)}
+    rows: dict[str, np.ndarray] = {}  # a set's landmark rows, computed once
+    out = []
+    for source in table["source"]:
+        name, file = source.removeprefix(EXTERNAL_SOURCE).split("/", 1)
+        if name not in sets or sets[name].absent:
+            raise FileNotFoundError(f"external set {name} is not in {root_folder() / dataset}: run the external stage")
+        s = sets[name]
+        row = s.table.index[s.table["file"] == file][0]
+        if landmark:
+            if name not in rows:
+                found = s.landmarks()
+                if found is None:
+                    raise FileNotFoundError(f"{s.folder}: no hands were found in it (no landmarks.{dataset} settings)")
+                rows[name] = handfeatures.features(found, s.aspects)
+            out.append(rows[name][row])
+        else:
+            out.append(to_square_array(read_grey(s.folder / IMAGES / file), image_size, resize)[None])
+    return np.stack(out)

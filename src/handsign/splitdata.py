@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from handsign import layout
+from handsign import external, layout
 from handsign.config import Experiment, landmark_params_from_dict
 from handsign.datasets import PreparedStore
 from handsign.models import Kind, kind_of
@@ -55,7 +55,19 @@ def load_split(exp: Experiment) -> SplitData:
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""
         raise FileNotFoundError(f"{split_file} is missing: {hint}run the split stage (dvc repro split@{exp.data_copy})")
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str, "official_split": str, "source": str})
-    return SplitData(store, join_on_sample_id(store.samples, table, split_file), split_file)
+    added = table["source"].str.startswith(external.EXTERNAL_SOURCE)
+    table, extra = table[~added].reset_index(drop=True), table[added].reset_index(drop=True)
+    joined = join_on_sample_id(store.samples, table, split_file)
+    if extra.empty:
+        return SplitData(store, joined, split_file)
+    # A combined split: the external sets' images join the prepared copy's, for training only.
+    landmark = store.landmarks is not None
+    size = store.images.shape[-1]
+    images = external.training_images(extra, exp.dataset, size, store.resize, landmark).astype(store.images.dtype)
+    samples = pd.concat([store.samples, extra[[c for c in store.samples.columns if c in extra.columns]]], ignore_index=True)
+    store = PreparedStore(np.concatenate([np.asarray(store.images), images]), samples, store.class_names, store.resize,
+                          store.landmarks)  # fmt: skip
+    return SplitData(store, pd.concat([joined, extra], ignore_index=True), split_file)
 
 
 def landmark_store(store: PreparedStore, dataset: str) -> PreparedStore:
