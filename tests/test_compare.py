@@ -11,7 +11,7 @@ from handsign import layout
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
-def commit(repo, message, metrics, lr, source="synthetic"):
+def commit(repo, message, metrics, lr, source="synthetic", external=None):
     (repo / "params.yaml").write_text(yaml.safe_dump({"lr": lr, "epochs": 3}))
     for exp, values in metrics.items():
         folder = repo / "reports" / exp
@@ -22,9 +22,12 @@ def commit(repo, message, metrics, lr, source="synthetic"):
         config.write_text(json.dumps({"name": exp, "source": source}))
         for figure in ("training_curves.png", "confusion_matrix.png"):
             (folder / "figures" / figure).write_bytes(PNG + f"{exp} {figure} {message}".encode())
+    for exp, sets in (external or {}).items():  # accuracy on external sets: reports/<exp>/external.json
+        (repo / "reports" / exp / "external.json").write_text(json.dumps(sets))
     (repo / "dvc.yaml").write_text(yaml.safe_dump({
         "params": ["params.yaml"],
-        "metrics": [f"reports/{exp}/metrics.json" for exp in sorted(metrics)],
+        "metrics": [f"reports/{exp}/metrics.json" for exp in sorted(metrics)]
+        + [f"reports/{exp}/external.json" for exp in sorted(external or {})],
     }))  # fmt: skip
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", message], repo)
@@ -46,9 +49,11 @@ def test_diff_tables_every_experiment_the_params_and_both_sides_figures(tmp_path
     run(["git", "config", "user.email", "t@handsign.invalid"], repo)
     run(["git", "config", "user.name", "t"], repo)
     run([str(BIN / "dvc"), "init", "-q"], repo)
-    commit(repo, "base", {"a": {"accuracy": 0.5, "f1_macro": 0.4}, "b": {"accuracy": 0.8, "f1_macro": 0.7}}, lr=0.1)
+    commit(repo, "base", {"a": {"accuracy": 0.5, "f1_macro": 0.4}, "b": {"accuracy": 0.8, "f1_macro": 0.7}}, lr=0.1,
+           external={"a": {"webcam": {"accuracy": 0.1, "f1_macro": 0.05}}})  # fmt: skip
     commit(repo, "head", {"a": {"accuracy": 0.75, "f1_macro": 0.7}, "b": {"accuracy": 0.8, "f1_macro": 0.7},
-                          "c": {"accuracy": 0.9, "f1_macro": 0.85}}, lr=0.01)  # fmt: skip
+                          "c": {"accuracy": 0.9, "f1_macro": 0.85}}, lr=0.01,
+           external={"a": {"webcam": {"accuracy": 0.4, "f1_macro": 0.3}}})  # fmt: skip
 
     cmd = [
         str(BIN / "handsign"),
@@ -71,6 +76,9 @@ def test_diff_tables_every_experiment_the_params_and_both_sides_figures(tmp_path
     assert rows["b"] == ["0.8000", "0.8000", "0", "0.7000", "0.7000", "0"]
     assert rows["c"] == ["-", "0.9000", "new", "-", "0.8500", "new"]
     assert "| `lr` | 0.1000 | 0.0100 |" in md and "`epochs`" not in md  # only what changed
+    # Does it carry over: each experiment's accuracy on its external sets, base against head.
+    assert "### Does it carry over?" in md and "| `a` | webcam | 0.1000 | 0.4000 | +0.3000 |" in md
+    assert "| `a` | external: webcam.f1_macro | 0.0500 | 0.3000 | +0.2500 |" in md
     assert "Data source: **synthetic** on both sides." in md
     # Both sides' figures, as committed, beside the report and linked under the published prefix.
     assert (repo / "pr/a/base_training_curves.png").read_bytes() == PNG + b"a training_curves.png base"
