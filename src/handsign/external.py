@@ -192,7 +192,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
             found = sha256_of(source)
             if p.sha256 and found != p.sha256:
                 raise ValueError(f"external.{name}: {source} has sha256 {found}, params.yaml pins {p.sha256}: "
-                                 "a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
+                                 f"a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
             info["sha256"] = found
     rows, pictures = [], []
     for k, (rel, data) in enumerate(taken(labelled_files(source), p.take)):
