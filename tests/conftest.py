@@ -30,6 +30,18 @@ def no_tracking_uri_leaks() -> Iterator[None]:
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
+def without_external_sets(params: dict) -> dict:
+    """The committed params (as loaded YAML) without external sets and the combined splits and
+    experiments that train on them: for tests of other things, which then need no detection of
+    those photos (tests/test_external.py and tests/test_pipeline.py cover them)."""
+    params["external"] = {}
+    for copy in params["data"].values():
+        combined = copy.pop("combined", {})
+        for section in ("experiments", "landmark_experiments"):
+            params[section] = {k: v for k, v in params[section].items() if v.get("split") not in combined}
+    return params
+
+
 def needs_real_sign_mnist() -> pytest.MarkDecorator:
     return pytest.mark.skipif(
         not SIGN_MNIST_ZIP.exists(), reason=f"real data absent: {SIGN_MNIST_ZIP} is only present in the project's workplace"

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, REPO, run
+from conftest import BIN, REPO, run, without_external_sets
 from PIL import Image
 
 DVC = str(BIN / "dvc")
@@ -47,8 +47,7 @@ def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy):
                 Image.fromarray(pixels).save(crops / gesture / f"{subject}_{n}.png")
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["datasets"]["subject_folders"] = {"source": "local", "local_path": str(crops)}
-    params["external"] = {}  # (the external sets, which every evaluate depends on, have their own tests)
-    params["data"]["sign_mnist_28"].pop("combined")
+    without_external_sets(params)  # (which every evaluate depends on; they have their own tests)
     params["data"]["subject_folders_32"] = {"dataset": "subject_folders", "image_size": 32, "splits": ["subject"]}
     params["experiments"]["subject_folders_cnn"] = {
         "dataset": "subject_folders", "image_size": 32, "split": "subject", "model": "cnn_small", "epochs": 2,

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, SIGN_MNIST_ZIP, needs_real_sign_mnist, run
+from conftest import BIN, SIGN_MNIST_ZIP, needs_real_sign_mnist, run, without_external_sets
 
 MD5 = {
     "sign_mnist_train.csv": "261dcaf233fc72e21bd024852c644e55",
@@ -21,8 +21,7 @@ def test_real_archive_through_the_pipeline(repo_copy):
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["datasets"]["sign_mnist"].update(source="local", local_path=str(SIGN_MNIST_ZIP))
     params["experiments"]["sign_mnist_seed"].update(epochs=1, lr=0.02, momentum=0.9)  # quick, not the published recipe
-    params["external"] = {}  # the external sets have their own tests (test_external.py, test_pipeline.py)
-    params["data"]["sign_mnist_28"].pop("combined")
+    without_external_sets(params)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run([str(BIN / "dvc"), "repro", "evaluate@sign_mnist_seed"], repo)
 
