@@ -18,6 +18,7 @@ from handsign.stage import run_stage
 def external() -> None:
     params, repo = load_params(), repo_root()
     landmarker = weights.verified(layout.landmarker(), weights.HAND_LANDMARKER)  # the landmarker stage's output
+    seen: dict = {}  # hands found, by file content and settings: a set's halves are not detected again
     with atomic_path(root_folder()) as tmp:
         tmp.mkdir()
         for dataset in params.datasets:
@@ -26,7 +27,7 @@ def external() -> None:
             declared = {}
             for name, p in params.external.items():
                 if p.dataset == dataset:
-                    declared[name] = info = write_set(name, p, params, repo, folder / name, landmarker)
+                    declared[name] = info = write_set(name, p, params, repo, folder / name, landmarker, seen)
                     said = f"absent: {info['absent']}; skipped" if "absent" in info else f"{info['images']} images"
                     found = f", a hand in {info['hand_found']:.1%}" if "hand_found" in info else ""
                     print(f"external: {name} ({dataset}): {said}{found}")

@@ -32,7 +32,8 @@ from handsign.config import ExternalSetParams, Params
 from handsign.datasets.images import SUFFIXES
 
 if TYPE_CHECKING:
-    from handsign.landmarks import Landmarks
+    from handsign.config import LandmarkParams
+    from handsign.landmarks import Hand, Landmarks
 
 SET_FILE = "set.json"
 SAMPLES = "samples.csv"
@@ -166,9 +167,11 @@ def taken(files: Iterator[tuple[str, bytes]], take: str) -> list[tuple[str, byte
     return sorted(out, key=lambda item: item[0])
 
 
-def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: Path, landmarker: Path) -> dict:
+def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: Path, landmarker: Path,
+              seen: dict | None = None) -> dict:  # fmt: skip
     """Build one set into `out` (which must not exist), its hands found with the `landmarker` file;
-    returns its set.json."""
+    returns its set.json. `seen` carries the hands already found in the same files with the same
+    settings (two halves of one set and the whole of it are detected once)."""
     from handsign.datasets import get_spec
     from handsign.imagefile import read_image
 
@@ -194,7 +197,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
                 raise ValueError(f"external.{name}: {source} has sha256 {found}, params.yaml pins {p.sha256}: "
                                  f"a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
             info["sha256"] = found
-    rows, pictures = [], []
+    rows, pictures, digests = [], [], []
     for k, (rel, data) in enumerate(taken(labelled_files(source), p.take)):
         parts = PurePosixPath(rel).parts
         cls = class_of(parts[-2], class_names, p.classes, f"{source}/{rel}")
@@ -205,6 +208,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
         rows.append({"file": file, "source_file": rel, "class": cls, "label": class_names.index(cls),
                      "width": picture.shape[1], "height": picture.shape[0]})  # fmt: skip
         pictures.append(picture)
+        digests.append(hashlib.sha256(data).hexdigest())
     if not rows:
         raise ValueError(f"external.{name}: no image files laid out <class>/<image> in {source}")
     if p.source == "synthetic":
@@ -213,13 +217,35 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
     info["images"] = len(rows)
     info["classes"] = sorted({r["class"] for r in rows}, key=class_names.index)
     if p.dataset in params.landmarks:
-        from handsign.landmarks import detect_pictures
-
-        found = detect_pictures(pictures, params.landmarks[p.dataset], landmarker, progress=f"landmarks {name}")
+        found = hands_in(pictures, digests, params.landmarks[p.dataset], landmarker, name, seen)
         found.save(out / LANDMARKS)
         info["hand_found"] = round(float(found.found.mean()), 4)
     _write_json(out / SET_FILE, info)
     return info
+
+
+def hands_in(pictures: list[np.ndarray], digests: list[str], settings: LandmarkParams, landmarker: Path, name: str,
+             seen: dict | None) -> Landmarks:  # fmt: skip
+    """The hand in each picture, detected once per file's bytes and settings across the sets of one run."""
+    from handsign.landmarks import Landmarks, detect_pictures
+
+    seen = {} if seen is None else seen
+    keys = [(d, settings) for d in digests]
+    todo = [i for i, k in enumerate(keys) if k not in seen]
+    if todo:
+        found = detect_pictures([pictures[i] for i in todo], settings, landmarker, progress=f"landmarks {name}")
+        for j, i in enumerate(todo):
+            seen[keys[i]] = _row(found, j)
+    out = Landmarks.empty(len(pictures))
+    for i, k in enumerate(keys):
+        out.put(i, seen[k])
+    return out
+
+
+def _row(found: Landmarks, j: int) -> Hand:
+    from handsign.landmarks import Hand
+
+    return Hand(found.image[j], found.world[j], int(found.right[j]), float(found.score[j]), int(found.attempt[j]))
 
 
 def _write_json(path: Path, value: dict) -> None:
