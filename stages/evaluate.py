@@ -104,6 +104,7 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
     from handsign.preprocessing import saved
 
     names = checkpoint["class_names"]
+    prep = None if landmark else saved(checkpoint, path)
     scored, skipped = {}, {}
     for s in external.sets_of(exp.dataset):
         if s.absent:
@@ -116,7 +117,6 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
                 continue
             rows = handfeatures.features(found, s.aspects)
         else:
-            prep = saved(checkpoint, path)
             rows = np.stack([prep.array(read_grey(f)) for f in s.files()])
         y_true = s.table["label"].to_numpy()
         y_pred = predict(model, rows, np.arange(len(rows)))

@@ -71,3 +71,28 @@ def test_augmentation_turns_scales_and_jitters_each_hand_its_own_way():
     assert ratio.min() >= 0.9 - 1e-5 and ratio.max() <= 1.1 + 1e-5 and ratio.std() > 0.01
     jittered = handfeatures.augment(rows, torch.Generator().manual_seed(0), degrees=0, scale=0.0, jitter=0.03)
     assert (jittered[:, :-1] - rows[:, :-1]).std() == pytest.approx(0.03, rel=0.1)
+
+
+def test_a_mirrored_row_is_the_row_of_the_mirrored_hand():
+    """handfeatures.mirror on a row equals the features of the same hand mirrored in the image (x -> 1 - x,
+    world x negated, the other hand): what the `mirror` training key shows the model."""
+    found = hands()
+    mirrored = hands()
+    mirrored.image[..., 0] = 1 - mirrored.image[..., 0]
+    mirrored.world[..., 0] = -mirrored.world[..., 0]
+    mirrored.right = 1 - mirrored.right
+    rows = torch.from_numpy(handfeatures.features(found))
+    every = handfeatures.mirror(rows, torch.Generator().manual_seed(0), share=1.0)
+    assert np.allclose(every.numpy(), handfeatures.features(mirrored), atol=1e-5)
+    assert torch.equal(handfeatures.mirror(rows, torch.Generator().manual_seed(0), share=0.0), rows)
+    some = handfeatures.mirror(rows.repeat(40, 1), torch.Generator().manual_seed(1), share=0.5)
+    changed = (some != rows.repeat(40, 1)).any(1).float().mean().item()
+    assert 0.3 < changed < 0.7  # about half, drawn per row
+
+
+def test_mirrored_images_are_flipped_left_to_right_per_sample():
+    from handsign.train import mirror_images
+
+    x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 1, 3, 4)
+    assert torch.equal(mirror_images(x, torch.Generator().manual_seed(0), 1.0), x.flip(-1))
+    assert torch.equal(mirror_images(x, torch.Generator().manual_seed(0), 0.0), x)
