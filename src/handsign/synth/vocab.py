@@ -70,8 +70,9 @@ FINGER_COUNTS: dict[int, tuple[tuple[str, ...], ...]] = {
 FIST = HandShape(curl=(0.5, 1.0, 1.0, 1.0, 1.0), thumb_across=0.2, spread=(-40, 10, 0, -8, -18))
 
 
-def finger_count_shape(fingers_up: tuple[str, ...]) -> HandShape:
-    """The hand for a count: the fingers named up, the others curled, a curled thumb along the palm's side."""
+def finger_count_shape(fingers_up: tuple[str, ...], thumb_across: float = 0.3) -> HandShape:
+    """The hand for a count: the fingers named up, the others curled, a curled thumb along the palm's
+    side (or, with a larger `thumb_across`, folded over the curled fingers, as many people hold them)."""
     if not fingers_up:
         return FIST
-    return extended(*fingers_up, thumb_across=0.3, spread=(-15, 10, 0, -8, -18))
+    return extended(*fingers_up, thumb_across=thumb_across, spread=(-15, 10, 0, -8, -18))

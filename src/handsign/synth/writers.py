@@ -93,7 +93,8 @@ def write_fingers(out: Path, p: SyntheticParams, seed: int) -> None:
         for count, hand, k in tqdm(jobs, desc=f"synthetic Fingers {split}", unit="img", leave=False, disable=None):
             r = _rng(seed, "fingers", split, count, hand, k)
             options = FINGER_COUNTS[count]
-            shape = finger_count_shape(options[int(r.integers(len(options)))])
+            # A curled thumb lies along the palm's side or over the curled fingers: people differ.
+            shape = finger_count_shape(options[int(r.integers(len(options)))], thumb_across=float(r.choice([0.3, 0.8])))
             anatomy = anatomies[int(r.integers(len(anatomies)))]
             img = render_fingers(anatomy, jitter(shape, r), r, left=hand == "L")
             name = f"{uuid.UUID(bytes=r.bytes(16), version=4)}_{count}{hand}.png"
