@@ -29,7 +29,7 @@ def test_a_model_overfits_a_small_training_set(root, tmp_path):
 
 
 def test_training_beats_chance_by_a_wide_margin_on_held_out_images(root, tmp_path):
-    exp, store, split = tiny_experiment(root, per_class_train=30, epochs=12)
+    exp, store, split = tiny_experiment(root, per_class_train=30, epochs=20)
     fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt")
     model, checkpoint = load_checkpoint(tmp_path / "model.pt")
     test = np.flatnonzero(split == "test")
