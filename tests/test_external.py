@@ -94,6 +94,22 @@ def test_params_name_a_bad_external_set():
             params_from_dict({**committed, "external": {**committed["external"], "s": bad}})
 
 
+def test_params_name_a_bad_combined_split():
+    committed = yaml.safe_load((REPO / "params.yaml").read_text())
+    for combined, message in (
+        ({"official": {"split": "official", "add": ["asl_letters_webcam"]}}, "a new name"),
+        ({"mine": {"split": "random", "add": ["asl_letters_webcam"]}}, "split one of data.sign_mnist_28.splits"),
+        ({"mine": {"split": "official", "add": ["finger_count_digits"]}}, "'finger_count_digits' is no external set of"),
+    ):
+        raw = yaml.safe_load((REPO / "params.yaml").read_text())
+        raw["data"]["sign_mnist_28"]["combined"] = combined
+        for section in ("experiments", "landmark_experiments"):  # those that name the committed one
+            raw[section] = {k: v for k, v in raw[section].items() if v["split"] != "official_webcam"}
+        with pytest.raises(ConfigError, match=message):
+            params_from_dict(raw)
+    assert committed["data"]["sign_mnist_28"]["combined"]  # the committed params hold one
+
+
 def test_scores_count_only_the_classes_a_set_holds_and_a_missed_hand_as_an_error():
     names = ["0", "1", "2", "3"]
     y_true, y_pred = np.array([1, 1, 2, 2]), np.array([1, 1, 2, -1])  # -1: no hand found
