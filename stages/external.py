@@ -5,10 +5,8 @@ skipped by the evaluate stages. Every dataset gets its folder, with or without s
 depends on its dataset's, so a set added to one dataset rescores that dataset's models alone, and
 retrains nothing."""
 
-import json
-
 from handsign import layout, weights
-from handsign.atomic import atomic_path
+from handsign.atomic import atomic_path, write_json
 from handsign.config import load_params
 from handsign.external import root_folder, write_set
 from handsign.layout import repo_root
@@ -31,7 +29,7 @@ def external() -> None:
                     said = f"absent: {info['absent']}; skipped" if "absent" in info else f"{info['images']} images"
                     found = f", a hand in {info['hand_found']:.1%}" if "hand_found" in info else ""
                     print(f"external: {name} ({dataset}): {said}{found}")
-            (folder / "sets.json").write_text(json.dumps(declared, indent=2, sort_keys=True) + "\n")
+            write_json(folder / "sets.json", declared)
 
 
 if __name__ == "__main__":

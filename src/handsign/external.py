@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from handsign.atomic import write_json
 from handsign.config import ExternalSetParams, Params
 from handsign.datasets.images import SUFFIXES
 
@@ -89,24 +90,12 @@ def sets_of(dataset: str) -> list[ExternalSet]:
 
 def absent_reason(p: ExternalSetParams, repo: Path) -> str:
     """Why a declared set cannot be read ("" when it can). A relative path is the repository's
-    (`handsign.layout.repo_root`: also from a `dvc exp run --temp` copy)."""
+    (`handsign.layout.repo_root`: also from a `dvc exp run --temp` copy), as a dataset's local_path is."""
+    from handsign.sources import resolve_path
+
     if p.source == "synthetic":
         return ""
-    path = resolve(p.path, repo)
-    return "" if path.exists() else f"{p.path} does not exist"
-
-
-def resolve(path: str, repo: Path) -> Path:
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else repo / p
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return "" if resolve_path(p.path, repo).exists() else f"{p.path} does not exist"
 
 
 def class_of(folder: str, class_names: list[str], classes: dict[str, str], where: str) -> str:
@@ -174,13 +163,15 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
     settings (two halves of one set and the whole of it are detected once)."""
     from handsign.datasets import get_spec
     from handsign.imagefile import read_image
+    from handsign.sources import resolve_path
+    from handsign.weights import sha256_of
 
     out.mkdir(parents=True)
     info: dict = {"dataset": p.dataset, "source": p.source, "take": p.take}
     reason = absent_reason(p, repo)
     if reason:
         info["absent"] = reason
-        _write_json(out / SET_FILE, info)
+        write_json(out / SET_FILE, info)
         return info
     class_names = list(get_spec(p.dataset).class_names)
     if p.source == "synthetic":
@@ -189,7 +180,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
         source = out / "rendered"
         write_other_camera(source, p.dataset, p.per_class, params.synthetic.seed)
     else:
-        source = resolve(p.path, repo)
+        source = resolve_path(p.path, repo)
         info["path"] = p.path
         if source.is_file():
             found = sha256_of(source)
@@ -220,7 +211,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
         found = hands_in(pictures, digests, params.landmarks[p.dataset], landmarker, name, seen)
         found.save(out / LANDMARKS)
         info["hand_found"] = round(float(found.found.mean()), 4)
-    _write_json(out / SET_FILE, info)
+    write_json(out / SET_FILE, info)
     return info
 
 
@@ -246,10 +237,6 @@ def _row(found: Landmarks, j: int) -> Hand:
     from handsign.landmarks import Hand
 
     return Hand(found.image[j], found.world[j], int(found.right[j]), float(found.score[j]), int(found.attempt[j]))
-
-
-def _write_json(path: Path, value: dict) -> None:
-    path.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n")
 
 
 @dataclass
@@ -344,13 +331,13 @@ def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: 
 
     sets = {s.name: s for s in sets_of(dataset)}
     rows: dict[str, np.ndarray] = {}  # a set's landmark rows, computed once
+    row_of = {name: {f: i for i, f in enumerate(s.table["file"])} for name, s in sets.items() if not s.absent}
     out = []
     for source in table["source"]:
         name, file = source.removeprefix(EXTERNAL_SOURCE).split("/", 1)
-        if name not in sets or sets[name].absent:
+        if name not in row_of:
             raise FileNotFoundError(f"external set {name} is not in {root_folder() / dataset}: run the external stage")
-        s = sets[name]
-        row = s.table.index[s.table["file"] == file][0]
+        s, row = sets[name], row_of[name][file]
         if landmark:
             if name not in rows:
                 found = s.landmarks()
