@@ -62,6 +62,21 @@ def tool_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def stage_host(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """The environment that sends the stage scripts of the DVC commands a test runs (`dvc exp run`,
+    `dvc queue`, `dvc repro`) to one warm handsign.stagehost, as `handsign repro` does for its own:
+    each stage then skips 3-5 s of imports. Only where the repository copy runs the installed
+    handsign: a stage forked from the host has the host's modules, whatever PYTHONPATH it is given.
+    tests/test_stagehost.py and tests/test_repro.py show a stage computes there what it computes in
+    a fresh interpreter."""
+    from handsign import stagehost
+
+    with stagehost.started(tmp_path) as env:
+        env["PATH"] = env["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)  # the shim, then the venv
+        yield env
+
+
 def run(cmd: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:
     out = subprocess.run(cmd, cwd=cwd, env=tool_env(**extra), capture_output=True, text=True)
     if out.returncode != 0:

@@ -16,14 +16,14 @@ MD5 = {
 
 @pytest.mark.slow
 @needs_real_sign_mnist()
-def test_real_archive_through_the_pipeline(repo_copy):
+def test_real_archive_through_the_pipeline(repo_copy, stage_host):
     repo = repo_copy
     params = yaml.safe_load((repo / "params.yaml").read_text())
     params["datasets"]["sign_mnist"].update(source="local", local_path=str(SIGN_MNIST_ZIP))
     params["experiments"]["sign_mnist_seed"].update(epochs=1, lr=0.02, momentum=0.9)  # quick, not the published recipe
     without_external_sets(params)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    run([str(BIN / "dvc"), "repro", "evaluate@sign_mnist_seed"], repo)
+    run([str(BIN / "dvc"), "repro", "evaluate@sign_mnist_seed"], repo, **stage_host)
 
     for name, md5 in MD5.items():
         (path,) = (repo / "data/raw/sign_mnist").rglob(name)

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,9 +43,18 @@ def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units_and_a_force
 
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
-    assert fast_bf16(cpu) == (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
+    units = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    assert fast_bf16(cpu) == (units and torch.backends.cpu.get_cpu_capability().startswith("AVX512"))
     assert (resolve_precision("fp32", cpu), resolve_precision("bf16", cpu)) == ("fp32", "bf16")
     assert not fast_bf16(torch.device("meta"))
+
+
+def test_avx2_kernels_make_auto_float32_on_any_cpu():
+    """How an AMX machine stands in for the AVX2 CPUs most users have (docs/benchmarks.md)."""
+    code = "import torch; from handsign.runtime import resolve_precision; print(resolve_precision('auto', torch.device('cpu')))"
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "fp32"
 
 
 def test_a_bf16_training_runs_under_autocast_and_says_so(tmp_path):

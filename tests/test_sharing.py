@@ -34,10 +34,10 @@ def mlflow_client(uri):
 
 
 @pytest.mark.slow
-def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
+def test_remote_queue_and_tracking_server(repo_copy, tmp_path, stage_host):
     repo = repo_copy
     shrink_to_fingers(repo)
-    run([DVC, "repro"], repo)
+    run([str(BIN / "handsign"), "repro"], repo)
 
     # A DVC remote in a local folder: push everything, clone afresh, pull, and nothing is stale.
     run([DVC, "remote", "add", "-d", "store", str(tmp_path / "remote")], repo)
@@ -67,7 +67,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     head = run(["git", "rev-parse", "HEAD"], runner).stdout.strip()
     side = str(REPO / ".ci" / "reproduce-side")
     for name, sha in (("base", base), ("head", head)):
-        run(["bash", side, name, sha], runner, DVC=DVC, TIMES=str(times))
+        run(["bash", side, name, sha], runner, DVC=DVC, TIMES=str(times), **stage_host)
     base_line, head_line = times.read_text().splitlines()
     assert base_line.startswith(f"- base ({base}): ") and ", 0 stages run, " in base_line, base_line
     assert ", 3 stages run, " in head_line and "(DVC remote store)" in head_line, head_line  # configure, train, evaluate
@@ -76,7 +76,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
 
     # Two queued experiments of a grid, run side by side into the one MLflow store.
     run([DVC, "exp", "run", "--queue", "-S", "lr=0.02,0.03"], repo)  # fingers_cnn inherits the shared lr
-    run([DVC, "queue", "start", "-j", "2"], repo)
+    run([DVC, "queue", "start", "-j", "2"], repo, **stage_host)
     deadline = time.time() + 900
     while time.time() < deadline:
         status = run([DVC, "queue", "status"], repo).stdout
@@ -101,7 +101,7 @@ def test_remote_queue_and_tracking_server(repo_copy, tmp_path):
     server = ["server", "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}",
               "--artifacts-destination", str(tmp_path / "served-artifacts")]  # fmt: skip
     with mlflow_serving(server, "/health") as uri:
-        run([DVC, "exp", "run", "--temp", "-S", "experiments.fingers_cnn.epochs=1"], repo, MLFLOW_TRACKING_URI=uri)
+        run([DVC, "exp", "run", "--temp", "-S", "experiments.fingers_cnn.epochs=1"], repo, MLFLOW_TRACKING_URI=uri, **stage_host)
         client = mlflow_client(uri)
         (exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
         assert exp.artifact_location.startswith("mlflow-artifacts:")  # the server stores and serves them

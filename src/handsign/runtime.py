@@ -25,11 +25,14 @@ def pick_device(requested: str = "auto") -> torch.device:
 
 def fast_bf16(device: torch.device) -> bool:
     """Whether `device` has bfloat16 matrix units: a CUDA GPU that supports it, or a CPU with AMX or
-    AVX-512 BF16. Elsewhere bf16 is emulated and slower than float32 (about 10x on an AVX2 CPU)."""
+    AVX-512 BF16 whose AVX-512 kernels PyTorch uses. Elsewhere bf16 is emulated and slower than float32
+    (about 10x on an AVX2 CPU). `ATEN_CPU_CAPABILITY=avx2` (PyTorch's switch to its AVX2 kernels) thus
+    gives float32 here too: how an AMX machine approximates the AVX2 CPUs most users have."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        return torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+        avx512_kernels = torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+        return avx512_kernels and (torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     return False
 
 
