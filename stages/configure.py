@@ -8,8 +8,8 @@ bookkeeping alone, on every change of a shared default.
 """
 
 from handsign.config import load_params
-from handsign.resolve import write_configs
-from handsign.stage import run_stage
+from handsign.pipeline.resolve import write_configs
+from handsign.pipeline.stage import run_stage
 
 
 def configure() -> None:

@@ -14,16 +14,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from handsign import distributed, layout, report, tracking
-from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
-from handsign.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
-from handsign.layout import repo_root
+from handsign.data.splitdata import load_split
+from handsign.evaluation import report
 from handsign.models import Kind, kind_of
-from handsign.runtime import pick_device
-from handsign.splitdata import load_split
-from handsign.stage import run_stage
-from handsign.train import fit
+from handsign.pipeline import layout, tracking
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.layout import repo_root
+from handsign.pipeline.runtime import pick_device
+from handsign.pipeline.stage import run_stage
+from handsign.training import distributed
+from handsign.training.train import fit
+from handsign.use.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
 
 
 def crossval(name: str) -> None:

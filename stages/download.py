@@ -1,10 +1,10 @@
 """download: fetch one dataset's raw files into data/raw/<dataset>, in its Kaggle layout."""
 
-from handsign import layout
 from handsign.config import load_params
-from handsign.layout import repo_root
-from handsign.sources import fetch
-from handsign.stage import run_stage
+from handsign.pipeline import layout
+from handsign.pipeline.layout import repo_root
+from handsign.pipeline.sources import fetch
+from handsign.pipeline.stage import run_stage
 
 
 def download(dataset: str) -> None:

@@ -1,8 +1,8 @@
 """evaluate: score one experiment's best checkpoint on its test split; metrics, plots and the
 model go to DVC (reports/<experiment>/) and MLflow, where the model is registered. A classifier
-is registered to serve: image files in, class names and probabilities out (handsign/serving.py;
-a landmark model finds the hand first, handsign/handclassifier.py).
-An autoencoder is scored on what it learned without labels (handsign/embeddings.py):
+is registered to serve: image files in, class names and probabilities out (handsign/use/serving.py;
+a landmark model finds the hand first, handsign/hands/handclassifier.py).
+An autoencoder is scored on what it learned without labels (handsign/evaluation/embeddings.py):
 reconstruction, clustering and a linear probe of its codes, and anomaly detection."""
 
 import json
@@ -16,18 +16,20 @@ import pandas as pd
 from PIL import Image
 from torch import nn
 
-from handsign import external, layout, report, tracking
-from handsign.atomic import atomic_path, write_json
 from handsign.config import Experiment, load_experiment
+from handsign.data import external
+from handsign.data.external import Scored
+from handsign.data.splitdata import SplitData, load_split
 from handsign.datasets import PreparedStore, get_spec
-from handsign.external import Scored
-from handsign.inference import hand_found_scores, load_checkpoint, names_of, predict
-from handsign.layout import repo_root
+from handsign.evaluation import report
 from handsign.models import Kind, kind_of
-from handsign.runtime import pick_device, use_threads
-from handsign.serving import log_network, log_served_model
-from handsign.splitdata import SplitData, load_split
-from handsign.stage import run_stage
+from handsign.pipeline import layout, tracking
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.layout import repo_root
+from handsign.pipeline.runtime import pick_device, use_threads
+from handsign.pipeline.stage import run_stage
+from handsign.use.inference import hand_found_scores, load_checkpoint, names_of, predict
+from handsign.use.serving import log_network, log_served_model
 
 
 def evaluate(name: str) -> None:
@@ -99,9 +101,9 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
     """The classifier on each external set of its dataset (data/external/<dataset>/): a pixel model
     on the images made grey and resized as its training images were, a landmark model on the hands
     the external stage found in them in colour."""
-    from handsign import handfeatures
-    from handsign.imagefile import read_grey
-    from handsign.preprocessing import saved
+    from handsign.data.imagefile import read_grey
+    from handsign.data.preprocessing import saved
+    from handsign.hands import handfeatures
 
     names = checkpoint["class_names"]
     prep = None if landmark else saved(checkpoint, path)
@@ -126,7 +128,7 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
 
 def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
                       checkpoint: dict, title: str) -> Results:  # fmt: skip
-    from handsign import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
+    from handsign.evaluation import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
 
     store, seed = data.store, exp.training.seed
     names = checkpoint["class_names"]

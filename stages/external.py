@@ -1,16 +1,16 @@
 """external: every set of labelled images from elsewhere declared under `external:` in params.yaml
-(handsign/external.py), written into data/external/<dataset>/<set>/ with the hands found in each
+(handsign/data/external.py), written into data/external/<dataset>/<set>/ with the hands found in each
 image in its own colours; a set whose files are absent is written as absent, with the reason, and
 skipped by the evaluate stages. Every dataset gets its folder, with or without sets: each evaluate
 depends on its dataset's, so a set added to one dataset rescores that dataset's models alone, and
 retrains nothing."""
 
-from handsign import layout, weights
-from handsign.atomic import atomic_path, write_json
 from handsign.config import load_params
-from handsign.external import root_folder, write_set
-from handsign.layout import repo_root
-from handsign.stage import run_stage
+from handsign.data.external import root_folder, write_set
+from handsign.pipeline import layout, weights
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.layout import repo_root
+from handsign.pipeline.stage import run_stage
 
 
 def external() -> None:

@@ -12,11 +12,11 @@ import time
 
 import pandas as pd
 
-from handsign import layout, weights
-from handsign.atomic import atomic_path, write_json
 from handsign.config import load_params
-from handsign.landmarks import detect_all, read_for_landmarks
-from handsign.stage import run_stage
+from handsign.hands.landmarks import detect_all, read_for_landmarks
+from handsign.pipeline import layout, weights
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.stage import run_stage
 
 
 def landmarks(dataset: str) -> None:

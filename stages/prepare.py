@@ -1,9 +1,9 @@
 """prepare: parse and validate data/raw/<dataset> into one uint8 tensor copy at one image size."""
 
-from handsign import layout
 from handsign.config import load_params
 from handsign.datasets import get_spec
-from handsign.stage import run_stage
+from handsign.pipeline import layout
+from handsign.pipeline.stage import run_stage
 
 
 def prepare(copy: str) -> None:

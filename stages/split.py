@@ -8,11 +8,9 @@ is a strategy's file plus one training row per image of each external set it add
 
 import pandas as pd
 
-from handsign import external, layout
-from handsign.atomic import atomic_path, write_json
 from handsign.config import LOSO, load_params
-from handsign.datasets import PreparedStore
-from handsign.split import (
+from handsign.data import external
+from handsign.data.split import (
     SPLITS,
     assign_splits,
     content_hashes,
@@ -20,7 +18,10 @@ from handsign.split import (
     leave_one_subject_out,
     subjects_in_two_splits,
 )
-from handsign.stage import run_stage
+from handsign.datasets import PreparedStore
+from handsign.pipeline import layout
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.stage import run_stage
 
 
 def check(table: pd.DataFrame, strategy: str, copy: str) -> dict[str, int]:

@@ -7,15 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from handsign import distributed, layout, tracking
-from handsign.atomic import atomic_path, write_json
 from handsign.config import load_experiment
-from handsign.external import EXTERNAL_SOURCE
-from handsign.layout import repo_root
-from handsign.splitdata import SplitData, load_split
-from handsign.stage import run_stage
-from handsign.tasks import task_for
-from handsign.train import data_fingerprint, fit, interrupted_state
+from handsign.data.external import EXTERNAL_SOURCE
+from handsign.data.splitdata import SplitData, load_split
+from handsign.pipeline import layout, tracking
+from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.pipeline.layout import repo_root
+from handsign.pipeline.stage import run_stage
+from handsign.training import distributed
+from handsign.training.tasks import task_for
+from handsign.training.train import data_fingerprint, fit, interrupted_state
 
 
 def train(name: str) -> None:

@@ -65,12 +65,12 @@ def tool_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def stage_host(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The environment that sends the stage scripts of the DVC commands a test runs (`dvc exp run`,
-    `dvc queue`, `dvc repro`) to one warm handsign.stagehost, as `handsign repro` does for its own:
+    `dvc queue`, `dvc repro`) to one warm handsign.pipeline.stagehost, as `handsign repro` does for its own:
     each stage then skips 3-5 s of imports. Only where the repository copy runs the installed
     handsign: a stage forked from the host has the host's modules, whatever PYTHONPATH it is given.
     tests/test_stagehost.py and tests/test_repro.py show a stage computes there what it computes in
     a fresh interpreter."""
-    from handsign import stagehost
+    from handsign.pipeline import stagehost
 
     with stagehost.started(tmp_path) as env:
         env["PATH"] = env["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)  # the shim, then the venv
@@ -130,8 +130,8 @@ def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, 
     """Render, prepare and split a small synthetic dataset in-process, as the stages do; returns
     (experiment, prepared store, split column). `overrides` change params.yaml's training defaults."""
     from handsign.config import DatasetParams, Experiment
+    from handsign.data.split import assign_splits
     from handsign.datasets import PreparedStore, get_spec
-    from handsign.split import assign_splits
     from handsign.synth import render_dataset
 
     synthetic = synthetic_params(per_class_train=per_class_train, per_class_test=4, subjects=3, frames_per_gesture=6)
@@ -147,8 +147,8 @@ def tiny_experiment(root: Path, dataset: str = "fingers", image_size: int = 32, 
 
 
 def mlflow_serving(args: list[str], ready: str, **extra: str):
-    """`mlflow <args>` on a free local port (handsign.mlflow_server, as `handsign bench serve`
+    """`mlflow <args>` on a free local port (handsign.use.mlflow_server, as `handsign bench serve`
     runs it) in the tests' environment; yields its URL once GET `ready` answers."""
-    from handsign.mlflow_server import mlflow_process
+    from handsign.use.mlflow_server import mlflow_process
 
     return mlflow_process(args, ready, env=tool_env(**extra), timeout=120)

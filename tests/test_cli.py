@@ -8,9 +8,9 @@ from typer.testing import CliRunner
 
 from handsign.cli import app
 from handsign.config import DatasetParams, Experiment
+from handsign.data.split import assign_splits
 from handsign.datasets import PreparedStore, get_spec
-from handsign.split import assign_splits
-from handsign.train import fit
+from handsign.training.train import fit
 
 runner = CliRunner()
 TINY = ["--per-class-train", "3", "--per-class-test", "2", "--subjects", "2"]

@@ -6,7 +6,7 @@ import subprocess
 import yaml
 from conftest import BIN, run, tool_env
 
-from handsign import layout
+from handsign.pipeline import layout
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -10,8 +10,8 @@ import torch
 from conftest import BIN, REPO, run, tiny_experiment
 from torch.utils.data import BatchSampler, RandomSampler
 
-from handsign import layout
-from handsign.distributed import Processes, ShardedBatches
+from handsign.pipeline import layout
+from handsign.training.distributed import Processes, ShardedBatches
 
 
 def shares(n: int, batch_size: int, world: int, seed: int = 0) -> list[list[list[int]]]:

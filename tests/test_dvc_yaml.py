@@ -80,7 +80,7 @@ def test_the_closure_sees_lazy_and_package_imports():
     # sources.py imports the renderer inside a function; the datasets package imports its formats.
     files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
     assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
-    assert "handsign/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+    assert "handsign/use/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
     registered = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "configure.py")}
     assert {"handsign/models/cnn.py", "handsign/models/landmark.py"} <= registered  # the families MODELS names
 
@@ -146,10 +146,10 @@ def test_dvc_yaml_params_are_the_keys_the_loader_reads():
 
 
 def test_dvc_yaml_paths_are_layouts():
-    """What each stage writes and reads in dvc.yaml is where handsign.layout says the code writes
+    """What each stage writes and reads in dvc.yaml is where handsign.pipeline.layout says the code writes
     and reads it, for every dataset, prepared copy and experiment of params.yaml."""
-    from handsign import layout
     from handsign.config import load_params
+    from handsign.pipeline import layout
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     p = load_params(REPO / "params.yaml")

@@ -18,8 +18,8 @@ from conftest import REPO, SHARED_DATA, SHARED_WEIGHTS
 from PIL import Image
 
 from handsign.config import ConfigError, ExternalSetParams, load_params, params_from_dict
-from handsign.external import carry_over_table, class_of, labelled_files, score, taken, write_set
-from handsign.imagefile import read_image
+from handsign.data.external import carry_over_table, class_of, labelled_files, score, taken, write_set
+from handsign.data.imagefile import read_image
 
 ASL = SHARED_DATA / "asl-letters-webcam.zip"
 needs_colour_photos = pytest.mark.skipif(
@@ -135,13 +135,13 @@ def test_a_colour_photo_reaches_the_detector_in_colour(tmp_path):
     """Real colour photos of letters: each way a landmark model is used (predict's file reading, the
     served model's rows, the classifier's images) finds exactly the hands the detector finds in the
     photos' own colours, not those it finds in their greys."""
-    from handsign.handclassifier import HandClassifier
-    from handsign.imagefile import read_grey
-    from handsign.landmarks import Detector, Landmarks, shown
+    from handsign.data.imagefile import read_grey
+    from handsign.data.preprocessing import HandPreprocessing
+    from handsign.hands.handclassifier import HandClassifier
+    from handsign.hands.landmarks import Detector, Landmarks, shown
     from handsign.models import build_model
-    from handsign.predict import predict_files
-    from handsign.preprocessing import HandPreprocessing
-    from handsign.serving import ServedModel
+    from handsign.use.predict import predict_files
+    from handsign.use.serving import ServedModel
 
     with zipfile.ZipFile(ASL) as z:
         names = [n for n in z.namelist() if n.endswith(".jpg")][::120][:6]

@@ -1,12 +1,12 @@
-"""What a landmark classifier sees (handsign.handfeatures): rows that do not change with where the
+"""What a landmark classifier sees (handsign.hands.handfeatures): rows that do not change with where the
 hand is or how large it appears, NaN where no hand was found, and augmentation in landmark space."""
 
 import numpy as np
 import pytest
 import torch
 
-from handsign import handfeatures
-from handsign.landmarks import Landmarks
+from handsign.hands import handfeatures
+from handsign.hands.landmarks import Landmarks
 
 
 def hands(n: int = 5, seed: int = 0) -> Landmarks:
@@ -91,7 +91,7 @@ def test_a_mirrored_row_is_the_row_of_the_mirrored_hand():
 
 
 def test_mirrored_images_are_flipped_left_to_right_per_sample():
-    from handsign.train import mirror_images
+    from handsign.training.train import mirror_images
 
     x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 1, 3, 4)
     assert torch.equal(mirror_images(x, torch.Generator().manual_seed(0), 1.0), x.flip(-1))

@@ -1,4 +1,4 @@
-"""One image reader for every path (handsign.imagefile): each kind of file read right, or refused
+"""One image reader for every path (handsign.data.imagefile): each kind of file read right, or refused
 with the file named; prepare and the served model read a file to the same pixels."""
 
 import base64
@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from handsign.data.imagefile import UnreadableImage, read_grey
+from handsign.data.preprocessing import Preprocessing
 from handsign.datasets import images as image_folder
 from handsign.datasets.base import read_image_files
-from handsign.imagefile import UnreadableImage, read_grey
-from handsign.preprocessing import Preprocessing
-from handsign.serving import images_from_table
+from handsign.use.serving import images_from_table
 
 RNG = np.random.default_rng(0)
 GREY = RNG.integers(0, 256, (12, 20), dtype=np.uint8)

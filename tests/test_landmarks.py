@@ -1,4 +1,4 @@
-"""Hand landmarks (handsign.landmarks, stages/landmarks.py): one working cv2 beside mediapipe, the
+"""Hand landmarks (handsign.hands.landmarks, stages/landmarks.py): one working cv2 beside mediapipe, the
 model file found or its absence named, coordinates mapped back to the image, the committed
 settings on the real samples, and the stage writing rows keyed by sample_id."""
 
@@ -16,9 +16,10 @@ import yaml
 from conftest import REPO, SHARED_DATA, shipped_params
 from PIL import Image
 
-from handsign import landmarks, weights
-from handsign.detection import detect_dataset
-from handsign.landmarks import Detector, detect_all, find_model
+from handsign.hands import landmarks
+from handsign.hands.detection import detect_dataset
+from handsign.hands.landmarks import Detector, detect_all, find_model
+from handsign.pipeline import weights
 
 MODEL = REPO.parent / "shared" / "weights" / landmarks.MODEL_FILE
 needs_model = pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is only present in the project's workplace")

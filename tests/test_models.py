@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from handsign import handfeatures
+from handsign.hands import handfeatures
 from handsign.models import AUTOENCODERS, LANDMARK_MODELS, MODELS, build_model, check_model
 from handsign.models.imagenet import IMAGENET_WEIGHTS, WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
 from handsign.models.weights import IMAGENET_FILES, find_imagenet, hub_cache
@@ -101,7 +101,7 @@ def test_imagenet_mobilenet_loads_through_torchvisions_cache_and_sums_rgb_into_g
 def test_an_experiment_with_init_imagenet_trains_from_the_pretrained_weights(tmp_path, monkeypatch):
     from conftest import tiny_experiment
 
-    from handsign.train import fit
+    from handsign.training.train import fit
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     cached = imagenet_weights_file("mobilenet_v2")

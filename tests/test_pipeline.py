@@ -17,8 +17,8 @@ from PIL import Image
 
 from handsign.config import params_from_dict
 from handsign.datasets import get_spec
-from handsign.serving import encode_file, from_checkpoint
 from handsign.synth import render_dataset
+from handsign.use.serving import encode_file, from_checkpoint
 
 EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn", "fingers_resnet18_frozen")
 AUTOENCODERS = ("sign_mnist_autoencoder_conv", "images_autoencoder_mlp")
@@ -244,7 +244,7 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     artifacts = {a.path for a in client.list_artifacts(first.info.run_id, "reports")}
     assert {"reports/metrics.json", "reports/config.json"} <= artifacts
     # An autoencoder registers its network: the encoder a classifier can start from (init).
-    from handsign.warmstart import source_state_dict
+    from handsign.training.warmstart import source_state_dict
 
     encoder = source_state_dict("models:/handsign-sign_mnist_autoencoder_conv-synthetic@champion", repo)
     assert {k for k in encoder if k.startswith("encoder.")} and {k for k in encoder if k.startswith("decoder.")}

@@ -6,9 +6,9 @@ import hashlib
 from conftest import REPO
 from typer.testing import CliRunner
 
-from handsign import preflight, weights
 from handsign.cli import app
 from handsign.config import load_params
+from handsign.pipeline import preflight, weights
 
 
 def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeypatch):

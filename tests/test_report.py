@@ -4,7 +4,7 @@ scikit-learn's metrics say, a landmark model's "no hand" (-1) predictions includ
 import numpy as np
 import pytest
 
-from handsign import report
+from handsign.evaluation import report
 
 
 @pytest.mark.parametrize("no_hand", [False, True])

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from handsign import dvcrun, repro
+from handsign.pipeline import dvcrun, repro
 
 DVC = str(Path(sys.executable).parent / "dvc")
 
@@ -67,7 +67,7 @@ def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(p
 
 
 def assert_dvc_would_write(text: str) -> None:
-    """handsign.dvcrun reads and writes dvc.lock with PyYAML's C loader and dumper: the same file
+    """handsign.pipeline.dvcrun reads and writes dvc.lock with PyYAML's C loader and dumper: the same file
     as DVC's own round trip (ruamel) writes."""
     from dvc.utils.serialize import _yaml
 

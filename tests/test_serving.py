@@ -12,15 +12,15 @@ import pytest
 from conftest import BIN, mlflow_serving, synthetic_params, tiny_experiment, tool_env, training
 from PIL import Image
 
-from handsign.camera import Roi, collect, grey
 from handsign.config import DatasetParams
+from handsign.data.preprocessing import Preprocessing
 from handsign.datasets import get_spec
-from handsign.export import export
-from handsign.mlflow_server import invoke
-from handsign.preprocessing import Preprocessing
-from handsign.serving import encode_file, from_checkpoint
-from handsign.sources import fetch
-from handsign.train import fit
+from handsign.pipeline.sources import fetch
+from handsign.training.train import fit
+from handsign.use.camera import Roi, collect, grey
+from handsign.use.export import export
+from handsign.use.mlflow_server import invoke
+from handsign.use.serving import encode_file, from_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -145,9 +145,9 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
 def logged_as_evaluate_logs(trained, tmp_path, name: str, register: bool = False) -> tuple[str, str]:
     """The trained checkpoint logged to a new run of a store in tmp_path as evaluate logs it (and
     registered as handsign-<name>-synthetic); returns the tracking URI and the run id."""
-    from handsign import tracking
     from handsign.config import Experiment
-    from handsign.serving import log_served_model
+    from handsign.pipeline import tracking
+    from handsign.use.serving import log_served_model
 
     checkpoint, raw = trained
     exp = Experiment(name, "fingers", "synthetic", 32, "official", training())
@@ -203,7 +203,7 @@ def test_a_tampered_pickle_in_a_logged_model_is_never_executed(trained, tmp_path
     import mlflow
     import torch
 
-    from handsign.serving import CHECKPOINT_FILE
+    from handsign.use.serving import CHECKPOINT_FILE
 
     checkpoint, raw = trained
     tracking_uri, run_id = logged_as_evaluate_logs(trained, tmp_path, "tampered")

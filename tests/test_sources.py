@@ -6,7 +6,7 @@ import pytest
 from conftest import synthetic_params
 
 from handsign.config import DatasetParams
-from handsign.sources import SourceError, fetch, from_kaggle, safe_extract
+from handsign.pipeline.sources import SourceError, fetch, from_kaggle, safe_extract
 
 
 def test_archive_with_parent_paths_is_refused(tmp_path):
@@ -56,7 +56,7 @@ def test_kaggle_without_credentials_fails_fast_naming_the_ways_out(tmp_path, mon
 def test_kaggle_credentials_are_never_echoed(tmp_path, monkeypatch):
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")
-    monkeypatch.setattr("handsign.sources.KAGGLE_HOST", ("127.0.0.1", 9))  # nothing listens: offline
+    monkeypatch.setattr("handsign.pipeline.sources.KAGGLE_HOST", ("127.0.0.1", 9))  # nothing listens: offline
     with pytest.raises(SourceError) as err:
         from_kaggle("datamunge/sign-language-mnist", tmp_path / "out")
     assert "cannot reach" in str(err.value)

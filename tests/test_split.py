@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from conftest import split_params
 
-from handsign.split import assign_splits, content_hashes, cross_split_duplicates, leave_one_subject_out
+from handsign.data.split import assign_splits, content_hashes, cross_split_duplicates, leave_one_subject_out
 
 
 def samples(n=600, classes=6, official_test=0, groups=None):
@@ -81,7 +81,7 @@ def test_official_split_of_a_dataset_without_a_test_set_is_refused():
 
 
 def test_subject_split_shares_no_subject_and_the_check_catches_one_that_does():
-    from handsign.split import subjects_in_two_splits
+    from handsign.data.split import subjects_in_two_splits
 
     table = samples(n=1000, groups=[f"{i % 10:02d}" for i in range(1000)])
     table["split"] = assign_splits(table, "subject", split_params(seed=3))
@@ -92,7 +92,7 @@ def test_subject_split_shares_no_subject_and_the_check_catches_one_that_does():
 
 
 def test_leave_one_subject_out_holds_each_subject_out_once_and_validates_on_another():
-    from handsign.split import subjects_in_two_splits
+    from handsign.data.split import subjects_in_two_splits
 
     groups = [f"{i % 5:02d}" for i in range(500)]
     table = samples(n=500, groups=groups)

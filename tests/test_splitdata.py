@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from handsign.data.splitdata import join_on_sample_id
 from handsign.datasets import Prepared
-from handsign.splitdata import join_on_sample_id
 
 SPLIT_FILE = Path("data/split/toy_8/random.csv")
 

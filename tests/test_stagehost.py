@@ -1,4 +1,4 @@
-"""handsign.stagehost: a script sent to the warm host runs as `python <script>` would, with the
+"""handsign.pipeline.stagehost: a script sent to the warm host runs as `python <script>` would, with the
 caller's arguments, working directory, environment, streams and exit code, and computes the same
 numbers; what is not a script, and any call while no host answers, runs the real interpreter."""
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from handsign import stagehost
+from handsign.pipeline import stagehost
 
 SCRIPT = """
 import os, sys

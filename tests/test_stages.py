@@ -13,9 +13,9 @@ import yaml
 from conftest import REPO, SHARED_WEIGHTS
 from PIL import Image
 
-from handsign import layout
 from handsign.config import load_params
-from handsign.landmarks import MODEL_FILE
+from handsign.hands.landmarks import MODEL_FILE
+from handsign.pipeline import layout
 
 # The landmark classifiers need the hand landmarker file (../shared/weights/ in the workplace).
 HAS_DETECTOR = (SHARED_WEIGHTS / MODEL_FILE).exists()
@@ -59,7 +59,7 @@ MISSED = 5  # test images whose hand the detector is made to miss
 
 def miss_hands(folder, n):
     """As if the detector had found no hand in the first `n` official test images."""
-    from handsign.landmarks import Landmarks
+    from handsign.hands.landmarks import Landmarks
 
     found = Landmarks.load(folder / "landmarks.npz")
     samples = pd.read_csv(folder / "samples.csv", keep_default_na=False)
@@ -125,7 +125,7 @@ def test_configure_train_and_evaluate_score_the_experiment(repo):
         carried = json.loads((repo / layout.ExperimentPaths("fingers_cnn").external_metrics).read_text())
         assert list(carried) == ["fingers_other_camera"] and carried["fingers_other_camera"]["n_test"] == 6 * 2
         # `handsign score --external` on the set's folder reads it as the pipeline did
-        from handsign.score import score_external_folder
+        from handsign.evaluation.score import score_external_folder
 
         images = repo / "data/external/fingers/fingers_other_camera/images"
         scored = score_external_folder(repo / layout.ExperimentPaths("fingers_cnn").model, images, {})
@@ -181,9 +181,9 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
     the hand landmarker in it) answers the same. An image without a hand: "no hand"."""
     import mlflow.pyfunc
 
-    from handsign.handclassifier import HandClassifier
-    from handsign.predict import load_classifier, predict_files
-    from handsign.serving import encode_file
+    from handsign.hands.handclassifier import HandClassifier
+    from handsign.use.predict import load_classifier, predict_files
+    from handsign.use.serving import encode_file
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     classifier = load_classifier(str(repo / layout.ExperimentPaths("fingers_landmarks").model))
@@ -216,7 +216,7 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
 def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo, tmp_path):
     import torch
 
-    from handsign.serving import from_checkpoint
+    from handsign.use.serving import from_checkpoint
 
     checkpoint = torch.load(repo / layout.ExperimentPaths("fingers_landmarks").model, weights_only=True)
     checkpoint["preprocessing"] = {"image_size": 106, "resize": "landmarks", "class_names": checkpoint["class_names"]}
@@ -229,7 +229,7 @@ def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo
 def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_evaluate(repo, monkeypatch):
     """`handsign score` of the landmark model on the same files: every hand found (the test's made-up
     misses are not in the files), and the other images scored as evaluate scored them."""
-    from handsign.score import score_checkpoint
+    from handsign.evaluation.score import score_checkpoint
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     paths = layout.ExperimentPaths("fingers_landmarks")
@@ -243,8 +243,8 @@ def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_eva
 
 @needs_detector
 def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, monkeypatch, tmp_path):
-    from handsign.export import TOLERANCE, export_experiment, run_onnx
-    from handsign.serving import from_checkpoint
+    from handsign.use.export import TOLERANCE, export_experiment, run_onnx
+    from handsign.use.serving import from_checkpoint
 
     monkeypatch.chdir(repo)
     results, checked, _ = export_experiment("fingers_landmarks", tmp_path, ("onnx",), 256, log=False)
@@ -263,7 +263,7 @@ def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(r
     pipeline classified the image, and its skeleton drawn."""
     from conftest import BIN, tool_env
 
-    from handsign.camera import hand_video
+    from handsign.use.camera import hand_video
 
     files, evaluated = split_files(repo, "fingers_landmarks")
     found = (evaluated["predicted"] != "no hand").to_numpy()  # not one the test made the stage miss
@@ -300,8 +300,8 @@ def test_live_shows_a_greyscale_cameras_frames_to_the_detector_in_colour(repo, t
     found in (nearly) all of them; shown raw, in 87.5% here (76.5% on 200 frames of the demo's hands)."""
     import cv2
 
-    from handsign.camera import hand_video, is_grey, live
-    from handsign.predict import load_classifier
+    from handsign.use.camera import hand_video, is_grey, live
+    from handsign.use.predict import load_classifier
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     files, evaluated = split_files(repo, "fingers_landmarks")
@@ -327,7 +327,7 @@ def test_crossval_scores_every_subject_once(repo):
 
 
 def test_stage_times_are_read_off_what_handsign_repro_prints():
-    from handsign.stagetimes import stage_seconds
+    from handsign.pipeline.stagetimes import stage_seconds
 
     lines = ["2 stage(s) to run, 2 at a time", "> download@fingers  (started at 0 s)",
              "= download@fingers: done in 3.0 s", "    Running stage 'download@fingers':",
@@ -336,7 +336,7 @@ def test_stage_times_are_read_off_what_handsign_repro_prints():
 
 
 def test_one_repositorys_store_does_not_leak_into_the_next_in_one_process(tmp_path, monkeypatch):
-    from handsign import tracking
+    from handsign.pipeline import tracking
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with tracking.store(tmp_path / "a") as mlflow:

@@ -127,8 +127,8 @@ def test_corrupt_or_wrong_size_frame_is_named(rendered, tmp_path):
 
     from PIL import Image
 
+    from handsign.data.imagefile import UnreadableImage
     from handsign.datasets.base import DatasetFormatError
-    from handsign.imagefile import UnreadableImage
 
     raw = tmp_path / "leap"
     shutil.copytree(rendered / "leapgestrecog", raw)

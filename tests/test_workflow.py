@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handsign.compare import MARKER
+from handsign.evaluation.compare import MARKER
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / ".github/workflows/pr-report.yml"

@@ -34,10 +34,10 @@ def synth(
     count not given is params.yaml's (`synthetic:`), so the default is what `make demo` renders."""
     from dataclasses import replace
 
-    from handsign.atomic import atomic_path
     from handsign.config import ConfigError, check_synthetic, load_params
     from handsign.datasets import DATASETS
-    from handsign.layout import repo_root
+    from handsign.pipeline.atomic import atomic_path
+    from handsign.pipeline.layout import repo_root
     from handsign.synth import render_dataset
 
     rendered = [name for name, spec in DATASETS.items() if spec.renderer]
@@ -82,7 +82,7 @@ def score(
     landmarker first, with the settings it was trained with; a colour image in colour."""
     import json
 
-    from handsign.score import score_checkpoint, score_external_folder
+    from handsign.evaluation.score import score_checkpoint, score_external_folder
 
     try:
         if external:
@@ -95,8 +95,8 @@ def score(
 
 
 def _bench(name: str, *args: Any) -> None:
-    """Run handsign.bench.<name>, printing its lines; its errors end the command with their message."""
-    from handsign import bench
+    """Run handsign.pipeline.bench.<name>, printing its lines; its errors end the command with their message."""
+    from handsign.pipeline import bench
 
     try:
         getattr(bench, name)(*args, echo=typer.echo)
@@ -116,7 +116,7 @@ def predict_command(
 ) -> None:
     """Classify image files with a trained model: any size, greyscale or colour; the model applies its
     training data's preprocessing. Unreadable files are reported and skipped, and the exit code is 1."""
-    from handsign.predict import image_files, load_classifier, predict_files
+    from handsign.use.predict import image_files, load_classifier, predict_files
 
     files, missing = image_files(paths)
     try:
@@ -144,7 +144,7 @@ def export_command(
     """Export an experiment's model to TorchScript and ONNX (probabilities out, any batch size), run
     the files back (onnxruntime for ONNX) on real test images and print the largest difference from
     PyTorch's probabilities; a difference above 1e-4 or a changed label fails."""
-    from handsign.export import TOLERANCE, export_experiment
+    from handsign.use.export import TOLERANCE, export_experiment
 
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
     try:
@@ -181,8 +181,8 @@ def live(
     overlaid. A pixel model classifies the region of interest (drawn); a landmark model (e.g.
     models/fingers_landmarks/model.pt) finds the hand anywhere in the frame, draws its 21-point
     skeleton and says "no hand" when there is none. Keys: s snapshots and classifies, q quits."""
-    from handsign.camera import live as run_live
-    from handsign.predict import load_classifier
+    from handsign.use.camera import live as run_live
+    from handsign.use.predict import load_classifier
 
     if headless and out_video is None and out_csv is None:
         _fail("--headless shows nothing: give --out-video and/or --out-csv")
@@ -211,8 +211,8 @@ def demo_video_command(
     """Write a video to try `live` and `collect` on without a camera: each image fills the default
     region of interest of a dark 320x240 frame (a pixel model's view), or with --hands moves about a
     640x480 frame as a hand in front of a camera would (a landmark model finds it anywhere)."""
-    from handsign.camera import demo_video, hand_video
-    from handsign.predict import image_files
+    from handsign.use.camera import demo_video, hand_video
+    from handsign.use.predict import image_files
 
     files, missing = image_files(images)
     if missing or not files:
@@ -241,7 +241,7 @@ def collect(
     """Collect training images from a camera or video: the region of interest is saved on `c` (q
     quits), greyscale at the dataset's size and in its folder layout and file naming, so `download`
     (source: local) and `prepare` read the folder unchanged."""
-    from handsign.camera import collect as run_collect
+    from handsign.use.camera import collect as run_collect
 
     try:
         saved = run_collect(source, dataset, label, out, split, subject, roi, headless, every, max_frames)
@@ -260,8 +260,8 @@ def diff_command(
     """The pull-request report: every experiment's test metrics at BASE and HEAD with the change,
     the params that differ, and both sides' training curves and confusion matrices, as markdown
     (printed, and written to OUT/report.md with the figures beside it)."""
-    from handsign.compare import build
-    from handsign.layout import repo_root
+    from handsign.evaluation.compare import build
+    from handsign.pipeline.layout import repo_root
 
     try:
         report = build(repo_root(), base, head, out)
@@ -334,7 +334,7 @@ def bench_train(
     precision: str = typer.Option("auto", help="auto | fp32 | bf16, as the `precision` training key."),
 ) -> None:
     """Training and inference throughput (images/s) of the pipeline's own loop: `train_one_epoch`
-    and `evaluate` from handsign.train, on random uint8 images, after a warm-up epoch of 3 steps."""
+    and `evaluate` from handsign.training.train, on random uint8 images, after a warm-up epoch of 3 steps."""
     _bench("train_rate", model, image_size, batch_size, classes, steps, device, precision)
 
 
@@ -375,8 +375,8 @@ def bench_demo(
     run `handsign repro -j 2` in it from nothing, and print the seconds of every stage, per kind of
     stage, the wall clock, and that of a second run with nothing changed. Run it alone: other work on
     the cores slows it."""
-    from handsign import stagetimes
-    from handsign.layout import repo_root
+    from handsign.pipeline import stagetimes
+    from handsign.pipeline.layout import repo_root
 
     timing = stagetimes.time_fresh_clone(repo_root(), jobs, keep, echo=not quiet)
     table = stagetimes.markdown(timing)
@@ -423,7 +423,7 @@ def bench_live(
 def landmarks_fetch() -> None:
     """Download MediaPipe's hand landmarker, at its pinned version, into the cache (~/.cache/handsign/);
     a file whose sha256 is not the pinned one is refused."""
-    from handsign import weights
+    from handsign.pipeline import weights
 
     try:
         typer.echo(f"wrote {weights.download(weights.HAND_LANDMARKER)}")
@@ -438,7 +438,7 @@ def landmarks_detect(
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
     """How often a hand is found in DATA with params.yaml's settings: in all, per class, per attempt."""
-    from handsign.detection import detection_report
+    from handsign.hands.detection import detection_report
 
     try:
         for line in detection_report(data, dataset, params_file):
@@ -479,9 +479,9 @@ def results(
     """Does it carry over? Each classifier's test accuracy on its own dataset's test split beside its
     accuracy on every external set of that dataset (external: in params.yaml; other people, other
     cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
-    from handsign import layout
     from handsign.config import ConfigError, load_params
-    from handsign.external import carry_over_table
+    from handsign.data.external import carry_over_table
+    from handsign.pipeline import layout
 
     try:
         params = load_params(params_file)
@@ -502,15 +502,15 @@ def repro_command(
         True,
         "--host/--no-host",
         help="Run the stage scripts in a warm process that has "
-        "imported PyTorch and MLflow once (handsign.stagehost); --no-host: a fresh python each.",
+        "imported PyTorch and MLflow once (handsign.pipeline.stagehost); --no-host: a fresh python each.",
     ),
 ) -> None:
     """`dvc repro`, JOBS stages at a time: the out-of-date stages and everything downstream of them,
     each started as `dvc repro --single-item` once what it depends on is done. DVC still decides
     whether a stage runs and writes dvc.lock, so the result is what `dvc repro` leaves.
     `make demo` runs it with -j 2."""
-    from handsign import repro, tracking
-    from handsign.layout import repo_root
+    from handsign.pipeline import repro, tracking
+    from handsign.pipeline.layout import repo_root
 
     root = repo_root()
     # One process creates the MLflow store's sqlite schema, not two stages at once.
@@ -537,8 +537,8 @@ def check(
     set (external: in params.yaml) whose files are absent is named; it is skipped, not an error."""
     import yaml
 
-    from handsign import preflight
     from handsign.config import ConfigError, load_params
+    from handsign.pipeline import preflight
 
     try:
         params = load_params(params_file, {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in overrides)})

@@ -26,12 +26,12 @@ TAKES = ("all", "first_half", "second_half")  # which of each class's images an 
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.runtime)
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.pipeline.runtime)
 
 
 @dataclass(frozen=True)
 class Attempt:
-    """One way of showing a greyscale image to the hand landmark detector (handsign.landmarks)."""
+    """One way of showing a greyscale image to the hand landmark detector (handsign.hands.landmarks)."""
 
     tint: tuple[float, ...]  # R, G, B multipliers of the grey value: skin-coloured greys
     margin: float  # padding on every side, as a fraction of the longer side, in the image's median grey
@@ -52,7 +52,7 @@ class LandmarkParams:
 @dataclass(frozen=True)
 class ExternalSetParams:
     """`external.<name>`: labelled images from elsewhere (other people, other cameras) on which every
-    classifier of `dataset` is scored beside its own test split (handsign.external). `source: local`
+    classifier of `dataset` is scored beside its own test split (handsign.data.external). `source: local`
     reads a folder or zip laid out `<class>/<image>` at `path` (any size, any format Pillow reads),
     pinned by the zip's `sha256` where given; `source: synthetic` renders `per_class` images of the
     dataset's classes as another camera would see them (handsign.synth.othercamera). `classes` maps
@@ -205,7 +205,7 @@ class Params(TrainingDefaults):
     train_launcher: str  # how dvc.yaml starts training: `python`, or `torchrun --nproc_per_node=4` for DDP
     datasets: dict[str, DatasetParams] = field(default_factory=dict)
     data: dict[str, DataCopyParams] = field(default_factory=dict)
-    # How each dataset's greyscale images are shown to the hand landmark detector (handsign.landmarks).
+    # How each dataset's greyscale images are shown to the hand landmark detector (handsign.hands.landmarks).
     landmarks: dict[str, LandmarkParams] = field(default_factory=dict)
     # Labelled images from elsewhere: every classifier of the set's dataset is scored on each.
     external: dict[str, ExternalSetParams] = field(default_factory=dict)

@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from handsign.atomic import atomic_path
+from handsign.data.imagefile import read_grey
 from handsign.datasets.png import decode_grey_png
-from handsign.imagefile import read_grey
+from handsign.pipeline.atomic import atomic_path
 
 if TYPE_CHECKING:
     from handsign.config import LandmarkParams
@@ -30,7 +30,7 @@ SAMPLE_COLUMNS = ["sample_id", "source", "label", "class_name", "group", "offici
 
 class DatasetFormatError(ValueError):
     """Raw data that does not match the Kaggle layout; the message names the file (and row).
-    An unreadable image file raises `handsign.imagefile.UnreadableImage`, also a ValueError."""
+    An unreadable image file raises `handsign.data.imagefile.UnreadableImage`, also a ValueError."""
 
 
 @dataclass
@@ -89,7 +89,7 @@ class PreparedStore:
     samples: pd.DataFrame
     class_names: list[str]
     resize: str = "stretch"  # how the frames were made square (data.<copy>.resize); "landmarks" for landmark rows
-    landmarks: LandmarkParams | None = None  # landmark rows: how their hands were found (handsign.splitdata)
+    landmarks: LandmarkParams | None = None  # landmark rows: how their hands were found (handsign.data.splitdata)
 
     @classmethod
     def load(cls, folder: str | Path) -> PreparedStore:

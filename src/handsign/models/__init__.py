@@ -3,10 +3,10 @@ kind of model it is.
 
 `build_model` maps the `model` param to a network; `init` says where its starting weights come
 from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an earlier run of ours
-(a checkpoint file or an MLflow model URI, loaded by `handsign.warmstart` once the model is built).
+(a checkpoint file or an MLflow model URI, loaded by `handsign.training.warmstart` once the model is built).
 Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. Its `Kind` is the one
 answer to "what is this model": a pixel classifier, an autoencoder (it learns to reconstruct its
-input: `handsign.tasks`), or a classifier of hand landmarks (rows of `handsign.handfeatures`, not
+input: `handsign.training.tasks`), or a classifier of hand landmarks (rows of `handsign.hands.handfeatures`, not
 pixels: its experiments are declared under landmark_experiments: / landmark_crossval: and read
 data/landmarks/<dataset>). Everything that asks, from the config check to serving, asks `kind_of`.
 """

@@ -1,4 +1,4 @@
-"""A classifier of hand landmarks (handsign.handfeatures rows), not of pixels: a few hundred
+"""A classifier of hand landmarks (handsign.hands.handfeatures rows), not of pixels: a few hundred
 numbers that are the same for every skin, background and camera."""
 
 from __future__ import annotations

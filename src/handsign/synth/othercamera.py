@@ -2,7 +2,7 @@
 webcam or phone would, in colour, by other people (hand anatomies the training renders never
 drew), with other skin tones, backgrounds, lighting, scale and position, either hand (mirrored at
 random) and some blur. `make demo` scores every classifier on these beside its own test split,
-so the demo shows how far a model carries over (handsign.external), offline.
+so the demo shows how far a model carries over (handsign.data.external), offline.
 
 Written as an external set is laid out, `<class>/<n>.png`, RGB; a pure function of its seed.
 """

@@ -1,0 +1,1 @@
+"""Evaluation: metrics and figures, what an autoencoder learned, comparing runs, scoring a folder."""

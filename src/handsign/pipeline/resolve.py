@@ -1,0 +1,41 @@
+"""The configure stage's work: check each resolved experiment and write the configs its stages read."""
+
+from __future__ import annotations
+
+from handsign.config import ConfigError, Experiment
+from handsign.models import LANDMARK_MODELS, Kind, check_model, kind_of
+from handsign.pipeline import layout
+from handsign.pipeline.atomic import atomic_path
+
+
+def check(experiment: Experiment, where: str) -> None:
+    """Raise ConfigError (naming the params.yaml entry `where`) unless the model can start from its
+    `init` and, in a cross-validation, learns from labels."""
+    t = experiment.training
+    try:
+        check_model(t.model, t.init, t.holdout_class)
+        kind = kind_of(t.model)
+        if experiment.split == "loso" and kind is Kind.AUTOENCODER:
+            raise ValueError(f"{t.model} learns without labels: cross-validate a classifier")
+        if where.startswith("landmark_") != (kind is Kind.LANDMARKS):
+            section = "landmark_experiments: or landmark_crossval:" if kind is Kind.LANDMARKS else "experiments: or crossval:"
+            raise ValueError(f"model {t.model} belongs under {section} (landmark models: {', '.join(LANDMARK_MODELS)})")
+    except ValueError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def write_configs(experiments: list[tuple[str, Experiment]]) -> None:
+    """Check every experiment, then write reports/configs/<name>/config.json for each, all or
+    nothing (a config of an experiment no longer declared goes with the old folder)."""
+    for where, experiment in experiments:
+        check(experiment, where)
+    with atomic_path(layout.CONFIGS) as tmp:
+        tmp.mkdir()
+        for where, experiment in experiments:
+            path = tmp / experiment.name / "config.json"
+            path.parent.mkdir()
+            path.write_text(experiment.to_json())
+            t = experiment.training
+            split = "leave one subject out" if experiment.split == "loso" else f"{experiment.split} split"
+            print(f"{where}: {experiment.dataset} ({experiment.source}) at {experiment.image_size} px, "
+                  f"{split}, {t.model}, {t.optimizer} lr {t.lr}, {t.epochs} epochs")  # fmt: skip

@@ -1,0 +1,1 @@
+"""Training: the loop, its tasks (classification, reconstruction), DDP, starting from an earlier model."""

@@ -1,0 +1,60 @@
+"""Load a trained checkpoint and predict with it: what evaluation and the tools share.
+
+Kept out of the train stage's dependencies, so changing how predictions are made never
+forces a retrain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from handsign.models import build_model
+from handsign.pipeline.runtime import to_device
+
+NO_HAND = -1  # the prediction for a landmark row where the detector found no hand: always an error
+NO_HAND_LABEL = "no hand"
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
+    """The trained network (in eval mode) and its checkpoint dict, which carries the resolved config."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing: run the train stage first")
+    checkpoint = torch.load(path, map_location=device, weights_only=True)
+    shape = checkpoint["input_shape"]  # channels, height, width; or a landmark row's width
+    model = build_model(checkpoint["model_name"], len(checkpoint["class_names"]), shape[0], shape[-1])
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval(), checkpoint
+
+
+def hand_found_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:
+    """A landmark model's share of test images with a hand found, and its accuracy on those alone
+    (its `accuracy` counts every image, a missed hand as an error)."""
+    hand = y_pred != NO_HAND
+    return {
+        "hand_found": float(hand.mean()),
+        "accuracy_hand_found": float((y_true[hand] == y_pred[hand]).mean()) if hand.any() else 0.0,
+    }
+
+
+def names_of(class_names: list[str], predicted: np.ndarray) -> list[str]:
+    """Class names of predictions, `no hand` for NO_HAND."""
+    return [class_names[i] if i != NO_HAND else NO_HAND_LABEL for i in predicted]
+
+
+@torch.inference_mode()
+def predict(model: nn.Module, images: np.ndarray, indices: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Predicted class for `images[indices]`, batch by batch (the images may be a memory map). A
+    landmark row with no hand in it (NaN) is predicted `NO_HAND`."""
+    model.eval()
+    device = next(model.parameters()).device
+    preds = []
+    for start in range(0, len(indices), batch_size):
+        batch = torch.from_numpy(np.ascontiguousarray(images[indices[start : start + batch_size]]))
+        found = batch.isfinite().flatten(1).all(1)
+        out = model(to_device(batch.nan_to_num(), device)).argmax(1).cpu()
+        preds.append(torch.where(found, out, NO_HAND))
+    return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
