@@ -132,3 +132,24 @@ def test_every_registered_model_builds_from_its_registry_line_and_runs(name):
         out = model(x)
     assert out.shape == ((2, 1, 32, 32) if name in AUTOENCODERS else (2, 5))
     assert hasattr(model, "head") and hasattr(model, "features")
+
+
+def test_the_world_landmark_model_reads_the_world_points_alone():
+    """landmark_mlp_world: the same row in, only MediaPipe's 3-D points read (not the image points,
+    not the handedness); landmark_mlp reads them all."""
+    torch.manual_seed(0)
+    rows = torch.randn(4, handfeatures.WIDTH)
+    image, world = slice(0, handfeatures.POINTS * 2), slice(handfeatures.POINTS * 2, handfeatures.POINTS * 5)
+    for name, reads_image in (("landmark_mlp_world", False), ("landmark_mlp", True)):
+        model = build_model(name, num_classes=3, in_channels=handfeatures.WIDTH).eval()
+        other_image, other_world = rows.clone(), rows.clone()
+        other_image[:, image] += 1.0
+        other_image[:, -1] *= -1  # the handedness too
+        other_world[:, world] += 1.0
+        with torch.no_grad():
+            assert not torch.allclose(model(rows), model(other_world)), name
+            assert torch.allclose(model(rows), model(other_image)) != reads_image, name
+    from handsign.models.landmark import LandmarkMLP
+
+    with pytest.raises(ValueError, match="unknown landmark inputs 'pixels'"):
+        LandmarkMLP(num_classes=3, in_channels=handfeatures.WIDTH, inputs="pixels")

@@ -49,6 +49,8 @@ MODELS: dict[str, Entry] = {
     "encoder_mlp": Entry("autoencoder", "encoder_mlp", {}),
     "encoder_conv": Entry("autoencoder", "encoder_conv", {}),
     "landmark_mlp": Entry("landmark", "LandmarkMLP", {}, Kind.LANDMARKS),
+    # The 3-D world points alone: what carried over better from Sign MNIST (docs/results.md).
+    "landmark_mlp_world": Entry("landmark", "LandmarkMLP", {"inputs": "world"}, Kind.LANDMARKS),
 }
 
 

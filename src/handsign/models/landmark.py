@@ -6,18 +6,29 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from handsign.hands import handfeatures
+
 
 class LandmarkMLP(nn.Module):
     """Two hidden layers (256, 128) with LayerNorm, GELU and dropout; `in_channels` is the row width.
-    LayerNorm, not BatchNorm: a batch of one hand (the live camera) is normalised as in training."""
+    LayerNorm, not BatchNorm: a batch of one hand (the live camera) is normalised as in training.
 
-    def __init__(self, num_classes: int, in_channels: int, image_size: int = 0, hidden: int = 256) -> None:
+    `inputs` picks the columns it reads: `all` of the row, or `world`, MediaPipe's 3-D points alone
+    (not the image points, not the handedness). The row stays whole everywhere else (augmentation,
+    mirroring, serving, export): the choice lives in the network, a fixed index into the row."""
+
+    def __init__(self, num_classes: int, in_channels: int, image_size: int = 0, hidden: int = 256,
+                 inputs: str = "all") -> None:  # fmt: skip
         super().__init__()
+        columns = {"all": range(in_channels), "world": range(handfeatures.POINTS * 2, handfeatures.POINTS * 5)}
+        if inputs not in columns:
+            raise ValueError(f"unknown landmark inputs {inputs!r}; known: {', '.join(columns)}")
+        self.register_buffer("columns", torch.tensor(list(columns[inputs])), persistent=False)
         self.features = nn.Sequential(
-            nn.Linear(in_channels, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(0.2),
+            nn.Linear(len(self.columns), hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(0.2),
             nn.Linear(hidden, hidden // 2), nn.LayerNorm(hidden // 2), nn.GELU(), nn.Dropout(0.2),
         )  # fmt: skip
         self.head = nn.Linear(hidden // 2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+        return self.head(self.features(x.index_select(1, self.columns)))
