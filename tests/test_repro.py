@@ -45,6 +45,7 @@ def _overlapped(runs: list[repro.StageRun], x: str, y: str) -> bool:
     return span[x][0] < span[y][1] and span[y][0] < span[x][1]
 
 
+@pytest.mark.slow  # real `dvc repro` processes: make test, not test-fast
 def test_runs_independent_stages_side_by_side_and_leaves_what_dvc_repro_leaves(project):
     todo = repro.plan(project)
     assert set(todo.order) == {"a", "b", "c", "d", "e", "f"}
@@ -81,6 +82,7 @@ def test_the_projects_own_dvc_lock_is_written_as_dvc_writes_it():
     assert_dvc_would_write((Path(__file__).resolve().parents[1] / "dvc.lock").read_text())
 
 
+@pytest.mark.slow  # real `dvc repro` processes: make test, not test-fast
 def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
     repro.repro(project, jobs=2, echo=lambda _: None, host=False)
     forced = repro.repro(project, ["b"], jobs=2, force=True, echo=lambda _: None, host=False)
@@ -94,6 +96,7 @@ def test_reruns_what_changed_and_everything_downstream_of_it_only(project):
         repro.plan(project, ["nope"])
 
 
+@pytest.mark.slow  # real `dvc repro` processes: make test, not test-fast
 def test_a_failed_stage_stops_what_depends_on_it_and_names_itself(project):
     (project / "dvc.yaml").write_text(PIPELINE.replace('"sh step.sh b a.txt b.txt"', '"exit 3"'))
     with pytest.raises(RuntimeError, match=r"stage b failed .* not started"):
