@@ -17,7 +17,7 @@ from PIL import Image
 from torch import nn
 
 from handsign.config import Experiment, load_experiment
-from handsign.data import external
+from handsign.data import external, externalsets
 from handsign.data.external import Scored
 from handsign.data.splitdata import SplitData, load_split
 from handsign.datasets import PreparedStore, get_spec
@@ -108,7 +108,7 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
     names = checkpoint["class_names"]
     prep = None if landmark else saved(checkpoint, path)
     scored, skipped = {}, {}
-    for s in external.sets_of(exp.dataset):
+    for s in externalsets.sets_of(exp.dataset):
         if s.absent:
             skipped[s.name] = s.absent
             continue

@@ -6,7 +6,8 @@ depends on its dataset's, so a set added to one dataset rescores that dataset's 
 retrains nothing."""
 
 from handsign.config import load_params
-from handsign.data.external import root_folder, write_set
+from handsign.data.external import write_set
+from handsign.data.externalsets import root_folder
 from handsign.pipeline import layout, weights
 from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.layout import repo_root

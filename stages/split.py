@@ -9,7 +9,7 @@ is a strategy's file plus one training row per image of each external set it add
 import pandas as pd
 
 from handsign.config import LOSO, load_params
-from handsign.data import external
+from handsign.data import externalsets
 from handsign.data.split import (
     SPLITS,
     assign_splits,
@@ -81,7 +81,7 @@ def split(copy: str) -> None:
         for name, combined in params.data[copy].combined.items():
             added, summary[name] = [], {"split": combined.split}
             for set_name in combined.add:
-                rows = external.training_rows(params.data[copy].dataset, set_name)
+                rows = externalsets.training_rows(params.data[copy].dataset, set_name)
                 summary[name][f"n_train_{set_name}"] = len(rows)
                 if rows.empty:
                     print(f"split: warning: {copy} {name}: external set {set_name} is absent; it adds nothing")

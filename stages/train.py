@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from handsign.config import load_experiment
-from handsign.data.external import EXTERNAL_SOURCE
+from handsign.data.externalsets import EXTERNAL_SOURCE
 from handsign.data.splitdata import SplitData, load_split
 from handsign.pipeline import layout, tracking
 from handsign.pipeline.atomic import atomic_path, write_json

@@ -81,6 +81,9 @@ def test_the_closure_sees_lazy_and_package_imports():
     files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
     assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
     assert "handsign/use/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+    # Training reads the external sets (combined splits); building and scoring them retrains nothing.
+    trains = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "train.py")}
+    assert "handsign/data/externalsets.py" in trains and "handsign/data/external.py" not in trains
     registered = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "configure.py")}
     assert {"handsign/models/cnn.py", "handsign/models/landmark.py"} <= registered  # the families MODELS names
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from handsign.config import Experiment, landmark_params_from_dict
-from handsign.data import external
+from handsign.data import externalsets
 from handsign.datasets import PreparedStore
 from handsign.models import Kind, kind_of
 from handsign.pipeline import layout
@@ -56,7 +56,7 @@ def load_split(exp: Experiment) -> SplitData:
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""
         raise FileNotFoundError(f"{split_file} is missing: {hint}run the split stage (dvc repro split@{exp.data_copy})")
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str, "official_split": str, "source": str})
-    added = table["source"].str.startswith(external.EXTERNAL_SOURCE)
+    added = table["source"].str.startswith(externalsets.EXTERNAL_SOURCE)
     table, extra = table[~added].reset_index(drop=True), table[added].reset_index(drop=True)
     joined = join_on_sample_id(store.samples, table, split_file)
     if extra.empty:
@@ -64,7 +64,7 @@ def load_split(exp: Experiment) -> SplitData:
     # A combined split: the external sets' images join the prepared copy's, for training only.
     landmark = store.landmarks is not None
     size = store.images.shape[-1]
-    images = external.training_images(extra, exp.dataset, size, store.resize, landmark).astype(store.images.dtype)
+    images = externalsets.training_images(extra, exp.dataset, size, store.resize, landmark).astype(store.images.dtype)
     samples = pd.concat([store.samples, extra[[c for c in store.samples.columns if c in extra.columns]]], ignore_index=True)
     store = PreparedStore(np.concatenate([np.asarray(store.images), images]), samples, store.class_names, store.resize,
                           store.landmarks)  # fmt: skip
