@@ -59,3 +59,27 @@ def test_the_readme_tables_name_every_experiment_and_no_other():
     named = {a for a, _ in first_column} | {a + b for a, b in first_column if b}
     assert {n for n in named if n.startswith(("sign_mnist", "leapgestrecog", "fingers"))} <= declared
     assert declared <= named
+
+
+def test_the_pipeline_docs_map_names_every_module_in_its_folder():
+    """docs/pipeline.md's Layout block: each module at the top of src/handsign/ and in each of its
+    folders, under the folder it is in (a module moved or added without the map fails here)."""
+    text = (REPO / "docs" / "pipeline.md").read_text()
+    block = text[text.index("## Layout") :].split("```")[1]
+    lines = block.splitlines()
+    src = REPO / "src" / "handsign"
+    folders = sorted(p.name for p in src.iterdir() if (p / "__init__.py").exists())
+    missing = []
+    for folder in folders:
+        if f"  {folder}/" not in block:
+            missing.append(f"{folder}/")
+    for module in sorted(src.glob("*.py")):
+        if module.name != "__init__.py" and not any(re.match(rf"  {re.escape(module.name)}\b", line) for line in lines):
+            missing.append(module.name)
+    for folder in ("pipeline", "data", "training", "evaluation", "hands", "use"):  # the grouped ones, module by module
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"  {folder}/"))
+        end = next((i for i in range(start + 1, len(lines)) if re.match(r"  \S", lines[i])), len(lines))
+        named = " ".join(lines[start:end])
+        missing += [f"{folder}/{m.name}" for m in sorted((src / folder).glob("*.py"))
+                    if m.name != "__init__.py" and m.name not in named]  # fmt: skip
+    assert not missing, f"docs/pipeline.md's layout does not name: {missing}"
