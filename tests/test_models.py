@@ -139,12 +139,12 @@ def test_the_world_landmark_model_reads_the_world_points_alone():
     not the handedness); landmark_mlp reads them all."""
     torch.manual_seed(0)
     rows = torch.randn(4, handfeatures.WIDTH)
-    image, world = slice(0, handfeatures.POINTS * 2), slice(handfeatures.POINTS * 2, handfeatures.POINTS * 5)
+    image, world = handfeatures.IMAGE, handfeatures.WORLD
     for name, reads_image in (("landmark_mlp_world", False), ("landmark_mlp", True)):
         model = build_model(name, num_classes=3, in_channels=handfeatures.WIDTH).eval()
         other_image, other_world = rows.clone(), rows.clone()
         other_image[:, image] += 1.0
-        other_image[:, -1] *= -1  # the handedness too
+        other_image[:, handfeatures.HANDEDNESS] *= -1  # the handedness too
         other_world[:, world] += 1.0
         with torch.no_grad():
             assert not torch.allclose(model(rows), model(other_world)), name

@@ -26,6 +26,7 @@ from handsign.hands.landmarks import Landmarks
 WRIST, MIDDLE_KNUCKLE = 0, 9
 POINTS = 21
 WIDTH = POINTS * 2 + POINTS * 3 + 1  # image x, y; world x, y, z; handedness
+IMAGE, WORLD, HANDEDNESS = slice(0, POINTS * 2), slice(POINTS * 2, POINTS * 5), slice(POINTS * 5, WIDTH)  # a row's parts
 
 
 def features(found: Landmarks, aspect: float | np.ndarray = 1.0) -> np.ndarray:
@@ -59,9 +60,9 @@ def mirror(rows: torch.Tensor, generator: torch.Generator, share: float) -> torc
         return rows
     flipped = (torch.rand(rows.shape[0], generator=generator) < share).to(rows.device)
     sign = torch.ones(rows.shape[1], device=rows.device, dtype=rows.dtype)
-    sign[0 : POINTS * 2 : 2] = -1  # image x
-    sign[POINTS * 2 : POINTS * 5 : 3] = -1  # world x
-    sign[POINTS * 5 :] = -1  # handedness
+    sign[IMAGE][::2] = -1  # image x
+    sign[WORLD][::3] = -1  # world x
+    sign[HANDEDNESS] = -1
     return torch.where(flipped[:, None], rows * sign, rows)
 
 
@@ -73,8 +74,8 @@ def augment(rows: torch.Tensor, generator: torch.Generator, degrees: float = 15.
     u = (torch.rand(n, 2, generator=generator) * 2 - 1).to(rows.device)
     angle, size = u[:, 0] * math.radians(degrees), 1 + scale * u[:, 1]
     cos, sin = torch.cos(angle)[:, None], torch.sin(angle)[:, None]
-    image = rows[:, : POINTS * 2].reshape(n, POINTS, 2)
-    world = rows[:, POINTS * 2 : POINTS * 5].reshape(n, POINTS, 3)
+    image = rows[:, IMAGE].reshape(n, POINTS, 2)
+    world = rows[:, WORLD].reshape(n, POINTS, 3)
 
     def turn(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return cos * x - sin * y, sin * x + cos * y
@@ -83,4 +84,4 @@ def augment(rows: torch.Tensor, generator: torch.Generator, degrees: float = 15.
     wx, wy = turn(world[..., 0], world[..., 1])
     moved = torch.cat([torch.stack([ix, iy], -1).flatten(1), torch.stack([wx, wy, world[..., 2]], -1).flatten(1)], 1)
     noise = torch.randn(moved.shape, generator=generator).to(rows.device) * jitter
-    return torch.cat([(moved * size[:, None] + noise), rows[:, POINTS * 5 :]], 1)
+    return torch.cat([(moved * size[:, None] + noise), rows[:, HANDEDNESS]], 1)

@@ -20,7 +20,8 @@ class LandmarkMLP(nn.Module):
     def __init__(self, num_classes: int, in_channels: int, image_size: int = 0, hidden: int = 256,
                  inputs: str = "all") -> None:  # fmt: skip
         super().__init__()
-        columns = {"all": range(in_channels), "world": range(handfeatures.POINTS * 2, handfeatures.POINTS * 5)}
+        world = handfeatures.WORLD
+        columns = {"all": range(in_channels), "world": range(world.start, world.stop)}
         if inputs not in columns:
             raise ValueError(f"unknown landmark inputs {inputs!r}; known: {', '.join(columns)}")
         self.register_buffer("columns", torch.tensor(list(columns[inputs])), persistent=False)
