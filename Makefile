@@ -33,8 +33,8 @@ PIP := $(BIN)/pip --disable-pip-version-check
 # would cache it later). pip first installs uv itself, hash-checked, from the lock's own entry.
 # uv reads no pip.conf: it gets the indexes pip is configured with (a mirror, a local copy), and may
 # take a pinned file from any of them, since every file must match the lock's hashes anyway.
-PIP_INDEXES := $(foreach u,$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null),--index-url $(u)) \
-  $(foreach u,$(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u))
+PIP_INDEXES := $(foreach u,$(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null)),--index-url $(u)) \
+  $(foreach u,$(PIP_EXTRA_INDEX_URL) $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u))
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(PIP_INDEXES) --index-strategy unsafe-best-match
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

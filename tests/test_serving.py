@@ -102,7 +102,8 @@ def test_live_headless_classifies_the_region_of_interest_of_every_frame(trained,
                    "--out-video", tmp_path / "annotated.avi", "--out-csv", tmp_path / "frames.csv")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "live: 12 frames" in out.stdout
-    assert Image.open(tmp_path / "live.png").size == (320, 240)
+    with Image.open(tmp_path / "live.png") as screenshot:
+        assert screenshot.size == (320, 240)
     rows = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})
     assert list(rows["frame"]) == list(range(1, 13))
     # The same frames, read back and cropped here, classified directly: the same answers.
