@@ -28,7 +28,7 @@ COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json && $(BIN)/
 LOCK := requirements.lock
 PIP_CAP := $(wildcard /etc/xdg/pip/constraints.txt)
 PIP := $(BIN)/pip --disable-pip-version-check
-# uv installs the lock in about 40 s where pip took about 3 minutes: it unpacks the wheels in
+# uv installs the lock in under a minute where pip took about 3 (docs/benchmarks.md): it unpacks the wheels in
 # parallel and compiles their bytecode once, in parallel (with PYTHONDONTWRITEBYTECODE=1 nothing
 # would cache it later). pip first installs uv itself, hash-checked, from the lock's own entry.
 # uv reads no pip.conf: it gets the indexes pip is configured with (a mirror, a local copy), and may

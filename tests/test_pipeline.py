@@ -1,6 +1,7 @@
 """The real pipeline, shrunk: `handsign repro -j 2` of every experiment and `dvc exp run` on the synthetic
 source, in a fresh copy of the repository. One repository serves every check, in order."""
 
+import hashlib
 import json
 import os
 import signal
@@ -227,12 +228,16 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     assert fingers["accuracy"] > 0.5, fingers
 
     # MLflow: one experiment per handsign experiment, one registered model per experiment and source.
+    # Every run and train.json name the environment: the sha256 of the lock file `make install` installed.
+    lock = hashlib.sha256((repo / "requirements.lock").read_bytes()).hexdigest()
     client = mlflow_client(repo)
     for name in EXPERIMENTS:
         (exp,) = client.search_experiments(filter_string=f"name = 'handsign-{name}'")
         (first,) = client.search_runs([exp.experiment_id])
         assert first.data.tags["experiment"] == name and first.data.tags["data_source"] == "synthetic"
         assert len(first.data.tags["git_commit"]) == 40
+        assert first.data.tags["environment_lock"] == lock
+        assert json.loads((repo / f"reports/{name}/train.json").read_text())["environment_lock"] == lock
         registered = f"handsign-{name}-synthetic"
         assert int(client.get_model_version_by_alias(registered, "newest").version) == 1
         assert int(client.get_model_version_by_alias(registered, "champion").version) == 1

@@ -1,0 +1,63 @@
+"""The locked environment: requirements.lock pins every package with its hashes, `make install`
+installs exactly it (uv, itself installed hash-checked from the lock's own entry), and the venv the
+tests run in holds those versions."""
+
+import re
+import subprocess
+from importlib import metadata
+
+from conftest import REPO
+
+PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)")
+
+
+def locked() -> dict[str, str]:
+    return {m[1].lower(): m[2] for line in (REPO / "requirements.lock").read_text().splitlines() if (m := PIN.match(line))}
+
+
+def entries(text: str) -> list[list[str]]:
+    """The lock's requirements, each its pin line and the continuation lines after it."""
+    found: list[list[str]] = []
+    for line in text.splitlines():
+        if PIN.match(line):
+            found.append([line])
+        elif found and line.startswith("    ") and found[-1][-1].endswith("\\"):
+            found[-1].append(line)
+    return found
+
+
+def test_the_lock_pins_every_package_with_its_hashes():
+    text = (REPO / "requirements.lock").read_text()
+    pins = entries(text)
+    assert len(pins) == len(locked()) > 100
+    for entry in pins:
+        assert any(line.strip().startswith("--hash=sha256:") for line in entry[1:]), entry[0]
+    assert {"torch", "torchvision", "dvc", "mlflow", "mediapipe", "uv"} <= set(locked())
+
+
+def test_make_install_installs_the_lock_with_uv_bootstrapped_from_the_lock(tmp_path):
+    plan = subprocess.run(["make", "-n", "-B", "install"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    commands = plan.splitlines()
+    (uv_lock,) = [c for c in commands if "uv pip install" in c and "-r requirements.lock" in c]
+    assert "--require-hashes" in uv_lock and "--no-deps" in uv_lock
+    (extract,) = [c for c in commands if c.startswith("awk ")]
+    (bootstrap,) = [c for c in commands if "pip" in c and "uv.lock.txt" in c and "install" in c]
+    assert "--require-hashes" in bootstrap
+    # The bootstrap's requirement file: exactly the lock's entry for uv, hashes and all.
+    (tmp_path / ".venv").mkdir()
+    (tmp_path / "requirements.lock").write_text((REPO / "requirements.lock").read_text())
+    subprocess.run(extract, shell=True, cwd=tmp_path, check=True)
+    (uv_entry,) = [e for e in entries((REPO / "requirements.lock").read_text()) if e[0].startswith("uv==")]
+    assert (tmp_path / ".venv/uv.lock.txt").read_text().splitlines() == uv_entry
+
+
+def test_the_venv_holds_exactly_the_locked_versions():
+    wrong = {}
+    for name, version in locked().items():
+        try:
+            have = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            have = "missing"
+        if have.split("+")[0] != version:
+            wrong[name] = (version, have)
+    assert not wrong, f"the venv differs from requirements.lock (run `make install`): {wrong}"
