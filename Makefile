@@ -28,11 +28,12 @@ COMPARE := dvc metrics show --md --precision 4 reports/*/metrics.json && $(BIN)/
 LOCK := requirements.lock
 PIP_CAP := $(wildcard /etc/xdg/pip/constraints.txt)
 PIP := $(BIN)/pip --disable-pip-version-check
-# uv installs the lock in under a minute where pip took about 3 (docs/benchmarks.md): it unpacks the wheels in
-# parallel and compiles their bytecode once, in parallel (with PYTHONDONTWRITEBYTECODE=1 nothing
-# would cache it later). pip first installs uv itself, hash-checked, from the lock's own entry.
-# uv reads no pip.conf: it gets the indexes pip is configured with (a mirror, a local copy), and may
-# take a pinned file from any of them, since every file must match the lock's hashes anyway.
+# uv installs the lock in under a minute where pip took about 3 (docs/benchmarks.md): it unpacks
+# the wheels in parallel and compiles their bytecode once, in parallel (with PYTHONDONTWRITEBYTECODE=1
+# nothing would cache it later). pip first installs uv itself, hash-checked, from the lock's own
+# entry. uv reads no pip.conf: it gets the indexes pip is configured with (a mirror, a local copy),
+# and may take a pinned file from any of them, since every file must match the lock's hashes anyway.
+# handsign itself is built by the locked setuptools (no build isolation), not by PyPI's newest.
 PIP_INDEXES := $(foreach u,$(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null)),--index-url $(u)) \
   $(foreach u,$(PIP_EXTRA_INDEX_URL) $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u))
 UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(PIP_INDEXES) --index-strategy unsafe-best-match
@@ -41,7 +42,7 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/uv.lock.txt
 	$(PIP) install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
 	$(UV_INSTALL) --require-hashes --compile-bytecode -r $(LOCK)
-	$(UV_INSTALL) -e .
+	$(UV_INSTALL) --no-build-isolation -e .
 	@# mediapipe's opencv-contrib-python is our one cv2. An older venv also holds opencv-python(-headless),
 	@# which shares its cv2/ folder: remove that, then put back contrib's files it took with it.
 	@fix=; for p in opencv-python-headless opencv-python; do \
