@@ -34,9 +34,11 @@ PIP := $(BIN)/pip --disable-pip-version-check
 # entry. uv reads no pip.conf: it gets the indexes pip is configured with (a mirror, a local copy),
 # and may take a pinned file from any of them, since every file must match the lock's hashes anyway.
 # handsign itself is built by the locked setuptools (no build isolation), not by PyPI's newest.
-PIP_INDEXES := $(foreach u,$(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null)),--index-url $(u)) \
-  $(foreach u,$(PIP_EXTRA_INDEX_URL) $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u))
-UV_INSTALL := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(PIP_INDEXES) --index-strategy unsafe-best-match
+# Asking pip costs a second: done only when an install runs, and once (the value replaces itself).
+PIP_INDEXES = $(eval PIP_INDEXES := \
+  $(foreach u,$(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null)),--index-url $(u)) \
+  $(foreach u,$(PIP_EXTRA_INDEX_URL) $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u)))$(PIP_INDEXES)
+UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(PIP_INDEXES) --index-strategy unsafe-best-match
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/uv.lock.txt

@@ -8,11 +8,8 @@ from importlib import metadata
 
 from conftest import REPO
 
+LOCK = REPO / "requirements.lock"
 PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;\\]+)")
-
-
-def locked() -> dict[str, str]:
-    return {m[1].lower(): m[2] for line in (REPO / "requirements.lock").read_text().splitlines() if (m := PIN.match(line))}
 
 
 def entries(text: str) -> list[list[str]]:
@@ -26,8 +23,14 @@ def entries(text: str) -> list[list[str]]:
     return found
 
 
+def locked() -> dict[str, str]:
+    """Package name -> pinned version."""
+    pins = (PIN.match(entry[0]) for entry in entries(LOCK.read_text()))
+    return {m[1].lower(): m[2] for m in pins}
+
+
 def test_the_lock_pins_every_package_with_its_hashes():
-    text = (REPO / "requirements.lock").read_text()
+    text = LOCK.read_text()
     pins = entries(text)
     assert len(pins) == len(locked()) > 100
     for entry in pins:
@@ -45,9 +48,9 @@ def test_make_install_installs_the_lock_with_uv_bootstrapped_from_the_lock(tmp_p
     assert "--require-hashes" in bootstrap
     # The bootstrap's requirement file: exactly the lock's entry for uv, hashes and all.
     (tmp_path / ".venv").mkdir()
-    (tmp_path / "requirements.lock").write_text((REPO / "requirements.lock").read_text())
+    (tmp_path / "requirements.lock").write_text(LOCK.read_text())
     subprocess.run(extract, shell=True, cwd=tmp_path, check=True)
-    (uv_entry,) = [e for e in entries((REPO / "requirements.lock").read_text()) if e[0].startswith("uv==")]
+    (uv_entry,) = [e for e in entries(LOCK.read_text()) if e[0].startswith("uv==")]
     assert (tmp_path / ".venv/uv.lock.txt").read_text().splitlines() == uv_entry
 
 
