@@ -99,9 +99,9 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
 def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Path,
                    landmark: bool) -> tuple[dict[str, Scored], dict[str, str]]:  # fmt: skip
     """The classifier on each external set of its dataset (data/external/<dataset>/): a pixel model
-    on the images made grey and resized as its training images were, a landmark model on the hands
-    the external stage found in them in colour."""
-    from handsign.data.imagefile import read_grey
+    on the images made grey and resized as its training images were (with hand_crop, cut first to
+    the hand the external stage found), a landmark model on the hands the external stage found in
+    them in colour."""
     from handsign.data.preprocessing import saved
     from handsign.hands import handfeatures
 
@@ -112,14 +112,14 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
         if s.absent:
             skipped[s.name] = s.absent
             continue
+        found = s.landmarks()
+        if found is None and (landmark or prep.hand_crop):
+            skipped[s.name] = f"no hands were looked for in it (no landmarks.{exp.dataset} settings)"
+            continue
         if landmark:
-            found = s.landmarks()
-            if found is None:
-                skipped[s.name] = f"no hands were looked for in it (no landmarks.{exp.dataset} settings)"
-                continue
             rows = handfeatures.features(found, s.aspects)
         else:
-            rows = np.stack([prep.array(read_grey(f)) for f in s.files()])
+            rows = np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
         y_true = s.table["label"].to_numpy()
         y_pred = predict(model, rows, np.arange(len(rows)))
         scored[s.name] = external.score(y_true, y_pred, names, s.table["file"].tolist(), landmark)

@@ -75,7 +75,7 @@ def shrink(repo):
     cnn = {k: v for k, v in params["experiments"]["leapgestrecog_cnn"].items() if k != "split"}
     params["crossval"] = {"leapgestrecog_cnn_loso": cnn}
     # The hand-landmark route beside the pixels: finger counting, and leave one subject out.
-    params["landmarks"] = {name: params["landmarks"][name] for name in ("fingers", "leapgestrecog")}
+    params["landmarks"] = {name: params["landmarks"][name] for name in ("fingers", "leapgestrecog", "sign_mnist")}
     params["landmark_experiments"] = {
         "fingers_landmarks": {**params["landmark_experiments"]["fingers_landmarks"], "image_size": 32, "epochs": 30}
     }

@@ -2,6 +2,7 @@
 prepare, split, configure, train, evaluate, crossval. The fast suite's
 end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through the real DVC."""
 
+import dataclasses
 import importlib.util
 import json
 import subprocess
@@ -9,6 +10,7 @@ import subprocess
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
 from conftest import REPO, SHARED_WEIGHTS
 from PIL import Image
@@ -42,7 +44,9 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     "batch_size": 16,
     "experiments": {
         "fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"},
-        "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small"},
+        # Trained on both sources; a photo from elsewhere is cut to its hand (hand_crop), added ones too.
+        "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small",
+                             "mirror": 0.5, "hand_crop": 1.0},
     },
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "model": "cnn_small"}},
     "landmark_experiments": {
@@ -144,6 +148,40 @@ def test_a_combined_split_trains_on_both_sources_and_tests_on_the_official_test_
     assert summary["train_samples"] == {"fingers": int((official["split"] == "train").sum()), "fingers_other_camera": 12}
     metrics = json.loads((repo / layout.ExperimentPaths("fingers_cnn_more").metrics).read_text())
     assert metrics["n_test"] == 24  # the official test folder alone
+
+
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_a_cropping_model_sees_every_image_from_elsewhere_cut_to_its_hand(repo, monkeypatch):
+    """hand_crop: the added training images, evaluate's external scores and the served model (which
+    finds the hands again) all use the crop around the hand the detector finds."""
+    from handsign.config import load_experiment
+    from handsign.data import externalsets
+    from handsign.data.imagefile import grey_pixels
+    from handsign.data.preprocessing import saved
+    from handsign.data.splitdata import load_split
+    from handsign.datasets.base import to_square_array
+    from handsign.use.serving import from_checkpoint
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    paths = layout.ExperimentPaths("fingers_cnn_more")
+    prep = saved(torch.load(repo / paths.model, weights_only=True), repo / paths.model)
+    assert prep.hand_crop == 1.0 and prep.hand_box == load_params(repo / "params.yaml").landmark_settings("fingers")
+    data = load_split(load_experiment(repo / paths.config))
+    added = data.table["source"].str.startswith("external:").to_numpy()
+    (other,) = [s for s in externalsets.sets_of("fingers") if s.name == "fingers_other_camera"]
+    crops = [to_square_array(grey_pixels(Image.fromarray(c)), 24, "stretch") for c in other.pictures(1.0)]
+    whole = [to_square_array(grey_pixels(Image.fromarray(c)), 24, "stretch") for c in other.pictures()]
+    np.testing.assert_array_equal(np.asarray(data.store.images)[added][:, 0], np.stack(crops))
+    assert not np.array_equal(np.stack(crops), np.stack(whole))
+    # Evaluate's answer for each photo is the served classifier's, which finds the hands itself.
+    evaluated = pd.read_csv(repo / paths.external / "fingers_other_camera/predictions.csv", dtype=str)
+    classifier = from_checkpoint(repo / paths.model)
+    served = classifier.probabilities(other.pictures())
+    assert evaluated["predicted"].tolist() == [prep.class_names[k] for k in served.argmax(1)]
+    unseen = from_checkpoint(repo / paths.model)
+    unseen.preprocessing = dataclasses.replace(prep, hand_crop=0.0)  # the photos whole: other answers
+    assert np.abs(unseen.probabilities(other.pictures()) - served).max() > 1e-3
 
 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")

@@ -162,6 +162,11 @@ class Training(TrainingDefaults):
     # The share of training samples shown mirrored left to right (with augment): a hand signed with
     # the other hand, or through a selfie camera, is the mirror image of the dataset's.
     mirror: float = 0.0
+    # Pixel models: an image from elsewhere (predict, serve, score, live, external and added sets) is
+    # first cut to the square around the hand the detector finds in it (landmarks.<dataset>'s
+    # settings), hand_crop times the landmarks' box; 0: shown whole. The dataset's own images are
+    # hand crops already (handsign.hands.handcrop).
+    hand_crop: float = 0.0
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
@@ -169,7 +174,7 @@ DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 # The top-level params an experiment is resolved from (Params.experiment): the configure stage's
 # params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
 EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "landmark_experiments", "landmark_crossval",
-                   "on_synthetic", *DEFAULT_KEYS)  # fmt: skip
+                   "on_synthetic", "landmarks", *DEFAULT_KEYS)  # fmt: skip
 # Where params.yaml declares experiments, and the stage that ends each (what `dvc repro` targets).
 SECTIONS = {"experiments": "evaluate", "crossval": "crossval", "landmark_experiments": "evaluate_landmarks",
             "landmark_crossval": "crossval_landmarks"}  # fmt: skip
@@ -185,10 +190,18 @@ class Experiment:
     image_size: int
     split: str
     training: Training
+    # With training.hand_crop: how the detector is shown an image to find the hand to crop to
+    # (landmarks.<dataset>, as written out); empty otherwise.
+    hand_box: dict[str, Any] = field(default_factory=dict)
 
     @property
     def data_copy(self) -> str:
         return data_copy_name(self.dataset, self.image_size)
+
+    @property
+    def hand_box_settings(self) -> LandmarkParams | None:
+        """`hand_box` as the detector's settings; None without hand_crop."""
+        return landmark_params_from_dict(self.hand_box, "hand_box") if self.hand_box else None
 
     def to_flat_dict(self) -> dict[str, Any]:
         """`training.lr`-style keys, as MLflow params and checkpoints store them."""
@@ -337,7 +350,12 @@ class Params(TrainingDefaults):
         known = (*self.data[copy].splits, *self.data[copy].combined)
         if split not in known:
             raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits or .combined ({', '.join(known)})")
-        exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training)
+        hand_box = {}
+        if training.hand_crop > 0:
+            if self.section(name).startswith("landmark_"):
+                raise ConfigError(f"{where}.hand_crop: for pixel models (a landmark model reads the hand's points already)")
+            hand_box = dataclasses.asdict(self.landmark_settings(dataset))
+        exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training, hand_box)
         _check_training(exp.training, f"{where}.")
         return exp
 
@@ -429,6 +447,8 @@ def _check_training(t: Training, where: str) -> None:
     _one_of(f"{where}optimizer", t.optimizer, OPTIMIZERS)
     if not 0 <= t.mirror <= 1:
         raise ConfigError(f"{where}mirror: a share of training samples, 0..1, got {t.mirror}")
+    if t.hand_crop < 0:
+        raise ConfigError(f"{where}hand_crop: 0 (images shown whole) or the crop's side in hand boxes, got {t.hand_crop}")
     _one_of(f"{where}device", t.device, DEVICES)
     _one_of(f"{where}precision", t.precision, PRECISIONS)
     for key in ("epochs", "batch_size"):

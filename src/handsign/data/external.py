@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from handsign.config import LandmarkParams
     from handsign.hands.landmarks import Hand, Landmarks
 
+
 def absent_reason(p: ExternalSetParams, repo: Path) -> str:
     """Why a declared set cannot be read ("" when it can). A relative path is the repository's
     (`handsign.pipeline.layout.repo_root`: also from a `dvc exp run --temp` copy), as a dataset's local_path is."""
@@ -245,5 +246,3 @@ def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:
 def _cell(summary: dict) -> str:
     found = f" (hand {summary['hand_found']:.0%})" if "hand_found" in summary else ""
     return f"{summary['accuracy']:.2%}{found}"
-
-

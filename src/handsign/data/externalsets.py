@@ -51,6 +51,20 @@ class ExternalSet:
         path = self.folder / LANDMARKS
         return Landmarks.load(path) if path.exists() else None
 
+    def pictures(self, hand_crop: float = 0.0) -> list[np.ndarray]:
+        """The images as they came, colour kept; with `hand_crop`, each cut to the hand found in it
+        (handsign.hands.handcrop; whole where none was)."""
+        from handsign.data.imagefile import read_image
+        from handsign.hands.handcrop import crop_to_hand
+
+        pictures = [read_image(f.read_bytes(), str(f)) for f in self.files()]
+        if not hand_crop:
+            return pictures
+        found = self.landmarks()
+        if found is None:
+            raise FileNotFoundError(f"{self.folder}: hand_crop needs the hands found in it, and none were looked for")
+        return [crop_to_hand(p, points, hand_crop) for p, points in zip(pictures, found.image, strict=True)]
+
     @property
     def aspects(self) -> np.ndarray:
         return (self.table["width"] / self.table["height"]).to_numpy(np.float64)
@@ -91,16 +105,21 @@ def training_rows(dataset: str, name: str) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: str, landmark: bool) -> np.ndarray:
+def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: str, landmark: bool,
+                    hand_crop: float = 0.0) -> np.ndarray:  # fmt: skip
     """The model inputs of a combined split's external rows (`training_rows`), in their order: each
-    image made grey and square as the prepared copy's were, or, for a landmark model, its hand's
-    row of handsign.hands.handfeatures as the external stage found it (in colour)."""
-    from handsign.data.imagefile import read_grey
+    image made grey and square as the prepared copy's were (first cut to its hand, with
+    `hand_crop`, as the model will see any image from elsewhere), or, for a landmark model, its
+    hand's row of handsign.hands.handfeatures as the external stage found it (in colour)."""
+    from PIL import Image
+
+    from handsign.data.imagefile import grey_pixels, read_grey
     from handsign.datasets.base import to_square_array
     from handsign.hands import handfeatures
 
     sets = {s.name: s for s in sets_of(dataset)}
     rows: dict[str, np.ndarray] = {}  # a set's landmark rows, computed once
+    pictures: dict[str, list[np.ndarray]] = {}  # a set's images, read once
     row_of = {name: {f: i for i, f in enumerate(s.table["file"])} for name, s in sets.items() if not s.absent}
     out = []
     for source in table["source"]:
@@ -115,6 +134,11 @@ def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: 
                     raise FileNotFoundError(f"{s.folder}: no hands were found in it (no landmarks.{dataset} settings)")
                 rows[name] = handfeatures.features(found, s.aspects)
             out.append(rows[name][row])
+        elif hand_crop:
+            if name not in pictures:
+                pictures[name] = s.pictures(hand_crop)
+            grey = grey_pixels(Image.fromarray(pictures[name][row]))
+            out.append(to_square_array(grey, image_size, resize)[None])
         else:
             out.append(to_square_array(read_grey(s.folder / IMAGES / file), image_size, resize)[None])
     return np.stack(out)

@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """What a model's training data went through, so that any image can be made like it."""
+    """What a model's training data went through, so that any image can be made like it; with
+    `hand_crop`, an image from elsewhere is first cut to its hand (handsign.hands.handcrop), found
+    as `hand_box` says."""
 
     image_size: int
     resize: str  # stretch | letterbox | center_crop, as data.<copy>.resize
     class_names: list[str]
+    hand_crop: float = 0.0  # the training key: the crop's side in hand boxes; 0 shows images whole
+    hand_box: LandmarkParams | None = None  # how the detector is shown an image (landmarks.<dataset>)
 
     def to_dict(self) -> dict[str, Any]:
         """What the checkpoint holds (plain values: it is read with torch.load(weights_only=True))."""
@@ -63,14 +67,18 @@ class HandPreprocessing:
         return cls(list(saved["class_names"]), landmark_params_from_dict(saved["landmarks"], "preprocessing.landmarks"))
 
 
-def of_store(store: PreparedStore, kind: Kind) -> Preprocessing | HandPreprocessing:
-    """What a new image must go through to look like `store`'s: the size and resize of its images,
-    or, for a landmark model, how their hands were found."""
+def of_store(store: PreparedStore, kind: Kind, hand_crop: float = 0.0,
+             hand_box: LandmarkParams | None = None) -> Preprocessing | HandPreprocessing:  # fmt: skip
+    """What a new image must go through to look like `store`'s: the size and resize of its images
+    (first cut to the hand `hand_box` finds, with `hand_crop`), or, for a landmark model, how their
+    hands were found."""
     if kind is Kind.LANDMARKS:
         if store.landmarks is None:
             raise ValueError("a landmark model's store carries how its hands were found (handsign.data.splitdata.load_split)")
         return HandPreprocessing(store.class_names, store.landmarks)
-    return Preprocessing(store.images.shape[-1], store.resize, store.class_names)
+    if hand_crop > 0 and hand_box is None:
+        raise ValueError("hand_crop needs the detector's settings (hand_box) to find the hand")
+    return Preprocessing(store.images.shape[-1], store.resize, store.class_names, hand_crop, hand_box if hand_crop else None)
 
 
 def saved(checkpoint: dict, path: Path, resize: str | None = None) -> Preprocessing | HandPreprocessing:
@@ -85,7 +93,10 @@ def saved(checkpoint: dict, path: Path, resize: str | None = None) -> Preprocess
         return HandPreprocessing.from_dict(entry)
     if not entry:
         return Preprocessing(checkpoint["input_shape"][1], resize or "stretch", list(checkpoint["class_names"]))
-    return Preprocessing(int(entry["image_size"]), entry["resize"], list(entry["class_names"]))
+    box = entry.get("hand_box")
+    box_settings = landmark_params_from_dict(box, "preprocessing.hand_box") if box else None
+    return Preprocessing(int(entry["image_size"]), entry["resize"], list(entry["class_names"]),
+                         float(entry.get("hand_crop", 0.0)), box_settings)  # fmt: skip
 
 
 def as_picture(image: Image.Image | np.ndarray) -> np.ndarray:

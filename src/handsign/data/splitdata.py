@@ -64,7 +64,8 @@ def load_split(exp: Experiment) -> SplitData:
     # A combined split: the external sets' images join the prepared copy's, for training only.
     landmark = store.landmarks is not None
     size = store.images.shape[-1]
-    images = externalsets.training_images(extra, exp.dataset, size, store.resize, landmark).astype(store.images.dtype)
+    images = externalsets.training_images(extra, exp.dataset, size, store.resize, landmark, exp.training.hand_crop)
+    images = images.astype(store.images.dtype)
     samples = pd.concat([store.samples, extra[[c for c in store.samples.columns if c in extra.columns]]], ignore_index=True)
     store = PreparedStore(np.concatenate([np.asarray(store.images), images]), samples, store.class_names, store.resize,
                           store.landmarks)  # fmt: skip

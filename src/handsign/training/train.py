@@ -371,7 +371,7 @@ def fit(
         "class_names": store.class_names,
         "input_shape": list(store.images.shape[1:]),
         # What a new image must go through to look like the training data (handsign.use.serving).
-        "preprocessing": preprocessing.of_store(store, kind_of(t.model)).to_dict(),
+        "preprocessing": preprocessing.of_store(store, kind_of(t.model), t.hand_crop, exp.hand_box_settings).to_dict(),
     }
     with atomic_path(checkpoint_path) as tmp:
         torch.save(checkpoint, tmp)

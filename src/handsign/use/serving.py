@@ -27,6 +27,7 @@ from handsign.use.answers import Probabilities, answer_table
 
 if TYPE_CHECKING:
     from handsign.hands.handclassifier import HandClassifier
+    from handsign.hands.landmarks import Detector
 
 PREPROCESSING_FILE = "preprocessing.json"  # beside an export
 
@@ -43,15 +44,19 @@ def refuse_autoencoder(network: nn.Module, name: str) -> None:
 
 
 class Classifier:
-    """A trained pixel network plus its preprocessing; `probabilities` on any images."""
+    """A trained pixel network plus its preprocessing; `probabilities` on any images. With the
+    preprocessing's `hand_crop`, each image is first cut to the hand the landmarker finds in it."""
 
     input_name = "images"
-    requirements: tuple[str, ...] = ()  # packages a served copy needs beyond torch, pillow and pandas
 
-    def __init__(self, network: nn.Module, preprocessing: Preprocessing) -> None:
+    def __init__(self, network: nn.Module, preprocessing: Preprocessing, detector_file: Path | None = None) -> None:
         refuse_autoencoder(network, "this model")
         self.model = Probabilities(network).eval()
         self.preprocessing = preprocessing
+        self.detector_file = detector_file  # None: found where handsign.hands.landmarks.find_model looks
+        self._detector: Detector | None = None
+        # Packages a served copy needs beyond torch, pillow and pandas.
+        self.requirements: tuple[str, ...] = ("mediapipe",) if preprocessing.hand_crop else ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -59,12 +64,28 @@ class Classifier:
         return (1, self.preprocessing.image_size, self.preprocessing.image_size)
 
     def files(self) -> dict[str, Path]:
-        """What a served copy needs beside the network and its preprocessing: nothing."""
-        return {}
+        """What a served copy needs beside the network and its preprocessing: the hand landmarker
+        where it crops to the hand, else nothing."""
+        from handsign.hands.landmarks import MODEL_FILE, find_model
+
+        return {MODEL_FILE: self.detector_file or find_model(fetch=True)} if self.preprocessing.hand_crop else {}
+
+    def crops(self, images: list[Image.Image | np.ndarray]) -> list[np.ndarray]:
+        """Each image cut to its hand (found in its own colours), or whole where none is found."""
+        from handsign.data.preprocessing import as_picture
+        from handsign.hands.handcrop import crop_to_hand
+        from handsign.hands.landmarks import MODEL_FILE, Detector
+
+        if self._detector is None:
+            self._detector = Detector(self.preprocessing.hand_box, self.files()[MODEL_FILE])
+        pictures = [as_picture(image) for image in images]
+        return [crop_to_hand(p, self._detector.detect(p).image, self.preprocessing.hand_crop) for p in pictures]
 
     @torch.inference_mode()
     def probabilities(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
         """N x classes probabilities, rows in the order of `images`."""
+        if self.preprocessing.hand_crop:
+            images = self.crops(images)
         out = []
         for start in range(0, len(images), batch_size):
             batch = np.stack([self.preprocessing.array(img) for img in images[start : start + batch_size]])
@@ -77,15 +98,17 @@ class Classifier:
 
 def classifier_for(network: nn.Module, preprocessing: Preprocessing | HandPreprocessing,
                    folder: Path | None = None) -> Classifier | HandClassifier:  # fmt: skip
-    """The classifier of a network and its preprocessing: a landmark model finds hands first (and
-    `folder` may hold the hand landmarker, as a served copy does); a pixel model resizes."""
+    """The classifier of a network and its preprocessing: a landmark model finds hands first, a pixel
+    model resizes (cut to the hand first, with hand_crop); `folder` may hold the hand landmarker, as a
+    served copy does."""
+    from handsign.hands.landmarks import MODEL_FILE
+
+    detector = folder / MODEL_FILE if folder is not None and (folder / MODEL_FILE).is_file() else None
     if isinstance(preprocessing, HandPreprocessing):
         from handsign.hands.handclassifier import HandClassifier
-        from handsign.hands.landmarks import MODEL_FILE
 
-        detector = folder / MODEL_FILE if folder is not None and (folder / MODEL_FILE).is_file() else None
         return HandClassifier(network, preprocessing, detector)
-    return Classifier(network, preprocessing)
+    return Classifier(network, preprocessing, detector)
 
 
 def from_checkpoint(path: Path, resize: str | None = None) -> Classifier | HandClassifier:
