@@ -2,6 +2,7 @@
 example of docs/extending.md, run through the real pipeline as the docs say to add it."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -9,6 +10,8 @@ import pytest
 import yaml
 from conftest import BIN, REPO, run, without_external_sets
 from PIL import Image
+
+from handsign.pipeline import stagehost
 
 DVC = str(BIN / "dvc")
 
@@ -18,7 +21,7 @@ def ran(out, stage):
 
 
 @pytest.mark.slow
-def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy):
+def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy, monkeypatch):
     """docs/extending.md's worked example, done as it says: its module, one registry line and
     params.yaml entries; then the pipeline downloads, prepares, splits, trains and evaluates it."""
     repo = repo_copy
@@ -54,7 +57,12 @@ def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy):
     }  # fmt: skip
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    out = run([DVC, "repro", "evaluate@subject_folders_cnn"], repo, PYTHONPATH=str(repo / "src"))
+    # The stages run the copy's handsign, new module included: so does the warm host they are sent
+    # to (conftest.stage_host), started on the copy's src/ (it would not know the dataset otherwise).
+    monkeypatch.setenv("PYTHONPATH", str(repo / "src"))
+    with stagehost.started(repo) as host:
+        host["PATH"] = host["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)
+        out = run([DVC, "repro", "evaluate@subject_folders_cnn"], repo, **host)
     for stage in ("download@subject_folders", "prepare@subject_folders_32", "split@subject_folders_32",
                   "train@subject_folders_cnn", "evaluate@subject_folders_cnn"):  # fmt: skip
         assert ran(out, stage), stage
