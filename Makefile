@@ -46,11 +46,13 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	$(UV_INSTALL) --require-hashes --compile-bytecode -r $(LOCK)
 	$(UV_INSTALL) --no-build-isolation -e .
 	@# mediapipe's opencv-contrib-python is our one cv2. An older venv also holds opencv-python(-headless),
-	@# which shares its cv2/ folder: remove that, then put back contrib's files it took with it.
+	@# which shares its cv2/ folder: remove that, then put back contrib's files it took with it (the
+	@# lock's entry, hash-checked as everything else).
 	@fix=; for p in opencv-python-headless opencv-python; do \
-	  if $(BIN)/pip show $$p >/dev/null 2>&1; then $(BIN)/pip uninstall --quiet -y $$p; fix=1; fi; done; \
-	if [ -n "$$fix" ]; then $(PIP) install --quiet --force-reinstall --no-deps \
-	  "$$(grep -o '^opencv-contrib-python==[^ ]*' $(LOCK))"; fi
+	  if $(BIN)/uv pip show --python $(BIN)/python $$p >/dev/null 2>&1; then \
+	    $(BIN)/uv pip uninstall --quiet --python $(BIN)/python $$p; fix=1; fi; done; \
+	if [ -n "$$fix" ]; then awk '/^opencv-contrib-python==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/cv2.lock.txt; \
+	  $(UV_INSTALL) --require-hashes --reinstall -r $(VENV)/cv2.lock.txt; fi
 	touch $@
 
 lock: install

@@ -40,18 +40,23 @@ def test_the_lock_pins_every_package_with_its_hashes():
 
 def test_make_install_installs_the_lock_with_uv_bootstrapped_from_the_lock(tmp_path):
     plan = subprocess.run(["make", "-n", "-B", "install"], cwd=REPO, capture_output=True, text=True, check=True).stdout
-    commands = plan.splitlines()
+    commands = plan.replace("\\\n", " ").splitlines()  # a shell command continued over lines is one
     (uv_lock,) = [c for c in commands if "uv pip install" in c and "-r requirements.lock" in c]
     assert "--require-hashes" in uv_lock and "--no-deps" in uv_lock
     (extract,) = [c for c in commands if c.startswith("awk ")]
     (bootstrap,) = [c for c in commands if "pip" in c and "uv.lock.txt" in c and "install" in c]
     assert "--require-hashes" in bootstrap
-    # The bootstrap's requirement file: exactly the lock's entry for uv, hashes and all.
+    # An old venv's second cv2 package is replaced by the lock's opencv-contrib-python, hash-checked.
+    (repair,) = [c for c in commands if "cv2.lock.txt" in c and not c.startswith("#")]
+    assert "--require-hashes" in repair.split("cv2.lock.txt;", 1)[1] and " install" not in repair.replace("uv pip install", "")
+    extract_cv2 = re.search(r"awk '[^']*' requirements\.lock > \.venv/cv2\.lock\.txt", repair)[0]
+    # Each requirement file: exactly the lock's entry for its package, hashes and all.
     (tmp_path / ".venv").mkdir()
     (tmp_path / "requirements.lock").write_text(LOCK.read_text())
-    subprocess.run(extract, shell=True, cwd=tmp_path, check=True)
-    (uv_entry,) = [e for e in entries(LOCK.read_text()) if e[0].startswith("uv==")]
-    assert (tmp_path / ".venv/uv.lock.txt").read_text().splitlines() == uv_entry
+    for command, package, file in ((extract, "uv", "uv.lock.txt"), (extract_cv2, "opencv-contrib-python", "cv2.lock.txt")):
+        subprocess.run(command, shell=True, cwd=tmp_path, check=True)
+        (entry,) = [e for e in entries(LOCK.read_text()) if e[0].startswith(f"{package}==")]
+        assert (tmp_path / ".venv" / file).read_text().splitlines() == entry
 
 
 def test_the_venv_holds_exactly_the_locked_versions():
