@@ -16,6 +16,19 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SIGN_MNIST_ZIP = SHARED_DATA / "sign-language-mnist.zip"
 SHARED_WEIGHTS = REPO.parent / "shared" / "weights"
 BIN = Path(sys.executable).parent
+ASL_WEBCAM = SHARED_DATA / "asl-letters-webcam.zip"  # real colour photos of letters (../shared/data/README)
+
+
+def webcam_photos(dest: Path, every: int, count: int = 6) -> list[Path]:
+    """Every `every`-th photo of ASL_WEBCAM, `count` of them, unpacked into `dest`."""
+    import zipfile
+
+    with zipfile.ZipFile(ASL_WEBCAM) as z:
+        names = [n for n in z.namelist() if n.endswith(".jpg")][::every][:count]
+        for n in names:
+            (dest / n).parent.mkdir(parents=True, exist_ok=True)
+            (dest / n).write_bytes(z.read(n))
+    return [dest / n for n in names]
 
 
 @pytest.fixture(autouse=True)

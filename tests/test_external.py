@@ -14,17 +14,16 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SHARED_DATA, SHARED_WEIGHTS
+from conftest import ASL_WEBCAM, REPO, SHARED_WEIGHTS, webcam_photos
 from PIL import Image
 
 from handsign.config import ConfigError, ExternalSetParams, load_params, params_from_dict
 from handsign.data.external import carry_over_table, class_of, labelled_files, score, taken, write_set
 from handsign.data.imagefile import read_image
 
-ASL = SHARED_DATA / "asl-letters-webcam.zip"
 needs_colour_photos = pytest.mark.skipif(
-    not ASL.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
-    reason=f"real colour photos absent: {ASL} and the hand landmarker are only present in the project's workplace",
+    not ASL_WEBCAM.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
+    reason=f"real colour photos absent: {ASL_WEBCAM} and the hand landmarker are only present in the project's workplace",
 )
 
 
@@ -143,13 +142,7 @@ def test_a_colour_photo_reaches_the_detector_in_colour(tmp_path):
     from handsign.use.predict import predict_files
     from handsign.use.serving import ServedModel
 
-    with zipfile.ZipFile(ASL) as z:
-        names = [n for n in z.namelist() if n.endswith(".jpg")][::120][:6]
-        files = []
-        for n in names:
-            (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / n).write_bytes(z.read(n))
-            files.append(tmp_path / n)
+    files = webcam_photos(tmp_path, every=120)
     settings = load_params().landmark_settings("sign_mnist")
     model = SHARED_WEIGHTS / "hand_landmarker.task"
     rgb = read_image(files[0])

@@ -4,21 +4,18 @@ way the model is used."""
 from __future__ import annotations
 
 import base64
-import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, SHARED_DATA, SHARED_WEIGHTS
+from conftest import ASL_WEBCAM, REPO, SHARED_WEIGHTS, webcam_photos
 from PIL import Image
 
 from handsign.config import ConfigError, load_params, params_from_dict
 from handsign.data.preprocessing import Preprocessing, saved
 from handsign.hands.handcrop import crop_to_hand, hand_square
-
-ASL = SHARED_DATA / "asl-letters-webcam.zip"
 
 
 def points_around(left: float, top: float, right: float, bottom: float, width: int, height: int) -> np.ndarray:
@@ -76,7 +73,7 @@ def test_the_checkpoint_carries_the_crop_and_how_to_find_the_hand():
     assert saved({"model_name": "cnn_small", "preprocessing": plain.to_dict()}, None) == plain  # type: ignore[arg-type]
 
 
-@pytest.mark.skipif(not ASL.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
+@pytest.mark.skipif(not ASL_WEBCAM.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
                     reason="needs ../shared/data/asl-letters-webcam.zip and the hand landmarker")  # fmt: skip
 def test_every_way_of_using_a_cropping_model_sees_the_same_crop(tmp_path):
     """Real colour photos: the classifier, predict and the served model answer from the crop around
@@ -86,13 +83,7 @@ def test_every_way_of_using_a_cropping_model_sees_the_same_crop(tmp_path):
     from handsign.use.predict import predict_files
     from handsign.use.serving import Classifier, ServedModel
 
-    with zipfile.ZipFile(ASL) as z:
-        names = [n for n in z.namelist() if n.endswith(".jpg")][::160][:6]
-        files = []
-        for n in names:
-            (tmp_path / n).parent.mkdir(parents=True, exist_ok=True)
-            (tmp_path / n).write_bytes(z.read(n))
-            files.append(tmp_path / n)
+    files = webcam_photos(tmp_path, every=160)
     settings = load_params(REPO / "params.yaml").landmark_settings("sign_mnist")
     landmarker = SHARED_WEIGHTS / "hand_landmarker.task"
     torch.manual_seed(0)
