@@ -38,10 +38,12 @@ PIP := $(BIN)/pip --disable-pip-version-check
 PIP_INDEXES = $(eval PIP_INDEXES := \
   $(foreach u,$(or $(PIP_INDEX_URL),$(shell $(PYTHON) -m pip config get global.index-url 2>/dev/null)),--index-url $(u)) \
   $(foreach u,$(PIP_EXTRA_INDEX_URL) $(shell $(PYTHON) -m pip config get global.extra-index-url 2>/dev/null),--extra-index-url $(u)))$(PIP_INDEXES)
+# The lock's entry for package $(1) (its pin line and hash lines), written to $(2).
+lock_entry = awk '/^$(1)==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(2)
 UV_INSTALL = $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps $(PIP_INDEXES) --index-strategy unsafe-best-match
 $(VENV)/.installed: $(LOCK) pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	awk '/^uv==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/uv.lock.txt
+	$(call lock_entry,uv,$(VENV)/uv.lock.txt)
 	$(PIP) install --quiet --require-hashes --no-deps -r $(VENV)/uv.lock.txt
 	$(UV_INSTALL) --require-hashes --compile-bytecode -r $(LOCK)
 	$(UV_INSTALL) --no-build-isolation -e .
@@ -51,7 +53,7 @@ $(VENV)/.installed: $(LOCK) pyproject.toml
 	@fix=; for p in opencv-python-headless opencv-python; do \
 	  if $(BIN)/uv pip show --python $(BIN)/python $$p >/dev/null 2>&1; then \
 	    $(BIN)/uv pip uninstall --quiet --python $(BIN)/python $$p; fix=1; fi; done; \
-	if [ -n "$$fix" ]; then awk '/^opencv-contrib-python==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/cv2.lock.txt; \
+	if [ -n "$$fix" ]; then $(call lock_entry,opencv-contrib-python,$(VENV)/cv2.lock.txt); \
 	  $(UV_INSTALL) --require-hashes --reinstall -r $(VENV)/cv2.lock.txt; fi
 	touch $@
 

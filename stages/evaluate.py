@@ -112,8 +112,9 @@ def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Pa
         if s.absent:
             skipped[s.name] = s.absent
             continue
-        found = s.landmarks()
-        if found is None and (landmark or prep.hand_crop):
+        needs_hands = landmark or prep.hand_crop
+        found = s.landmarks() if needs_hands else None
+        if needs_hands and found is None:
             skipped[s.name] = f"no hands were looked for in it (no landmarks.{exp.dataset} settings)"
             continue
         if landmark:

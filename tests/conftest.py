@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import os
@@ -83,9 +84,17 @@ def stage_host(tmp_path: Path) -> Iterator[dict[str, str]]:
     handsign: a stage forked from the host has the host's modules, whatever PYTHONPATH it is given.
     tests/test_stagehost.py and tests/test_repro.py show a stage computes there what it computes in
     a fresh interpreter."""
+    with warm_stage_host(tmp_path) as env:
+        yield env
+
+
+@contextlib.contextmanager
+def warm_stage_host(root: Path) -> Iterator[dict[str, str]]:
+    """`stage_host`'s host and environment, started in `root` with the tests' environment (a test
+    that runs another copy of handsign sets PYTHONPATH first, and the host imports that copy)."""
     from handsign.pipeline import stagehost
 
-    with stagehost.started(tmp_path) as env:
+    with stagehost.started(root) as env:
         env["PATH"] = env["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)  # the shim, then the venv
         yield env
 

@@ -220,6 +220,18 @@ def test_dvc_lock_records_the_committed_code():
     assert not stale, f"dvc.lock is behind the code (dvc commit in a workspace with outputs): {stale[:5]}"
 
 
+def test_the_pinned_landmarker_file_is_a_dependency_of_every_detection():
+    """A different hand landmarker file reruns detection: the landmarker stage writes the pinned
+    file into the repository, and every stage that finds hands (landmarks@, external) lists it."""
+    from handsign.pipeline import layout
+
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    model = str(layout.landmarker())
+    assert stages["landmarker"]["outs"] == [model]
+    assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["deps"]
+    assert "src/handsign/pipeline/weights.py" in stages["landmarker"]["deps"]  # where the pin is written
+
+
 def rewrite_code_deps(path: Path = REPO / "dvc.yaml") -> None:
     """Replace each stage's `src/...` dependencies in dvc.yaml with the files its script runs."""
     import re
@@ -241,15 +253,3 @@ def rewrite_code_deps(path: Path = REPO / "dvc.yaml") -> None:
 
 if __name__ == "__main__":
     rewrite_code_deps()
-
-
-def test_the_pinned_landmarker_file_is_a_dependency_of_every_detection():
-    """A different hand landmarker file reruns detection: the landmarker stage writes the pinned
-    file into the repository, and every stage that finds hands (landmarks@, external) lists it."""
-    from handsign.pipeline import layout
-
-    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    model = str(layout.landmarker())
-    assert stages["landmarker"]["outs"] == [model]
-    assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["deps"]
-    assert "src/handsign/pipeline/weights.py" in stages["landmarker"]["deps"]  # where the pin is written

@@ -2,16 +2,13 @@
 example of docs/extending.md, run through the real pipeline as the docs say to add it."""
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from conftest import BIN, REPO, run, without_external_sets
+from conftest import BIN, REPO, run, warm_stage_host, without_external_sets
 from PIL import Image
-
-from handsign.pipeline import stagehost
 
 DVC = str(BIN / "dvc")
 
@@ -60,8 +57,7 @@ def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy, monkeyp
     # The stages run the copy's handsign, new module included: so does the warm host they are sent
     # to (conftest.stage_host), started on the copy's src/ (it would not know the dataset otherwise).
     monkeypatch.setenv("PYTHONPATH", str(repo / "src"))
-    with stagehost.started(repo) as host:
-        host["PATH"] = host["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)
+    with warm_stage_host(repo) as host:
         out = run([DVC, "repro", "evaluate@subject_folders_cnn"], repo, **host)
     for stage in ("download@subject_folders", "prepare@subject_folders_32", "split@subject_folders_32",
                   "train@subject_folders_cnn", "evaluate@subject_folders_cnn"):  # fmt: skip

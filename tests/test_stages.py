@@ -170,18 +170,19 @@ def test_a_cropping_model_sees_every_image_from_elsewhere_cut_to_its_hand(repo, 
     data = load_split(load_experiment(repo / paths.config))
     added = data.table["source"].str.startswith("external:").to_numpy()
     (other,) = [s for s in externalsets.sets_of("fingers") if s.name == "fingers_other_camera"]
+    pictures = other.pictures()
     crops = [to_square_array(grey_pixels(Image.fromarray(c)), 24, "stretch") for c in other.pictures(1.0)]
-    whole = [to_square_array(grey_pixels(Image.fromarray(c)), 24, "stretch") for c in other.pictures()]
+    whole = [to_square_array(grey_pixels(Image.fromarray(c)), 24, "stretch") for c in pictures]
     np.testing.assert_array_equal(np.asarray(data.store.images)[added][:, 0], np.stack(crops))
     assert not np.array_equal(np.stack(crops), np.stack(whole))
     # Evaluate's answer for each photo is the served classifier's, which finds the hands itself.
     evaluated = pd.read_csv(repo / paths.external / "fingers_other_camera/predictions.csv", dtype=str)
     classifier = from_checkpoint(repo / paths.model)
-    served = classifier.probabilities(other.pictures())
+    served = classifier.probabilities(pictures)
     assert evaluated["predicted"].tolist() == [prep.class_names[k] for k in served.argmax(1)]
     unseen = from_checkpoint(repo / paths.model)
     unseen.preprocessing = dataclasses.replace(prep, hand_crop=0.0)  # the photos whole: other answers
-    assert np.abs(unseen.probabilities(other.pictures()) - served).max() > 1e-3
+    assert np.abs(unseen.probabilities(pictures) - served).max() > 1e-3
 
 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")

@@ -55,8 +55,11 @@ class Classifier:
         self.preprocessing = preprocessing
         self.detector_file = detector_file  # None: found where handsign.hands.landmarks.find_model looks
         self._detector: Detector | None = None
-        # Packages a served copy needs beyond torch, pillow and pandas.
-        self.requirements: tuple[str, ...] = ("mediapipe",) if preprocessing.hand_crop else ()
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        """Packages a served copy needs beyond torch, pillow and pandas: the landmarker's, to crop."""
+        return ("mediapipe",) if self.preprocessing.hand_crop else ()
 
     @property
     def input_shape(self) -> tuple[int, ...]:
