@@ -98,32 +98,18 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
 
 def score_external(exp: Experiment, model: nn.Module, checkpoint: dict, path: Path,
                    landmark: bool) -> tuple[dict[str, Scored], dict[str, str]]:  # fmt: skip
-    """The classifier on each external set of its dataset (data/external/<dataset>/): a pixel model
-    on the images made grey and resized as its training images were (with hand_crop, cut first to
-    the hand the external stage found), a landmark model on the hands the external stage found in
-    them in colour."""
-    from handsign.data.preprocessing import saved
-    from handsign.hands import handfeatures
-
+    """The classifier on each external set of its dataset (data/external/<dataset>/), reading what
+    `external.model_inputs` gives it: a landmark model the hands found in colour, a pixel model the
+    images prepared as its training images were."""
     names = checkpoint["class_names"]
-    prep = None if landmark else saved(checkpoint, path)
     scored, skipped = {}, {}
     for s in externalsets.sets_of(exp.dataset):
-        if s.absent:
-            skipped[s.name] = s.absent
+        rows = s.absent or external.model_inputs(s, checkpoint, path, landmark)
+        if isinstance(rows, str):
+            skipped[s.name] = rows
             continue
-        needs_hands = landmark or prep.hand_crop
-        found = s.landmarks() if needs_hands else None
-        if needs_hands and found is None:
-            skipped[s.name] = f"no hands were looked for in it (no landmarks.{exp.dataset} settings)"
-            continue
-        if landmark:
-            rows = handfeatures.features(found, s.aspects)
-        else:
-            rows = np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
-        y_true = s.table["label"].to_numpy()
         y_pred = predict(model, rows, np.arange(len(rows)))
-        scored[s.name] = external.score(y_true, y_pred, names, s.table["file"].tolist(), landmark)
+        scored[s.name] = external.score(s.table["label"].to_numpy(), y_pred, names, s.table["file"].tolist(), landmark)
     return scored, skipped
 
 
@@ -209,7 +195,7 @@ def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Res
     """Write the scores to reports/<experiment>/, log them, the figures and the model to the
     experiment's MLflow run, and register the model."""
     write_json(paths.metrics, results.summary)
-    write_external(paths, results, exp.name)
+    external.write_scores(paths, results.external, results.skipped, exp.name)
     write_json(paths.per_class, results.per_class)
     write_json(paths.per_group, results.per_group)
     with atomic_path(paths.predictions) as tmp:
@@ -232,20 +218,6 @@ def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Res
     for name, why in results.skipped.items():
         print(f"evaluate: {exp.name}: external set {name} skipped: {why}")
     print(f"evaluate: registered {registered}")
-
-
-def write_external(paths: layout.ExperimentPaths, results: Results, title: str) -> None:
-    """reports/<experiment>/external.json (every set's summary: a DVC metric) and external/<set>/."""
-    write_json(paths.external_metrics, {name: s.summary for name, s in results.external.items()})
-    with atomic_path(paths.external) as tmp:
-        tmp.mkdir()
-        write_json(tmp / "skipped.json", results.skipped)
-        for name, s in results.external.items():
-            (tmp / name).mkdir()
-            write_json(tmp / name / "per_class.json", s.per_class)
-            s.predictions.to_csv(tmp / name / "predictions.csv", index=False)
-            report.plot_confusion_matrix(s.y_true, s.y_pred, s.class_names, tmp / name / "confusion_matrix.png",
-                                         f"{title} on {name}\naccuracy {s.summary['accuracy']:.4f}")  # fmt: skip
 
 
 if __name__ == "__main__":

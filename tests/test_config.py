@@ -76,6 +76,31 @@ def write(tmp_path, **changes):
             {"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}},
             "experiments.fingers_cnn has this name too",
         ),
+        (
+            {"ensembles__sign_mnist_ensemble__pixel": "sign_mnist_landmarks"},
+            "ensembles.sign_mnist_ensemble.pixel: 'sign_mnist_landmarks' is not declared under experiments:",
+        ),
+        (
+            {"ensembles__sign_mnist_ensemble__landmarks": "sign_mnist_cnn"},
+            "ensembles.sign_mnist_ensemble.landmarks: 'sign_mnist_cnn' is not declared under landmark_experiments:",
+        ),
+        (
+            {"ensembles__sign_mnist_ensemble__pixel": "sign_mnist_cnn_webcam"},
+            "sign_mnist_cnn_webcam has split 'official_webcam', the ensemble 'official': its members share one test split",
+        ),
+        (
+            {
+                "ensembles__fingers_cnn": {
+                    "dataset": "fingers",
+                    "image_size": 64,
+                    "split": "official",
+                    "pixel": "fingers_cnn",
+                    "landmarks": "fingers_landmarks",
+                }
+            },
+            "ensembles.fingers_cnn: experiments.fingers_cnn has this name too",
+        ),
+        ({"ensembles__sign_mnist_ensemble__members": ["sign_mnist_cnn"]}, "unknown key(s) ensembles.sign_mnist_ensemble.members"),
     ],
 )
 def test_bad_params_are_named(tmp_path, changes, message):

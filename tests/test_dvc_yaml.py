@@ -202,6 +202,16 @@ def test_dvc_yaml_paths_are_layouts():
         } <= written
         if kind == "train":
             assert rel(paths.curves) in written
+    for name, ens in p.ensembles.items():  # an ensemble reads its members' checkpoints and their shared data
+        members = [layout.ExperimentPaths(m) for m in (ens.pixel, ens.landmarks)]
+        reads = listed(stages[f"evaluate_ensemble@{name}"], "deps")
+        assert {rel(f) for m in members for f in (m.config, m.model, m.mlflow_run)} <= reads, name
+        prepared, split_file = (rel(f) for f in layout.experiment_data(p.experiment(ens.pixel)))
+        assert {prepared, split_file, rel(layout.landmarks(ens.dataset)), rel(layout.DATA / "external" / ens.dataset)} <= reads
+        paths = layout.ExperimentPaths(name)
+        written = set().union(*(listed(stages[f"evaluate_ensemble@{name}"], s) for s in ("outs", "metrics", "plots")))
+        assert {rel(f) for f in (paths.metrics, paths.external_metrics, paths.external, paths.per_class, paths.per_group,
+                                 paths.figures, paths.predictions)} <= written  # fmt: skip
 
 
 def test_dvc_lock_records_the_committed_code():

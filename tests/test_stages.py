@@ -53,6 +53,8 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
         "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"}
     },
     "landmark_crossval": {},
+    "ensembles": {"fingers_ensemble": {"dataset": "fingers", "image_size": 64, "split": "official",
+                                       "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"}},
 }
 PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
 PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2}}
@@ -102,6 +104,7 @@ def repo(tmp_path_factory):
             miss_hands(root / layout.landmarks("fingers"), MISSED)
             stage("train")("fingers_landmarks")
             stage("evaluate")("fingers_landmarks")
+            stage("evaluate_ensemble")("fingers_ensemble")
     return root
 
 
@@ -201,6 +204,65 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
         len(history) == PARAMS["recipes"]["landmark_mlp"]["on_synthetic"]["epochs"]
         and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     )
+
+
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monkeypatch):
+    """On the test split (a missed hand: the pixel model decides) and on an external set, where the
+    served members find the hands again and must agree with the ensemble's answers."""
+    import mlflow
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+    from handsign.config import load_experiment
+    from handsign.data import externalsets
+    from handsign.data.splitdata import load_split
+    from handsign.pipeline import tracking
+    from handsign.use.inference import load_checkpoint, probabilities
+    from handsign.use.serving import from_checkpoint
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    probs, names = [], None
+    for member in ("fingers_cnn", "fingers_landmarks"):
+        paths = layout.ExperimentPaths(member)
+        model, checkpoint = load_checkpoint(repo / paths.model)
+        data = load_split(load_experiment(repo / paths.config))
+        probs.append(probabilities(model, data.store.images, data.rows("test")))
+        names = checkpoint["class_names"]
+    pixel, hands = probs
+    missed = hands.sum(1) == 0
+    assert missed.sum() >= MISSED and np.allclose(hands[~missed].sum(1), 1, atol=1e-4)
+    product = np.log(pixel + 1e-6) + np.where(missed[:, None], 0.0, np.log(hands + 1e-6))
+    paths = layout.ExperimentPaths("fingers_ensemble")
+    predictions = pd.read_csv(repo / paths.predictions, dtype=str)
+    assert predictions["predicted"].tolist() == [names[k] for k in product.argmax(1)]
+    assert (predictions["predicted"][missed] == [names[k] for k in pixel[missed].argmax(1)]).all()
+    metrics = json.loads((repo / paths.metrics).read_text())
+    assert metrics["accuracy"] == pytest.approx((predictions["actual"] == predictions["predicted"]).mean())
+    # Its own MLflow run, which names its members' runs.
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(repo))
+    (run,) = client.search_runs([client.get_experiment_by_name("handsign-fingers_ensemble").experiment_id])
+    assert run.data.metrics["test_accuracy"] == pytest.approx(metrics["accuracy"])
+    member_run = json.loads((repo / layout.ExperimentPaths("fingers_landmarks").mlflow_run).read_text())["run_id"]
+    assert run.data.tags["landmarks_run"] == member_run and run.data.params["pixel"] == "fingers_cnn"
+    # An external set: both members served as users call them, on the photos as they came.
+    (other,) = [s for s in externalsets.sets_of("fingers") if s.name == "fingers_other_camera"]
+    pictures = other.pictures()
+    served = [from_checkpoint(repo / layout.ExperimentPaths(m).model).probabilities(pictures)
+              for m in ("fingers_cnn", "fingers_landmarks")]  # fmt: skip
+    found = served[1].sum(1) > 0
+    product = np.log(served[0] + 1e-6) + np.where(found[:, None], np.log(served[1] + 1e-6), 0.0)
+    scored = pd.read_csv(repo / paths.external / "fingers_other_camera/predictions.csv", dtype=str)
+    assert scored["predicted"].tolist() == [names[k] for k in product.argmax(1)]
+    # handsign predict -m PIXEL -m LANDMARKS answers the same.
+    out = CliRunner().invoke(app, ["predict", "--json", "-k", "1", *map(str, other.files()),
+                                   "-m", str(repo / layout.ExperimentPaths("fingers_cnn").model),
+                                   "-m", str(repo / layout.ExperimentPaths("fingers_landmarks").model)])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert [p["top"][0]["label"] for p in json.loads(out.stdout)["predictions"]] == scored["predicted"].tolist()
+    external = json.loads((repo / paths.external_metrics).read_text())["fingers_other_camera"]
+    assert external["accuracy"] == pytest.approx((scored["actual"] == scored["predicted"]).mean())
 
 
 needs_detector = pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only in the workplace")

@@ -110,17 +110,19 @@ MODEL_HELP = "A checkpoint (models/<exp>/model.pt) or an MLflow model URI (model
 @app.command("predict")
 def predict_command(
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) and globs ('data/**/*.png')."),
-    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    model: list[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Given twice (a pixel and a landmark "
+                                    "model of the same classes): an ensemble, their probabilities multiplied."),
     top_k: int = typer.Option(3, "--top-k", "-k", min=1, help="Classes to show per image, most likely first."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON ({predictions: [{path, top}], errors: {path: why}})."),
 ) -> None:
     """Classify image files with a trained model: any size, greyscale or colour; the model applies its
     training data's preprocessing. Unreadable files are reported and skipped, and the exit code is 1."""
-    from handsign.use.predict import image_files, load_classifier, predict_files
+    from handsign.use.predict import Ensemble, image_files, load_classifier, predict_files
 
     files, missing = image_files(paths)
     try:
-        classifier = load_classifier(model)
+        members = [load_classifier(m) for m in model]
+        classifier = members[0] if len(members) == 1 else Ensemble(members)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     result = predict_files(classifier, files)
@@ -476,9 +478,9 @@ def results(
     dataset: str = typer.Option("", help="Only the experiments on this dataset."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
-    """Does it carry over? Each classifier's test accuracy on its own dataset's test split beside its
-    accuracy on every external set of that dataset (external: in params.yaml; other people, other
-    cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
+    """Does it carry over? Each classifier's (and ensemble's) test accuracy on its own dataset's test
+    split beside its accuracy on every external set of that dataset (external: in params.yaml; other
+    people, other cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
     from handsign.config import ConfigError, load_params
     from handsign.data.external import carry_over_table
     from handsign.pipeline import layout
@@ -490,6 +492,7 @@ def results(
     single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
     chosen = [(e.name, e.dataset) for where, e in params.every_experiment()
               if where.split(".")[0] in single and (not dataset or e.dataset == dataset)]  # fmt: skip
+    chosen += [(name, ens.dataset) for name, ens in params.ensembles.items() if not dataset or ens.dataset == dataset]
     typer.echo(carry_over_table(layout.REPORTS, chosen) or "no evaluated classifier yet (dvc repro)")
 
 

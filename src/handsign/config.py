@@ -70,6 +70,21 @@ class ExternalSetParams:
     take: str = "all"
 
 
+@dataclass(frozen=True)
+class EnsembleParams:
+    """`ensembles.<name>`: a pixel classifier (`experiments:`) and a landmark classifier
+    (`landmark_experiments:`) of one dataset, scored together on their shared test split and on every
+    external set of the dataset, their probabilities multiplied (handsign.evaluation.ensemble). Both
+    must be declared on the `dataset`, `image_size` and `split` named here, the copy and split file
+    whose test rows they share. Nothing is trained: the stage reads the two checkpoints."""
+
+    dataset: str
+    image_size: int
+    split: str
+    pixel: str
+    landmarks: str
+
+
 class ConfigError(ValueError):
     """A params file that cannot drive the pipeline; the message names the key."""
 
@@ -231,6 +246,8 @@ class Params(TrainingDefaults):
     # experiments are, in their own sections, because their stages depend on the landmark stage.
     landmark_experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     landmark_crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # A pixel and a landmark classifier combined (evaluate_ensemble@<name>): no training of its own.
+    ensembles: dict[str, EnsembleParams] = field(default_factory=dict)
     # Training keys every experiment takes on the synthetic source, under its recipe's and its own
     # on_synthetic (the demo's one torch thread per stage, two stages at a time).
     on_synthetic: dict[str, Any] = field(default_factory=dict)
@@ -543,6 +560,23 @@ def _check(p: Params) -> None:
     for where, exp in p.every_experiment():
         if where.startswith("landmark_") and exp.dataset not in p.landmarks:
             raise ConfigError(f"{where}: its dataset {exp.dataset} has no landmarks.{exp.dataset} entry (how to find its hands)")
+    for name, ens in p.ensembles.items():
+        _check_ensemble(p, name, ens, seen)
+
+
+def _check_ensemble(p: Params, name: str, ens: EnsembleParams, seen: dict[str, str]) -> None:
+    where = f"ensembles.{name}"
+    if name in seen:
+        raise ConfigError(f"{where}: {seen[name]} has this name too; reports/{name}/ can hold one")
+    for role, section in (("pixel", "experiments"), ("landmarks", "landmark_experiments")):
+        member = getattr(ens, role)
+        if member not in getattr(p, section):
+            raise ConfigError(f"{where}.{role}: {member!r} is not declared under {section}: ({', '.join(getattr(p, section))})")
+        exp = p.experiment(member)
+        for key in ("dataset", "image_size", "split"):
+            if getattr(exp, key) != getattr(ens, key):
+                raise ConfigError(f"{where}.{role}: {member} has {key} {getattr(exp, key)!r}, the ensemble "
+                                  f"{getattr(ens, key)!r}: its members share one test split")  # fmt: skip
 
 
 def landmark_params_from_dict(raw: dict[str, Any], where: str = "landmarks") -> LandmarkParams:

@@ -29,13 +29,14 @@ import numpy as np
 import pandas as pd
 
 from handsign.config import ExternalSetParams, Params
-from handsign.data.externalsets import IMAGES, LANDMARKS, SAMPLES, SET_FILE
+from handsign.data.externalsets import IMAGES, LANDMARKS, SAMPLES, SET_FILE, ExternalSet
 from handsign.datasets.images import SUFFIXES
-from handsign.pipeline.atomic import write_json
+from handsign.pipeline.atomic import atomic_path, write_json
 
 if TYPE_CHECKING:
     from handsign.config import LandmarkParams
     from handsign.hands.landmarks import Hand, Landmarks
+    from handsign.pipeline.layout import ExperimentPaths
 
 
 def absent_reason(p: ExternalSetParams, repo: Path) -> str:
@@ -201,6 +202,23 @@ class Scored:
     class_names: list[str]
 
 
+def model_inputs(s: ExternalSet, checkpoint: dict, path: Path, landmark: bool) -> np.ndarray | str:
+    """What the classifier of `checkpoint` (at `path`) reads of the set: a landmark model the rows of
+    the hands the external stage found in it in colour, a pixel model the images made grey and resized
+    as its training images were (with hand_crop, cut first to the hand found). Where the hands it
+    needs were never looked for, the reason, as a string."""
+    from handsign.data.preprocessing import saved
+    from handsign.hands import handfeatures
+
+    prep = None if landmark else saved(checkpoint, path)
+    found = s.landmarks() if landmark or prep.hand_crop else None
+    if found is None and (landmark or prep.hand_crop):
+        return f"no hands were looked for in it (no landmarks.{s.info['dataset']} settings)"
+    if landmark:
+        return handfeatures.features(found, s.aspects)
+    return np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
+
+
 def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files: list[str], landmark: bool) -> Scored:
     """Accuracy, macro F1 over the classes the set holds, per-class accuracy and, for a landmark model,
     how often a hand was found and the accuracy on those."""
@@ -220,6 +238,23 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files:
     predictions = pd.DataFrame({"file": files, "actual": [class_names[i] for i in y_true],
                                 "predicted": names_of(class_names, y_pred)})  # fmt: skip
     return Scored(result, per_class, predictions, y_true, y_pred, class_names)
+
+
+def write_scores(paths: ExperimentPaths, scored: dict[str, Scored], skipped: dict[str, str], title: str) -> None:
+    """reports/<experiment>/external.json (every set's summary: a DVC metric) and external/<set>/
+    (per_class.json, predictions.csv, confusion_matrix.png), with skipped.json: the sets not scored, why."""
+    from handsign.evaluation.report import plot_confusion_matrix
+
+    write_json(paths.external_metrics, {name: s.summary for name, s in scored.items()})
+    with atomic_path(paths.external) as tmp:
+        tmp.mkdir()
+        write_json(tmp / "skipped.json", skipped)
+        for name, s in scored.items():
+            (tmp / name).mkdir()
+            write_json(tmp / name / "per_class.json", s.per_class)
+            s.predictions.to_csv(tmp / name / "predictions.csv", index=False)
+            plot_confusion_matrix(s.y_true, s.y_pred, s.class_names, tmp / name / "confusion_matrix.png",
+                                  f"{title} on {name}\naccuracy {s.summary['accuracy']:.4f}")  # fmt: skip
 
 
 def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:

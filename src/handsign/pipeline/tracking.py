@@ -55,10 +55,6 @@ def store(root: Path) -> Iterator[Any]:
             os.environ["MLFLOW_TRACKING_URI"] = before
 
 
-def experiment_name(exp: Experiment) -> str:
-    return f"handsign-{exp.name}"
-
-
 def registered_model_name(exp: Experiment) -> str:
     """Per experiment and data source: a model trained on synthetic data never shares a name with a real one."""
     return f"handsign-{exp.name}-{exp.source}"
@@ -103,12 +99,21 @@ def create_store(root: Path) -> None:
 
 def start_run(exp: Experiment, root: Path) -> str:
     """Open a run for a training, log the resolved config and tags; returns the run id."""
+    tags = {"experiment": exp.name, "dataset": exp.dataset, "model": exp.training.model, "data_source": exp.source,
+            "split": exp.split}  # fmt: skip
     with store(root) as mlflow:
-        return _start_run(mlflow, exp, root)
+        return _start_run(mlflow, exp.name, tags, exp.to_flat_dict(), root)
 
 
-def _start_run(mlflow: Any, exp: Experiment, root: Path) -> str:
-    name = experiment_name(exp)
+def start_ensemble_run(name: str, tags: dict[str, str], params: dict[str, Any], root: Path) -> str:
+    """Open a run for an ensemble (nothing trained: its members' runs hold the training), in its own
+    MLflow experiment `handsign-<name>`; returns the run id."""
+    with store(root) as mlflow:
+        return _start_run(mlflow, name, {"experiment": name, **tags}, params, root)
+
+
+def _start_run(mlflow: Any, exp_name: str, tags: dict[str, str], params: dict[str, Any], root: Path) -> str:
+    name = f"handsign-{exp_name}"
 
     def experiment_id() -> str:
         found = mlflow.get_experiment_by_name(name)
@@ -121,17 +126,13 @@ def _start_run(mlflow: Any, exp: Experiment, root: Path) -> str:
 
     exp_id = _retry(experiment_id)
     tags = {
-        "experiment": exp.name,
-        "dataset": exp.dataset,
-        "model": exp.training.model,
-        "data_source": exp.source,
-        "split": exp.split,
+        **tags,
         "git_commit": git_commit(Path.cwd()),  # the checkout that runs, a temp copy included
         "environment_lock": environment_lock(Path.cwd()),
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "workspace"),
     }
-    run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{exp.name}-{tags['dvc_experiment']}", tags=tags))
-    _retry(lambda: mlflow.log_params(exp.to_flat_dict()))
+    run = _retry(lambda: mlflow.start_run(experiment_id=exp_id, run_name=f"{exp_name}-{tags['dvc_experiment']}", tags=tags))
+    _retry(lambda: mlflow.log_params(params))
     mlflow.end_run()
     return run.info.run_id
 

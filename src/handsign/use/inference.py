@@ -6,6 +6,7 @@ forces a retrain.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -45,16 +46,28 @@ def names_of(class_names: list[str], predicted: np.ndarray) -> list[str]:
     return [class_names[i] if i != NO_HAND else NO_HAND_LABEL for i in predicted]
 
 
-@torch.inference_mode()
 def predict(model: nn.Module, images: np.ndarray, indices: np.ndarray, batch_size: int = 512) -> np.ndarray:
     """Predicted class for `images[indices]`, batch by batch (the images may be a memory map). A
     landmark row with no hand in it (NaN) is predicted `NO_HAND`."""
+    preds = [torch.where(found, logits.argmax(1), NO_HAND) for found, logits in _logits(model, images, indices, batch_size)]
+    return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
+
+
+def probabilities(model: nn.Module, images: np.ndarray, indices: np.ndarray, batch_size: int = 512) -> np.ndarray:
+    """Class probabilities (N x classes, float32) for `images[indices]`; a row of zeros for a landmark
+    row with no hand in it, as the served HandClassifier answers."""
+    rows = [torch.where(found[:, None], logits.softmax(1), 0.0) for found, logits in _logits(model, images, indices, batch_size)]
+    return torch.cat(rows).numpy() if rows else np.empty((0, 0), dtype=np.float32)
+
+
+@torch.inference_mode()
+def _logits(
+    model: nn.Module, images: np.ndarray, indices: np.ndarray, batch_size: int
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """(found, logits) per batch of `images[indices]`, on the CPU; `found` is False for a row with NaN."""
     model.eval()
     device = next(model.parameters()).device
-    preds = []
     for start in range(0, len(indices), batch_size):
         batch = torch.from_numpy(np.ascontiguousarray(images[indices[start : start + batch_size]]))
         found = batch.isfinite().flatten(1).all(1)
-        out = model(to_device(batch.nan_to_num(), device)).argmax(1).cpu()
-        preds.append(torch.where(found, out, NO_HAND))
-    return torch.cat(preds).numpy() if preds else np.empty(0, dtype=np.int64)
+        yield found, model(to_device(batch.nan_to_num(), device)).float().cpu()

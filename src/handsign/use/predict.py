@@ -44,6 +44,24 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier | HandCl
     return from_checkpoint(path)
 
 
+class Ensemble:
+    """Classifiers of the same classes answering together, their probabilities multiplied
+    (handsign.evaluation.ensemble: a landmark model that finds no hand abstains), as the
+    evaluate_ensemble stage scores them: `handsign predict -m PIXEL -m LANDMARKS`."""
+
+    def __init__(self, members: list[Classifier | HandClassifier]) -> None:
+        names = [m.preprocessing.class_names for m in members]
+        if any(n != names[0] for n in names):
+            raise ValueError(f"an ensemble's models must answer the same classes, not {' and '.join(map(str, names))}")
+        self.members = members
+        self.preprocessing = members[0].preprocessing  # its class_names: what the answers are called
+
+    def probabilities(self, images: list) -> np.ndarray:
+        from handsign.evaluation.ensemble import combine
+
+        return combine([m.probabilities(images) for m in self.members])
+
+
 def image_files(targets: list[str]) -> tuple[list[Path], list[str]]:
     """Image files named by `targets` (files, folders searched recursively, globs), sorted within
     each target and without repeats; and the targets that matched nothing."""
@@ -95,7 +113,7 @@ class Predictions:
         return "\n".join(lines)
 
 
-def predict_files(classifier: Classifier | HandClassifier, files: list[Path]) -> Predictions:
+def predict_files(classifier: Classifier | HandClassifier | Ensemble, files: list[Path]) -> Predictions:
     images, kept, errors = [], [], {}
     for f in files:
         try:
