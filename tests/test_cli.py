@@ -87,3 +87,8 @@ def test_experiments_lists_the_crossvalidations_and_their_stages():
     stages = runner.invoke(app, ["experiments", "--dataset", "leapgestrecog", "--stages"]).output.split()
     assert "crossval@leapgestrecog_resnet18_loso" in stages and "evaluate@leapgestrecog_cnn" in stages
     assert not [s for s in stages if "fingers" in s]
+    # An ensemble is listed and among the stages `make real` runs.
+    listing = runner.invoke(app, ["experiments", "--dataset", "sign_mnist"]).output.splitlines()
+    (ensemble,) = [line for line in listing if line.startswith("sign_mnist_ensemble ")]
+    assert "sign_mnist_cnn x sign_mnist_landmarks" in ensemble
+    assert "evaluate_ensemble@sign_mnist_ensemble" in runner.invoke(app, ["experiments", "--stages"]).output.split()

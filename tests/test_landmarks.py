@@ -161,7 +161,7 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     params["synthetic"] = {"seed": 0, "per_class_train": 2, "per_class_test": 1, "subjects": 2, "frames_per_gesture": 1}
     params["landmarks"] = {"fingers": params["landmarks"]["fingers"]}
     params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "splits": ["official"]}}
-    for key in ("experiments", "crossval", "landmark_experiments", "landmark_crossval"):
+    for key in ("experiments", "crossval", "landmark_experiments", "landmark_crossval", "ensembles"):
         params[key] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")

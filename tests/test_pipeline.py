@@ -86,6 +86,9 @@ def shrink(repo):
             "epochs": 10,
         }
     }
+    # The two finger counters together, as make real runs sign_mnist_ensemble.
+    params["ensembles"] = {"fingers_ensemble": {"dataset": "fingers", "image_size": 32, "split": "official",
+                                                "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"}}  # fmt: skip
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     params_from_dict(params)  # still valid
     run(["git", "commit", "-qam", "shrink"], repo)
@@ -142,7 +145,12 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
         assert set(predictions["actual"]) == {"0", "1", "2"}
         assert carried["my_counts"]["accuracy"] == pytest.approx((predictions["actual"] == predictions["predicted"]).mean())
     assert json.loads((repo / "reports/sign_mnist_seed/external.json").read_text()) == {}  # no set of its dataset
-    assert "| `fingers_cnn` |" in run([str(BIN / "handsign"), "results"], repo).stdout
+    table = run([str(BIN / "handsign"), "results"], repo).stdout
+    assert "| `fingers_cnn` |" in table and "| `fingers_ensemble` |" in table
+    # The ensemble's stage ran under DVC on both members' checkpoints, with its external sets.
+    assert ran(out, "evaluate_ensemble@fingers_ensemble")
+    ensemble = json.loads((repo / "reports/fingers_ensemble/external.json").read_text())
+    assert sorted(ensemble) == ["fingers_other_camera", "my_counts"] and "hand_found" not in ensemble["my_counts"]
     carried = json.loads((repo / "reports/fingers_cnn/external.json").read_text())
     loso = json.loads((repo / "reports/leapgestrecog_landmarks_loso/metrics.json").read_text())
     assert loso["folds"] == 3 and 0 <= loso["accuracy_mean"] <= 1

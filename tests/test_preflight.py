@@ -46,3 +46,9 @@ def test_check_exits_1_naming_the_fix_and_0_when_ready(tmp_path, monkeypatch):
     assert bad.exit_code == 1 and "none.zip does not exist" in bad.output
     good = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), "evaluate@sign_mnist_cnn"])
     assert good.exit_code == 0 and "1 experiment(s) ready" in good.output
+    # An ensemble (what `make real` passes) is checked as its two members: the archive is named.
+    ensemble = "evaluate_ensemble@sign_mnist_ensemble"
+    members = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), *local, ensemble])
+    assert members.exit_code == 1 and "none.zip does not exist" in members.output
+    both = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), ensemble])
+    assert both.exit_code == 0 and "2 experiment(s) ready" in both.output

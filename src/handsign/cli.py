@@ -464,13 +464,18 @@ def experiments(
         _fail(str(e))
     chosen = [(params.stage(e.name), e) for _, e in params.every_experiment()]
     chosen = [(stage, e) for stage, e in chosen if not dataset or e.dataset == dataset]
+    ensembles = {name: ens for name, ens in params.ensembles.items() if not dataset or ens.dataset == dataset}
     if stages:
-        typer.echo(" ".join(stage for stage, _ in chosen))
+        typer.echo(" ".join([stage for stage, _ in chosen] + [f"evaluate_ensemble@{name}" for name in ensembles]))
         return
     for _, e in chosen:
         t = e.training
         typer.echo(f"{e.name:31} {e.dataset:14} {e.source:10} {e.image_size:>4}px {e.split:9} {t.model:18} "
                    f"{t.optimizer} lr {t.lr:g}, {t.epochs} epochs, batch {t.batch_size}")  # fmt: skip
+    for name, ens in ensembles.items():
+        source = params.datasets[ens.dataset].source
+        typer.echo(f"{name:31} {ens.dataset:14} {source:10} {ens.image_size:>4}px {ens.split:9} {'ensemble':18} "
+                   f"{ens.pixel} x {ens.landmarks}, probabilities multiplied")  # fmt: skip
 
 
 @app.command()
@@ -530,7 +535,7 @@ def repro_command(
 
 @app.command()
 def check(
-    names: list[str] = typer.Argument(None, help="Experiments or cross-validations (evaluate@/crossval@ allowed); all if none."),
+    names: list[str] = typer.Argument(None, help="Experiments, cross-validations, ensembles (or their stages); all if none."),
     overrides: list[str] = typer.Option([], "--set", "-S", help="key=value, as `dvc exp run -S` takes it (repeatable)."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
@@ -549,6 +554,9 @@ def check(
     except ConfigError as e:
         _fail(str(e))
     wanted = [n.split("@", 1)[-1] for n in names or []] or list(every)
+    # An ensemble trains nothing of its own: what it needs is what its members need.
+    wanted = list(dict.fromkeys(m for n in wanted for m in (
+        (params.ensembles[n].pixel, params.ensembles[n].landmarks) if n in params.ensembles else (n,))))  # fmt: skip
     unknown = [n for n in wanted if n not in every]
     if unknown:
         _fail(f"no experiment or cross-validation {', '.join(map(repr, unknown))}; known: {', '.join(every)}")
