@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FLOOR = 1e-6  # added to each probability before the log: a member's near-zero is a strong no, never a veto
+FLOOR = 1e-6  # added to each probability before the log: a member's zero is a strong no, not minus infinity
 
 
 def combine(members: list[np.ndarray]) -> np.ndarray:
