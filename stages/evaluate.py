@@ -28,7 +28,7 @@ from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.layout import repo_root
 from handsign.pipeline.runtime import pick_device, use_threads
 from handsign.pipeline.stage import run_stage
-from handsign.use.inference import hand_found_scores, load_checkpoint, names_of, predict
+from handsign.use.inference import hand_found_scores, load_checkpoint, predict
 from handsign.use.serving import log_network, log_served_model
 
 
@@ -74,7 +74,7 @@ def score_classifier(exp: Experiment, paths: layout.ExperimentPaths, data: Split
     landmark_rows = kind_of(exp.training.model) is Kind.LANDMARKS
     if landmark_rows:
         summary.update(hand_found_scores(y_true, y_pred))
-    per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)
+    per_group, predictions = report.scored_samples(data.table, test_idx, names, y_true, y_pred)
     group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group))
     confusion = paths.figures / "confusion_matrix.png"
@@ -146,7 +146,7 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
         hit = y_true == k
         if hit.any():
             per_class.setdefault(cls, {})["reconstruction_mse"] = float(test.errors[hit].mean())
-    per_group, predictions = scored_samples(data, test_idx, names, y_true, y_pred)  # predicted: by the linear probe
+    per_group, predictions = report.scored_samples(data.table, test_idx, names, y_true, y_pred)  # predicted: by the linear probe
     predictions = predictions.assign(cluster=clusters, reconstruction_error=test.errors)
     group_kind = get_spec(exp.dataset).group
     summary.update(report.group_summary(per_group), parameters=sum(p.numel() for p in model.parameters()), n_test=len(test_idx))
@@ -177,18 +177,6 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
 
     per_group_file = {"group": group_kind, "test": per_group, "scored_by": "linear probe"}
     return Results(summary, per_class, per_group_file, predictions, list(figures.values()), log_model)
-
-
-def scored_samples(data: SplitData, test_idx: np.ndarray, names: list[str], y_true: np.ndarray,
-                   y_pred: np.ndarray) -> tuple[dict[str, Any], pd.DataFrame]:  # fmt: skip
-    """Test accuracy per group (subject, hand) and one row per test sample: sample_id, actual, predicted."""
-    groups = data.table["group"].astype(str).to_numpy()[test_idx]
-    predictions = pd.DataFrame({
-        "sample_id": data.table["sample_id"].to_numpy()[test_idx],
-        "actual": [names[i] for i in y_true],
-        "predicted": names_of(names, y_pred),
-    })  # fmt: skip
-    return report.per_group_accuracy(y_true, y_pred, groups), predictions
 
 
 def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Results) -> None:

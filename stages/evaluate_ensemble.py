@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from torch import nn
 
 from handsign.config import ConfigError, Experiment, load_experiment, load_params
 from handsign.data import external, externalsets
 from handsign.data.external import Scored
-from handsign.data.splitdata import load_split
+from handsign.data.splitdata import SplitData, load_split
 from handsign.datasets import get_spec
 from handsign.evaluation import ensemble, report
 from handsign.models import Kind, kind_of
@@ -26,25 +25,29 @@ from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.layout import repo_root
 from handsign.pipeline.runtime import use_threads
 from handsign.pipeline.stage import run_stage
-from handsign.use.inference import NO_HAND, load_checkpoint, names_of, probabilities
+from handsign.use.inference import NO_HAND, load_checkpoint, probabilities
 
 ROLES = {"pixel": Kind.PIXELS, "landmarks": Kind.LANDMARKS}
 
 
 @dataclass
 class Member:
-    """One member's checkpoint and what it answered on the ensemble's test split."""
+    """One member's checkpoint and the split it was tested on."""
 
     exp: Experiment
     model: nn.Module
     checkpoint: dict
     path: Path
-    sample_ids: np.ndarray
-    test: np.ndarray  # N x classes probabilities; a row of zeros where a landmark model found no hand
+    data: SplitData
+    test_idx: np.ndarray
 
     @property
     def landmark(self) -> bool:
         return kind_of(self.checkpoint["model_name"]) is Kind.LANDMARKS
+
+    def test_probabilities(self) -> np.ndarray:
+        """N x classes on its test split; a row of zeros where a landmark model found no hand."""
+        return probabilities(self.model, self.data.store.images, self.test_idx)
 
 
 def load_member(name: str, kind: Kind) -> Member:
@@ -55,9 +58,7 @@ def load_member(name: str, kind: Kind) -> Member:
         raise ConfigError(f"{name}: its model {checkpoint['model_name']} is a {kind_of(checkpoint['model_name']).value}, "
                           f"not the {kind.value} an ensemble takes here")  # fmt: skip
     data = load_split(exp)
-    test_idx = data.rows("test")
-    return Member(exp, model, checkpoint, paths.model, data.table["sample_id"].to_numpy()[test_idx],
-                  probabilities(model, data.store.images, test_idx))  # fmt: skip
+    return Member(exp, model, checkpoint, paths.model, data, data.rows("test"))
 
 
 def evaluate_ensemble(name: str) -> None:
@@ -69,17 +70,16 @@ def evaluate_ensemble(name: str) -> None:
     pixel, hands = members["pixel"], members["landmarks"]
     use_threads(pixel.exp.training.threads)
     names = pixel.checkpoint["class_names"]
-    if hands.checkpoint["class_names"] != names or not np.array_equal(pixel.sample_ids, hands.sample_ids):
+    sample_ids = [m.data.table["sample_id"].to_numpy()[m.test_idx] for m in (pixel, hands)]
+    if hands.checkpoint["class_names"] != names or not np.array_equal(*sample_ids):
         raise ValueError(f"ensembles.{name}: {spec.pixel} and {spec.landmarks} were not tested on the same samples "
                          "and classes; retrain both on this split (dvc repro)")  # fmt: skip
 
-    data = load_split(pixel.exp)
-    test_idx = data.rows("test")
+    data, test_idx = pixel.data, pixel.test_idx
     y_true = data.column("label")[test_idx]
-    y_pred = ensemble.answers(ensemble.combine([pixel.test, hands.test]), NO_HAND)
+    y_pred = ensemble.answers(ensemble.combine([pixel.test_probabilities(), hands.test_probabilities()]), NO_HAND)
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
-    groups = data.table["group"].astype(str).to_numpy()[test_idx]
-    per_group = report.per_group_accuracy(y_true, y_pred, groups)
+    per_group, predictions = report.scored_samples(data.table, test_idx, names, y_true, y_pred)
     summary.update(report.group_summary(per_group))
     paths = layout.ExperimentPaths(name)
     title = f"{name}: {spec.pixel} x {spec.landmarks} ({pixel.exp.source} data, {spec.split} split)"
@@ -90,8 +90,6 @@ def evaluate_ensemble(name: str) -> None:
     write_json(paths.metrics, summary)
     write_json(paths.per_class, per_class)
     write_json(paths.per_group, {"group": get_spec(spec.dataset).group, "test": per_group})
-    predictions = pd.DataFrame({"sample_id": pixel.sample_ids, "actual": [names[i] for i in y_true],
-                                "predicted": names_of(names, y_pred)})  # fmt: skip
     with atomic_path(paths.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
     external.write_scores(paths, scored, skipped, name)

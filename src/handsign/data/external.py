@@ -211,11 +211,10 @@ def model_inputs(s: ExternalSet, checkpoint: dict, path: Path, landmark: bool) -
     from handsign.hands import handfeatures
 
     prep = None if landmark else saved(checkpoint, path)
-    found = s.landmarks() if landmark or prep.hand_crop else None
-    if found is None and (landmark or prep.hand_crop):
+    if (landmark or prep.hand_crop) and not (s.folder / LANDMARKS).exists():
         return f"no hands were looked for in it (no landmarks.{s.info['dataset']} settings)"
     if landmark:
-        return handfeatures.features(found, s.aspects)
+        return handfeatures.features(s.landmarks(), s.aspects)
     return np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
 
 

@@ -70,6 +70,21 @@ def per_group_accuracy(y_true: np.ndarray, y_pred: np.ndarray, groups: np.ndarra
     return out
 
 
+def scored_samples(table: pd.DataFrame, test_idx: np.ndarray, names: list[str], y_true: np.ndarray,
+                   y_pred: np.ndarray) -> tuple[dict[str, dict], pd.DataFrame]:  # fmt: skip
+    """Test accuracy per group (subject, hand) and one row per test sample: sample_id, actual, predicted.
+    `table` is the split file's (its group and sample_id columns)."""
+    from handsign.use.inference import names_of
+
+    groups = table["group"].astype(str).to_numpy()[test_idx]
+    predictions = pd.DataFrame({
+        "sample_id": table["sample_id"].to_numpy()[test_idx],
+        "actual": [names[i] for i in y_true],
+        "predicted": names_of(names, y_pred),
+    })  # fmt: skip
+    return per_group_accuracy(y_true, y_pred, groups), predictions
+
+
 def group_summary(per_group: dict[str, dict]) -> dict[str, float]:
     """The worst group's accuracy and the spread between groups (nothing where there are no groups)."""
     if not per_group:
