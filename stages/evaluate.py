@@ -197,7 +197,7 @@ def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Res
     artifacts += [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
     tracking.log_results(root, run_id, logged, artifacts)
     results.log_model(run_id, tracking.tracking_uri(root))
-    registered = tracking.register(root, run_id, exp, val_score)
+    registered = tracking.register(root, run_id, tracking.registered_model_name(exp.name, exp.source), val_score)
     scores = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.summary.items())
     print(f"evaluate: {exp.name}: {scores}")
     for name, s in results.external.items():

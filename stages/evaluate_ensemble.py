@@ -4,13 +4,15 @@ test split and on every external set of the dataset, and the ensemble answers th
 (handsign/evaluation/ensemble.py). Nothing is trained. Metrics, per-class and per-group accuracy,
 predictions and the confusion matrix go to reports/<ensemble>/ as an experiment's do (so `handsign
 results`, `handsign diff` and the pull-request report show it), and to an MLflow run of its own,
-tagged with its members' runs."""
+tagged with its members' runs, which logs and registers the pair as one served model
+(`models:/handsign-<ensemble>-<source>@champion`: `predict`, `live`, `mlflow models serve`)."""
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from torch import nn
 
 from handsign.config import ConfigError, Experiment, load_experiment, load_params
@@ -26,6 +28,7 @@ from handsign.pipeline.layout import repo_root
 from handsign.pipeline.runtime import use_threads
 from handsign.pipeline.stage import run_stage
 from handsign.use.inference import NO_HAND, load_checkpoint, probabilities
+from handsign.use.serving import log_served_ensemble
 
 ROLES = {"pixel": Kind.PIXELS, "landmarks": Kind.LANDMARKS}
 
@@ -48,6 +51,9 @@ class Member:
     def test_probabilities(self) -> np.ndarray:
         """N x classes on its test split; a row of zeros where a landmark model found no hand."""
         return probabilities(self.model, self.data.store.images, self.test_idx)
+
+    def val_probabilities(self) -> np.ndarray:
+        return probabilities(self.model, self.data.store.images, self.data.rows("val"))
 
 
 def load_member(name: str, kind: Kind) -> Member:
@@ -93,7 +99,7 @@ def evaluate_ensemble(name: str) -> None:
     with atomic_path(paths.predictions) as tmp:
         predictions.to_csv(tmp, index=False)
     external.write_scores(paths, scored, skipped, name)
-    log_run(name, members, summary, scored, [confusion])
+    registered = log_run(name, members, summary, scored, [confusion])
 
     print(f"evaluate_ensemble: {name}: test accuracy {summary['accuracy']:.4f}, macro F1 {summary['f1_macro']:.4f}")
     for set_name, s in scored.items():
@@ -102,6 +108,7 @@ def evaluate_ensemble(name: str) -> None:
         )
     for set_name, why in skipped.items():
         print(f"evaluate_ensemble: {name}: external set {set_name} skipped: {why}")
+    print(f"evaluate_ensemble: registered {registered}")
 
 
 def score_external(dataset: str, members: list[Member], names: list[str]) -> tuple[dict[str, Scored], dict[str, str]]:
@@ -120,22 +127,30 @@ def score_external(dataset: str, members: list[Member], names: list[str]) -> tup
     return scored, skipped
 
 
-def log_run(name: str, members: dict[str, Member], summary: dict, scored: dict[str, Scored], figures: list[Path]) -> None:
+def log_run(name: str, members: dict[str, Member], summary: dict, scored: dict[str, Scored], figures: list[Path]) -> str:
     """A run of its own in MLflow experiment handsign-<name>: its members as params, their runs as
-    tags, the test and external metrics, the report files."""
+    tags, the test and external metrics, the report files; and the ensemble as one served model
+    (both checkpoints and the hand landmarker), registered as handsign-<name>-<source> with its
+    validation accuracy as the score that picks the champion. Returns what was registered."""
     root = repo_root()
-    pixel = members["pixel"].exp
-    tags = {"dataset": pixel.dataset, "data_source": pixel.source, "split": pixel.split, "model": "ensemble"}
+    pixel = members["pixel"]
+    tags = {"dataset": pixel.exp.dataset, "data_source": pixel.exp.source, "split": pixel.exp.split, "model": "ensemble"}
     for role, m in members.items():
         tags[f"{role}_run"] = json.loads(layout.ExperimentPaths(m.exp.name).mlflow_run.read_text())["run_id"]
     params = {role: m.exp.name for role, m in members.items()} | {"combine": "product of probabilities"}
     run_id = tracking.start_ensemble_run(name, tags, params, root)
     paths = layout.ExperimentPaths(name)
-    logged = {f"test_{k}": v for k, v in summary.items()}
+    val_y = pixel.data.column("label")[pixel.data.rows("val")]
+    val_pred = ensemble.answers(ensemble.combine([m.val_probabilities() for m in members.values()]), NO_HAND)
+    val_accuracy = float((val_pred == val_y).mean()) if len(val_y) else 0.0
+    logged = {f"test_{k}": v for k, v in summary.items()} | {"val_accuracy": val_accuracy}
     logged.update({f"{set_name}_{k}": v for set_name, s in scored.items() for k, v in s.summary.items()})
     artifacts = [paths.metrics, paths.per_class, paths.per_group, *figures]
     artifacts += [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
     tracking.log_results(root, run_id, logged, artifacts)
+    examples = [Image.fromarray(pixel.data.store.images[i, 0]) for i in pixel.test_idx[:2]]
+    log_served_ensemble(run_id, tracking.tracking_uri(root), {role: m.path for role, m in members.items()}, examples)
+    return tracking.register(root, run_id, tracking.registered_model_name(name, pixel.exp.source), val_accuracy)
 
 
 if __name__ == "__main__":

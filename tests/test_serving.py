@@ -158,7 +158,7 @@ def logged_as_evaluate_logs(trained, tmp_path, name: str, register: bool = False
         run_id = tracking.start_run(exp, tmp_path)
         log_served_model(run_id, tracking_uri, checkpoint, [Image.open(f) for f in raw[:2]])
         if register:
-            tracking.register(tmp_path, run_id, exp, 0.5)
+            tracking.register(tmp_path, run_id, tracking.registered_model_name(name, "synthetic"), 0.5)
     finally:
         del os.environ["MLFLOW_TRACKING_URI"]
     return tracking_uri, run_id
@@ -229,3 +229,28 @@ def test_a_tampered_pickle_in_a_logged_model_is_never_executed(trained, tmp_path
     assert not marker.exists(), "the payload ran"
     torch.load(model / "data" / "model.pth", weights_only=False)  # the payload is real: unpickled, it runs
     assert marker.exists()
+
+
+def test_a_logged_ensemble_reads_only_checkpoint_files_in_its_own_folder(trained, tmp_path):
+    """A served ensemble's data/ensemble.json names its members; one that names a path outside data/
+    is refused before anything is read, and two copies of a model answer as the model."""
+    import json
+    import shutil
+
+    from handsign.use.serving import Ensemble, load_logged
+
+    checkpoint, raw = trained
+    (tmp_path / "data").mkdir()
+    for name in ("a.pt", "b.pt"):
+        shutil.copyfile(checkpoint, tmp_path / "data" / name)
+    manifest = tmp_path / "data" / "ensemble.json"
+    for bad in (["../a.pt"], [], ["data/a.pt"], [".."]):
+        manifest.write_text(json.dumps({"members": bad}))
+        with pytest.raises(ValueError, match="must name checkpoint files in data/"):
+            load_logged(tmp_path)
+    manifest.write_text(json.dumps({"members": ["a.pt", "b.pt"]}))
+    pair = load_logged(tmp_path)
+    assert isinstance(pair, Ensemble) and len(pair.members) == 2
+    images = [Image.open(f) for f in raw[:6]]
+    alone = from_checkpoint(checkpoint).probabilities(images)
+    assert pair.probabilities(images).argmax(1).tolist() == alone.argmax(1).tolist()

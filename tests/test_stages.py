@@ -209,8 +209,10 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
 def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monkeypatch):
     """On the test split (a missed hand: the pixel model decides) and on an external set, where the
-    served members find the hands again and must agree with the ensemble's answers."""
+    served members find the hands again and must agree with the ensemble's answers; and as the
+    MLflow model the stage registers, served as one."""
     import mlflow
+    import mlflow.pyfunc
     from typer.testing import CliRunner
 
     from handsign.cli import app
@@ -260,9 +262,24 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
                                    "-m", str(repo / layout.ExperimentPaths("fingers_cnn").model),
                                    "-m", str(repo / layout.ExperimentPaths("fingers_landmarks").model)])  # fmt: skip
     assert out.exit_code == 0, out.output
-    assert [p["top"][0]["label"] for p in json.loads(out.stdout)["predictions"]] == scored["predicted"].tolist()
+    local = json.loads(out.stdout)["predictions"]
+    assert [p["top"][0]["label"] for p in local] == scored["predicted"].tolist()
     external = json.loads((repo / paths.external_metrics).read_text())["fingers_other_camera"]
     assert external["accuracy"] == pytest.approx((scored["actual"] == scored["predicted"]).mean())
+    # The pair registered as one served model, which brings both checkpoints and its own detector.
+    from handsign.use.serving import encode_file
+
+    assert run.data.metrics["val_accuracy"] > 0
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(repo / "nowhere"))
+    mlflow.set_tracking_uri(tracking.tracking_uri(repo))
+    served = mlflow.pyfunc.load_model("models:/handsign-fingers_ensemble-synthetic@champion")
+    answer = served.predict(pd.DataFrame({"image": [encode_file(f) for f in other.files()]}))
+    assert list(answer["label"]) == scored["predicted"].tolist()
+    assert answer["probability"].to_numpy() == pytest.approx([p["top"][0]["probability"] for p in local], abs=1e-5)
+    with pytest.raises(ValueError, match="an ensemble of several checkpoints"):
+        tracking.logged_checkpoint("models:/handsign-fingers_ensemble-synthetic@champion", repo)  # init: from one member
+    out = CliRunner().invoke(app, ["export", "fingers_ensemble"])
+    assert out.exit_code == 1 and "handsign export fingers_cnn; handsign export fingers_landmarks" in out.output
 
 
 needs_detector = pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only in the workplace")
@@ -417,6 +434,52 @@ def test_live_shows_a_greyscale_cameras_frames_to_the_detector_in_colour(repo, t
     result = live(classifier, str(grey_video), headless=True, out_csv=tmp_path / "frames.csv")
     labels = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})["label"]
     assert (labels[:4] == "no hand").all() and (labels[4:] != "no hand").mean() >= 0.95 and result.hands >= 46
+
+
+@needs_detector
+def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracked_hand(repo, tmp_path, monkeypatch):
+    """`live -m PIXEL -m LANDMARKS`: per frame, the landmark model's answer on the hand it tracks times
+    the cropping pixel model's on that hand's square, cut from the camera's colours (the whole frame
+    where no hand is found), exactly as the pieces answer when run again on the same frames."""
+    import cv2
+    from conftest import BIN, tool_env
+
+    from handsign.evaluation.ensemble import combine
+    from handsign.hands.handcrop import crop_to_hand
+    from handsign.use.camera import HandReader, hand_video
+    from handsign.use.serving import from_checkpoint
+
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    files, evaluated = split_files(repo, "fingers_landmarks")
+    files = [files[i] for i in np.flatnonzero((evaluated["predicted"] != "no hand").to_numpy())[:4]]
+    video = tmp_path / "hands.avi"
+    hand_video(files, video, repeat=4, empty=3)
+    models = [repo / layout.ExperimentPaths(m).model for m in ("fingers_cnn_more", "fingers_landmarks")]
+    out = subprocess.run([str(BIN / "handsign"), "live", "-m", str(models[0]), "-m", str(models[1]), "--source", str(video),
+                          "--headless", "--out-csv", str(tmp_path / "frames.csv")],
+                         capture_output=True, text=True, env=tool_env(HANDSIGN_WEIGHTS=str(SHARED_WEIGHTS)))  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert "live: 19 frames" in out.stdout
+    pixel, hands = (from_checkpoint(m) for m in models)
+    assert pixel.preprocessing.hand_crop == 1.0
+    names = pixel.preprocessing.class_names
+    shown = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})[names].to_numpy(np.float32)
+    reader, capture = HandReader(hands), cv2.VideoCapture(str(video))
+    expected, alone, found = [], [], []
+    for n in range(1, len(shown) + 1):
+        frame = capture.read()[1]
+        hand = reader(frame, n)
+        height, width = frame.shape[:2]
+        points = hand.points / (width, height) if hand.hand else np.full((21, 2), np.nan)
+        cut = pixel.classify([crop_to_hand(np.ascontiguousarray(frame[:, :, ::-1]), points, 1.0)])
+        expected.append(combine([cut, hand.probabilities[None]])[0])
+        alone.append(hand.probabilities)
+        found.append(hand.hand)
+    reader.close()
+    found = np.array(found)
+    assert not found[:3].any() and found[3:].mean() >= 0.9
+    assert shown == pytest.approx(np.array(expected), abs=1e-5)
+    assert not np.allclose(shown[found], np.array(alone)[found], atol=1e-3)  # the pixel model had its say
 
 
 def test_crossval_scores_every_subject_once(repo):

@@ -117,12 +117,11 @@ def predict_command(
 ) -> None:
     """Classify image files with a trained model: any size, greyscale or colour; the model applies its
     training data's preprocessing. Unreadable files are reported and skipped, and the exit code is 1."""
-    from handsign.use.predict import Ensemble, image_files, load_classifier, predict_files
+    from handsign.use.predict import image_files, load_model, predict_files
 
     files, missing = image_files(paths)
     try:
-        members = [load_classifier(m) for m in model]
-        classifier = members[0] if len(members) == 1 else Ensemble(members)
+        classifier = load_model(model)
     except (FileNotFoundError, ValueError) as e:
         _fail(str(e))
     result = predict_files(classifier, files)
@@ -165,7 +164,8 @@ def export_command(
 
 @app.command()
 def live(
-    model: str = typer.Option(..., "--model", "-m", help=MODEL_HELP),
+    model: list[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Given twice (a pixel and a landmark model "
+                                    "of the same classes): an ensemble, the pixel model reading the tracked hand."),
     source: str = typer.Option("0", help="A camera index (0) or a video file."),
     roi: str = typer.Option(
         "",
@@ -182,14 +182,16 @@ def live(
     """Classify a camera or video live, every frame, with label, confidence and frames per second
     overlaid. A pixel model classifies the region of interest (drawn); a landmark model (e.g.
     models/fingers_landmarks/model.pt) finds the hand anywhere in the frame, draws its 21-point
-    skeleton and says "no hand" when there is none. Keys: s snapshots and classifies, q quits."""
+    skeleton and says "no hand" when there is none. An ensemble (-m PIXEL -m LANDMARKS, or its registered
+    MLflow URI) follows the hand as a landmark model does and multiplies the two models' probabilities.
+    Keys: s snapshots and classifies, q quits."""
     from handsign.use.camera import live as run_live
-    from handsign.use.predict import load_classifier
+    from handsign.use.predict import load_model
 
     if headless and out_video is None and out_csv is None:
         _fail("--headless shows nothing: give --out-video and/or --out-csv")
     try:
-        classifier = load_classifier(model)
+        classifier = load_model(model)
         result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames, screenshot)
     except (FileNotFoundError, ValueError, RuntimeError) as e:
         _fail(str(e))
@@ -411,7 +413,8 @@ def bench_landmarks(
 
 @bench_app.command("live")
 def bench_live(
-    model: str = typer.Option("models/fingers_landmarks/model.pt", "--model", "-m", help=MODEL_HELP),
+    model: list[str] = typer.Option(["models/fingers_landmarks/model.pt"], "--model", "-m",
+                                    help=MODEL_HELP + " Given twice: an ensemble, as `live` runs it."),
     frames: int = typer.Option(300, min=20, help="Frames of the generated video (the first 10 show no hand)."),
     width: int = typer.Option(640, help="Frame width in pixels."),
     height: int = typer.Option(480, help="Frame height in pixels."),

@@ -230,11 +230,11 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
          f"a hand in {found.found.mean():.1%}, by attempt {by_attempt}")  # fmt: skip
 
 
-def live_rate(model: str, frames: int, size: tuple[int, int], echo: Echo = print) -> None:
+def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo = print) -> None:
     """`handsign live`, headless, on a generated video of synthetic Fingers hands drifting across the
     frame (handsign.use.camera.hand_video; the first 10 frames show no hand): frames per second of the
     whole loop (decode, finding the hand or cropping, classification, drawing), and how often the
-    label is the image's own."""
+    label is the image's own. Two models: an ensemble, as `live -m PIXEL -m LANDMARKS` runs it."""
     import pandas as pd
 
     from handsign.datasets import fingers
@@ -242,9 +242,10 @@ def live_rate(model: str, frames: int, size: tuple[int, int], echo: Echo = print
     from handsign.synth import render_dataset
     from handsign.use.camera import hand_video, live
     from handsign.use.inference import NO_HAND_LABEL
-    from handsign.use.predict import load_classifier
+    from handsign.use.predict import load_model
+    from handsign.use.serving import Ensemble
 
-    classifier = load_classifier(model)
+    classifier = load_model(models)
     names = classifier.preprocessing.class_names
     repeat, empty = 10, 10
     with tempfile.TemporaryDirectory() as tmp:
@@ -260,11 +261,14 @@ def live_rate(model: str, frames: int, size: tuple[int, int], echo: Echo = print
     truth = [f"{c}{h}" if f"{c}{h}" in names else str(c) for _, _, c, h in shown]
     expected = np.array([NO_HAND_LABEL] * empty + [truth[i // repeat] for i in range(len(boxes) - empty)])
     hand = np.array([box is not None for box in boxes])
-    how = "finding the hand in the whole frame" if isinstance(classifier, HandClassifier) else "the centred region of interest"
+    follows = isinstance(classifier, HandClassifier | Ensemble)
+    how = "finding the hand in the whole frame" if follows else "the centred region of interest"
     rate = result.frames / result.seconds
-    echo(f"live {model}: {result.frames} frames {size[0]}x{size[1]} in {result.seconds:.1f} s = {rate:.1f} frames/s "
+    echo(f"live {' x '.join(models)}: {result.frames} frames {size[0]}x{size[1]} in {result.seconds:.1f} s = {rate:.1f} frames/s "
          f"({how}, classification and drawing; {os.cpu_count()} cores)")  # fmt: skip
     echo(f"label right in {(said == expected)[hand].mean():.1%} of the {hand.sum()} frames that show a hand")
+    if isinstance(classifier, Ensemble):
+        echo(f"a hand found in {result.hands} of the {result.frames} frames ({hand.sum()} show one)")
     if isinstance(classifier, HandClassifier):
         found = said != NO_HAND_LABEL
         echo(f"a hand found in {(found & hand).sum()} of them, and in {(found & ~hand).sum()} of the {(~hand).sum()} "

@@ -55,9 +55,10 @@ def store(root: Path) -> Iterator[Any]:
             os.environ["MLFLOW_TRACKING_URI"] = before
 
 
-def registered_model_name(exp: Experiment) -> str:
-    """Per experiment and data source: a model trained on synthetic data never shares a name with a real one."""
-    return f"handsign-{exp.name}-{exp.source}"
+def registered_model_name(name: str, source: str) -> str:
+    """Per experiment (or ensemble) and data source: a model trained on synthetic data never shares a name
+    with a real one."""
+    return f"handsign-{name}-{source}"
 
 
 def _retry(fn: Callable[[], T], attempts: int = 6) -> T:
@@ -145,11 +146,14 @@ def log_dict(root: Path, run_id: str, data: dict[str, Any], artifact_file: str) 
 
 
 CHECKPOINT_FILE = "model.pt"  # in a logged model's data/ folder: the train stage's checkpoint
+ENSEMBLE_FILE = "ensemble.json"  # in a logged ensemble's data/ instead: its members' checkpoint files, in order
 
 
 def checkpoint_in(model_folder: Path) -> Path:
     """The checkpoint file in a model folder that evaluate logged (a classifier's or an autoencoder's)."""
     path = model_folder / "data" / CHECKPOINT_FILE
+    if (model_folder / "data" / ENSEMBLE_FILE).is_file():
+        raise ValueError(f"{model_folder} is an ensemble of several checkpoints (evaluate_ensemble): name one of its members")
     if not path.is_file():
         raise ValueError(
             f"{model_folder} holds no data/{CHECKPOINT_FILE}: it was logged by an older handsign as a pickled network, "
@@ -207,15 +211,14 @@ def log_files(root: Path, run_id: str, files: list[Path], folder: str, metrics: 
     return client
 
 
-def register(root: Path, run_id: str, exp: Experiment, val_score: float, artifact_path: str = "model") -> str:
-    """Register the model the run logged at `artifact_path`, point `newest` at it, and `champion`
-    too when its validation score (higher is better) beats the champion's."""
+def register(root: Path, run_id: str, name: str, val_score: float, artifact_path: str = "model") -> str:
+    """Register the model the run logged at `artifact_path` as `name` (`registered_model_name`), point
+    `newest` at it, and `champion` too when its validation score (higher is better) beats the champion's."""
     with store(root) as mlflow:
-        return _register(mlflow, run_id, exp, val_score, artifact_path)
+        return _register(mlflow, run_id, name, val_score, artifact_path)
 
 
-def _register(mlflow: Any, run_id: str, exp: Experiment, val_score: float, artifact_path: str) -> str:
-    name = registered_model_name(exp)
+def _register(mlflow: Any, run_id: str, name: str, val_score: float, artifact_path: str) -> str:
     client = mlflow.MlflowClient()
     version = _retry(lambda: mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name)).version
     _retry(lambda: client.set_model_version_tag(name, version, "val_score", repr(val_score)))

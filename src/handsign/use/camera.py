@@ -23,7 +23,7 @@ from handsign.data.imagefile import grey_pixels, read_grey
 from handsign.datasets.spec import DatasetSpec
 from handsign.pipeline.atomic import atomic_path
 from handsign.use.answers import labels
-from handsign.use.serving import Classifier
+from handsign.use.serving import Classifier, Ensemble
 
 if TYPE_CHECKING:
     from handsign.hands.handclassifier import HandClassifier
@@ -141,6 +141,7 @@ class Reading:
     snapshot: np.ndarray  # what `s` saves: the greyscale region of interest, or the whole frame (RGB)
     roi: Roi | None = None  # drawn as a box
     points: np.ndarray | None = None  # the hand's 21 landmarks in frame pixels (x, y), drawn as a skeleton
+    hand: bool = True  # whether a hand was found (a pixel model alone: always)
 
 
 class RoiReader:
@@ -181,10 +182,50 @@ class HandReader:
         hand = self.tracker.track(rgb, round(n * self.frame_ms))
         h, w = frame.shape[:2]
         p = self.classifier.classify(Landmarks.of([hand]), w / h)[0]
-        return Reading(p, rgb, points=hand.image[:, :2] * (w, h) if hand.found else None)
+        return Reading(p, rgb, points=hand.image[:, :2] * (w, h) if hand.found else None, hand=hand.found)
 
     def close(self) -> None:
         self.tracker.close()
+
+
+class EnsembleReader:
+    """A pixel model and a landmark model answering together (`live -m PIXEL -m LANDMARKS`, or an
+    ensemble's MLflow URI): the landmark model's tracker follows the hand; the pixel model reads that
+    hand's square where it crops to the hand (`hand_crop`, as the ensembles' pixel models do), else its
+    region of interest, as it would alone; their probabilities multiplied as evaluate_ensemble
+    multiplies them. Where no hand is found the pixel model answers alone (the whole frame, or its region)."""
+
+    def __init__(self, ensemble: Ensemble, roi_text: str) -> None:
+        from handsign.hands.handclassifier import HandClassifier
+
+        pixels = [m for m in ensemble.members if isinstance(m, Classifier)]
+        hands = [m for m in ensemble.members if isinstance(m, HandClassifier)]
+        if len(pixels) != 1 or len(hands) != 1 or len(ensemble.members) != 2:
+            raise ValueError("live takes one model, or an ensemble of one pixel model and one landmark model")
+        self.members, self.pixel = ensemble.members, pixels[0]
+        self.hands = HandReader(hands[0])
+        self.region = None if self.pixel.preprocessing.hand_crop else RoiReader(self.pixel, roi_text)
+
+    def __call__(self, frame: np.ndarray, n: int) -> Reading:
+        from handsign.evaluation.ensemble import combine
+        from handsign.hands.handcrop import crop_to_hand
+
+        hand = self.hands(frame, n)
+        roi = None
+        if self.region is not None:
+            pixel = self.region(frame, n)
+            pixel_p, roi = pixel.probabilities, pixel.roi
+        else:
+            h, w = frame.shape[:2]
+            points = hand.points / (w, h) if hand.points is not None else np.full((21, 2), np.nan)
+            rgb = np.ascontiguousarray(frame[:, :, ::-1])  # the camera's own colours, not the detector's tint
+            pixel_p = self.pixel.classify([crop_to_hand(rgb, points, self.pixel.preprocessing.hand_crop)])[0]
+        member_p = [pixel_p if m is self.pixel else hand.probabilities for m in self.members]
+        p = combine([q[None] for q in member_p])[0]
+        return Reading(p, hand.snapshot, roi=roi, points=hand.points, hand=hand.hand)
+
+    def close(self) -> None:
+        self.hands.close()
 
 
 def is_grey(frame: np.ndarray, spread: int = 8) -> bool:
@@ -225,7 +266,7 @@ class LiveResult:
 
 
 def live(
-    classifier: Classifier | HandClassifier,
+    classifier: Classifier | HandClassifier | Ensemble,
     source: str,
     roi_text: str = "",
     headless: bool = False,
@@ -242,8 +283,13 @@ def live(
     from handsign.hands.handclassifier import HandClassifier
 
     cv2 = _cv2()
+    if isinstance(classifier, Ensemble):
+        read: RoiReader | HandReader | EnsembleReader = EnsembleReader(classifier, roi_text)
+    elif isinstance(classifier, HandClassifier):
+        read = HandReader(classifier)
+    else:
+        read = RoiReader(classifier, roi_text)
     capture = open_source(source)
-    read = HandReader(classifier) if isinstance(classifier, HandClassifier) else RoiReader(classifier, roi_text)
     window = Window("handsign live (s: snapshot, q: quit)", headless)
     writer, rows, snapshots = None, [], []
     names = classifier.preprocessing.class_names
@@ -256,7 +302,7 @@ def live(
             reading = read(frame, n)
             p = reading.probabilities
             (label,) = labels(p[None], names)
-            hands += bool(p.any())
+            hands += reading.hand and bool(p.any())
             dt = time.perf_counter() - t0
             fps = 1 / dt if fps is None else 0.9 * fps + 0.1 / max(dt, 1e-9)  # smoothed
             shown = annotate(frame, f"{label} {p.max():.0%}" if p.any() else label, fps, reading.roi, reading.points)

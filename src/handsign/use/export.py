@@ -116,10 +116,15 @@ def export_experiment(experiment: str, out: Path | None, formats: tuple[str, ...
     when `log`. Returns the exports, the number of images checked and the run id ("" if not logged)."""
     import json
 
-    from handsign.config import load_experiment
+    from handsign.config import load_experiment, load_params
     from handsign.data.splitdata import load_split
     from handsign.pipeline import layout, tracking
 
+    ensembles = load_params().ensembles if Path("params.yaml").is_file() else {}
+    if experiment in ensembles:
+        pixel, hands = ensembles[experiment].pixel, ensembles[experiment].landmarks
+        raise ValueError(f"{experiment} is an ensemble: export its members (handsign export {pixel}; handsign export "
+                         f"{hands}) and multiply their probabilities as handsign.evaluation.ensemble.combine does")  # fmt: skip
     paths = layout.ExperimentPaths(experiment)
     if not paths.model.exists():
         raise FileNotFoundError(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")

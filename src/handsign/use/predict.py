@@ -16,13 +16,13 @@ from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder
 from handsign.models import MLFLOW_SCHEMES
 from handsign.use.answers import labels
 from handsign.use.inference import NO_HAND_LABEL
-from handsign.use.serving import Classifier, from_checkpoint, load_logged
+from handsign.use.serving import Classifier, Ensemble, from_checkpoint, load_logged
 
 if TYPE_CHECKING:
     from handsign.hands.handclassifier import HandClassifier
 
 
-def load_classifier(model: str, root: Path | None = None) -> Classifier | HandClassifier:
+def load_classifier(model: str, root: Path | None = None) -> Classifier | HandClassifier | Ensemble:
     """A checkpoint file (`models/<experiment>/model.pt`) or an MLflow model URI of ours
     (`models:/handsign-<experiment>-<source>@champion`, `runs:/<run id>/model`), read from the
     repository's MLflow store (or `MLFLOW_TRACKING_URI`). A pixel model or a landmark model."""
@@ -44,22 +44,10 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier | HandCl
     return from_checkpoint(path)
 
 
-class Ensemble:
-    """Classifiers of the same classes answering together, their probabilities multiplied
-    (handsign.evaluation.ensemble: a landmark model that finds no hand abstains), as the
-    evaluate_ensemble stage scores them: `handsign predict -m PIXEL -m LANDMARKS`."""
-
-    def __init__(self, members: list[Classifier | HandClassifier]) -> None:
-        names = [m.preprocessing.class_names for m in members]
-        if any(n != names[0] for n in names):
-            raise ValueError(f"an ensemble's models must answer the same classes, not {' and '.join(map(str, names))}")
-        self.members = members
-        self.preprocessing = members[0].preprocessing  # its class_names: what the answers are called
-
-    def probabilities(self, images: list) -> np.ndarray:
-        from handsign.evaluation.ensemble import combine
-
-        return combine([m.probabilities(images) for m in self.members])
+def load_model(models: list[str], root: Path | None = None) -> Classifier | HandClassifier | Ensemble:
+    """One model (`load_classifier`), or several of the same classes as an ensemble: `-m PIXEL -m LANDMARKS`."""
+    members = [load_classifier(m, root) for m in models]
+    return members[0] if len(members) == 1 else Ensemble(members)
 
 
 def image_files(targets: list[str]) -> tuple[list[Path], list[str]]:

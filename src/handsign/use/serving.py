@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from torch import nn
 
 from handsign.data.imagefile import read_image
 from handsign.data.preprocessing import HandPreprocessing, Preprocessing, saved
-from handsign.pipeline.tracking import CHECKPOINT_FILE, checkpoint_in
+from handsign.pipeline.tracking import CHECKPOINT_FILE, ENSEMBLE_FILE, checkpoint_in
 from handsign.use.answers import Probabilities, answer_table
 
 if TYPE_CHECKING:
@@ -84,16 +85,49 @@ class Classifier:
         pictures = [as_picture(image) for image in images]
         return [crop_to_hand(p, self._detector.detect(p).image, self.preprocessing.hand_crop) for p in pictures]
 
-    @torch.inference_mode()
     def probabilities(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """N x classes probabilities, rows in the order of `images`."""
-        if self.preprocessing.hand_crop:
-            images = self.crops(images)
+        """N x classes probabilities, rows in the order of `images` (cut to their hands first, with hand_crop)."""
+        return self.classify(self.crops(images) if self.preprocessing.hand_crop else images, batch_size)
+
+    @torch.inference_mode()
+    def classify(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """N x classes probabilities of images as the network reads them, already cut to the hand where
+        it crops (`live` cuts a frame to the hand its tracker follows)."""
         out = []
         for start in range(0, len(images), batch_size):
             batch = np.stack([self.preprocessing.array(img) for img in images[start : start + batch_size]])
             out.append(self.model(torch.from_numpy(batch).float()).numpy())
         return np.concatenate(out) if out else np.empty((0, len(self.preprocessing.class_names)), dtype=np.float32)
+
+    def table(self, probabilities: np.ndarray) -> Any:
+        return answer_table(probabilities, self.preprocessing.class_names)
+
+
+class Ensemble:
+    """Classifiers of the same classes answering together, their probabilities multiplied
+    (handsign.evaluation.ensemble: a landmark model that finds no hand abstains), as the
+    evaluate_ensemble stage scores them. `handsign predict -m PIXEL -m LANDMARKS`, `live` with both,
+    and the MLflow model the stage logs and registers (`log_served_ensemble`) all answer through it."""
+
+    def __init__(self, members: list[Classifier | HandClassifier]) -> None:
+        names = [m.preprocessing.class_names for m in members]
+        if any(n != names[0] for n in names):
+            raise ValueError(f"an ensemble's models must answer the same classes, not {' and '.join(map(str, names))}")
+        self.members = members
+        self.preprocessing = members[0].preprocessing  # its class_names: what the answers are called
+
+    @property
+    def requirements(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(r for m in self.members for r in m.requirements))
+
+    def files(self) -> dict[str, Path]:
+        """What a served copy needs beside the networks: the hand landmarker, once."""
+        return {name: path for m in self.members for name, path in m.files().items()}
+
+    def probabilities(self, images: list[Image.Image | np.ndarray]) -> np.ndarray:
+        from handsign.evaluation.ensemble import combine
+
+        return combine([m.probabilities(images) for m in self.members])
 
     def table(self, probabilities: np.ndarray) -> Any:
         return answer_table(probabilities, self.preprocessing.class_names)
@@ -159,17 +193,26 @@ def images_from_table(model_input: Any) -> list[np.ndarray]:
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> ServedModel:
     """MLflow's entry point for the `python_function` flavor (`loader_module: handsign.use.serving`): the
-    checkpoint in the model's data/ folder, rebuilt by handsign's own code."""
+    checkpoint(s) in the model's data/ folder, rebuilt by handsign's own code."""
     return ServedModel(load_logged(Path(data_path).parent))
 
 
-def load_logged(local: Path) -> Classifier | HandClassifier:
-    """The classifier of a model folder that `log_served_model` wrote (downloaded from MLflow): the
-    checkpoint's tensors (`torch.load(weights_only=True)`: no object is unpickled), the network
-    built by name from handsign's registry, the preprocessing saved with it."""
+def load_logged(local: Path) -> Classifier | HandClassifier | Ensemble:
+    """The classifier of a model folder that `log_served_model` (or `log_served_ensemble`) wrote,
+    downloaded from MLflow: each checkpoint's tensors (`torch.load(weights_only=True)`: no object is
+    unpickled), the network built by name from handsign's registry, the preprocessing saved with it."""
+    manifest = local / "data" / ENSEMBLE_FILE
+    if not manifest.is_file():
+        return _logged_classifier(checkpoint_in(local), local)
+    names = json.loads(manifest.read_text()).get("members", [])
+    if not names or any(not isinstance(n, str) or Path(n).name != n or n in ("", ".", "..") for n in names):
+        raise ValueError(f"{manifest}: `members` must name checkpoint files in data/, not {names!r}")
+    return Ensemble([_logged_classifier(local / "data" / name, local) for name in names])
+
+
+def _logged_classifier(checkpoint: Path, local: Path) -> Classifier | HandClassifier:
     from handsign.use.inference import load_checkpoint
 
-    checkpoint = checkpoint_in(local)
     network, contents = load_checkpoint(checkpoint)
     refuse_autoencoder(network, str(local))
     return classifier_for(network, saved(contents, checkpoint), local / "data")
@@ -181,23 +224,39 @@ def log_served_model(run_id: str, tracking_uri: str, checkpoint: Path, examples:
     be installed where it is served), with in data/ the checkpoint (tensors and plain values, read
     with weights_only) and what else it needs (a landmark model: the hand landmarker). No pickle,
     no code: loading it runs handsign's installed code only."""
+    _log_served(run_id, tracking_uri, from_checkpoint(checkpoint), {CHECKPOINT_FILE: checkpoint}, examples)
+
+
+def log_served_ensemble(run_id: str, tracking_uri: str, checkpoints: dict[str, Path], examples: list[Image.Image]) -> None:
+    """Log an ensemble (`checkpoints`: role -> a member's checkpoint) to the run as the MLflow model
+    `model`, served as one: data/ holds each member's checkpoint as `<role>.pt`, the hand landmarker
+    once, and ensemble.json naming the members in order."""
+    files = {f"{role}.pt": path for role, path in checkpoints.items()}
+    classifier = Ensemble([from_checkpoint(path) for path in checkpoints.values()])
+    _log_served(run_id, tracking_uri, classifier, files, examples, {ENSEMBLE_FILE: {"members": list(files)}})
+
+
+def _log_served(run_id: str, tracking_uri: str, classifier: Classifier | HandClassifier | Ensemble, checkpoints: dict[str, Path],
+                examples: list[Image.Image], manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
     import pandas as pd
     from mlflow.models import infer_signature
 
-    classifier = from_checkpoint(checkpoint)
     example = pd.DataFrame({"image": [base64.b64encode(_png(img)).decode("ascii") for img in examples]})
     signature = infer_signature(example, ServedModel(classifier).predict(example))
-    _log_checkpoint(run_id, tracking_uri, checkpoint, classifier.files(), signature, classifier.requirements, example)
+    _log_checkpoint(run_id, tracking_uri, checkpoints | classifier.files(), signature, classifier.requirements, example, manifest)
 
 
 def log_network(run_id: str, tracking_uri: str, checkpoint: Path) -> None:
     """Log an autoencoder's checkpoint to the run as `model`: for `init` to start a classifier from
     its encoder (it answers with images, not class names, so serving it refuses)."""
-    _log_checkpoint(run_id, tracking_uri, checkpoint)
+    _log_checkpoint(run_id, tracking_uri, {CHECKPOINT_FILE: checkpoint})
 
 
-def _log_checkpoint(run_id: str, tracking_uri: str, checkpoint: Path, files: dict[str, Path] | None = None,
-                    signature: Any = None, requirements: tuple[str, ...] = (), example: Any = None) -> None:  # fmt: skip
+def _log_checkpoint(run_id: str, tracking_uri: str, files: dict[str, Path], signature: Any = None,
+                    requirements: tuple[str, ...] = (), example: Any = None,
+                    manifest: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """The model folder written and logged: `files` (the checkpoints and what they need) and the
+    `manifest` (file name -> JSON) in data/."""
     import shutil
     import tempfile
 
@@ -212,9 +271,10 @@ def _log_checkpoint(run_id: str, tracking_uri: str, checkpoint: Path, files: dic
     with tempfile.TemporaryDirectory(prefix="served-") as tmp:
         path = Path(tmp) / "model"
         (path / "data").mkdir(parents=True)
-        shutil.copyfile(checkpoint, path / "data" / CHECKPOINT_FILE)
-        for name, source in (files or {}).items():
+        for name, source in files.items():
             shutil.copyfile(source, path / "data" / name)
+        for name, contents in (manifest or {}).items():
+            (path / "data" / name).write_text(json.dumps(contents, indent=2) + "\n")
         mlmodel = Model(signature=signature)
         mlflow.pyfunc.add_to_model(mlmodel, loader_module=__name__, data="data", conda_env="conda.yaml",
                                    python_env="python_env.yaml")  # fmt: skip
