@@ -5,7 +5,6 @@ end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through
 import dataclasses
 import importlib.util
 import json
-import subprocess
 
 import numpy as np
 import pandas as pd
@@ -375,13 +374,16 @@ def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, mo
 
 
 @needs_detector
-def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(repo, tmp_path):
+def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(repo, tmp_path, monkeypatch):
     """`handsign live` with a landmark model on a 640x480 video of the test hands drifting across the
     frame after 10 empty frames: no hand in those, the hand in nearly every other, classified as the
     pipeline classified the image, and its skeleton drawn."""
-    from conftest import BIN, tool_env
+    from typer.testing import CliRunner
 
+    from handsign.cli import app
     from handsign.use.camera import hand_video
+
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
 
     files, evaluated = split_files(repo, "fingers_landmarks")
     found = (evaluated["predicted"] != "no hand").to_numpy()  # not one the test made the stage miss
@@ -389,13 +391,10 @@ def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(r
     video = tmp_path / "hands.avi"
     boxes = hand_video(files, video, repeat=6, empty=10)
     assert len(boxes) == 58 and boxes[:10] == [None] * 10
-    out = subprocess.run(
-        [str(BIN / "handsign"), "live", "--model", str(repo / layout.ExperimentPaths("fingers_landmarks").model),
-         "--source", str(video), "--headless", "--out-csv", str(tmp_path / "frames.csv"),
-         "--screenshot", str(tmp_path / "last.png")],
-        capture_output=True, text=True, env=tool_env(HANDSIGN_WEIGHTS=str(SHARED_WEIGHTS)),
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    out = CliRunner().invoke(app, ["live", "--model", str(repo / layout.ExperimentPaths("fingers_landmarks").model),
+                                   "--source", str(video), "--headless", "--out-csv", str(tmp_path / "frames.csv"),
+                                   "--screenshot", str(tmp_path / "last.png")])  # fmt: skip
+    assert out.exit_code == 0, out.output
     rows = pd.read_csv(tmp_path / "frames.csv", dtype={"label": str})
     assert len(rows) == 58 and (rows["label"][:10] == "no hand").all() and (rows["probability"][:10] == 0).all()
     shown = rows[10:].assign(image=np.arange(48) // 6)
@@ -442,8 +441,9 @@ def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracke
     the cropping pixel model's on that hand's square, cut from the camera's colours (the whole frame
     where no hand is found), exactly as the pieces answer when run again on the same frames."""
     import cv2
-    from conftest import BIN, tool_env
+    from typer.testing import CliRunner
 
+    from handsign.cli import app
     from handsign.evaluation.ensemble import combine
     from handsign.hands.handcrop import crop_to_hand
     from handsign.use.camera import HandReader, hand_video
@@ -455,10 +455,9 @@ def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracke
     video = tmp_path / "hands.avi"
     hand_video(files, video, repeat=4, empty=3)
     models = [repo / layout.ExperimentPaths(m).model for m in ("fingers_cnn_more", "fingers_landmarks")]
-    out = subprocess.run([str(BIN / "handsign"), "live", "-m", str(models[0]), "-m", str(models[1]), "--source", str(video),
-                          "--headless", "--out-csv", str(tmp_path / "frames.csv")],
-                         capture_output=True, text=True, env=tool_env(HANDSIGN_WEIGHTS=str(SHARED_WEIGHTS)))  # fmt: skip
-    assert out.returncode == 0, out.stderr
+    out = CliRunner().invoke(app, ["live", "-m", str(models[0]), "-m", str(models[1]), "--source", str(video),
+                                   "--headless", "--out-csv", str(tmp_path / "frames.csv")])  # fmt: skip
+    assert out.exit_code == 0, out.output
     assert "live: 19 frames" in out.stdout
     pixel, hands = (from_checkpoint(m) for m in models)
     assert pixel.preprocessing.hand_crop == 1.0
