@@ -174,7 +174,8 @@ def test_mlflow_models_serve_answers_as_predict_does(trained, tmp_path):
     model_uri = "models:/handsign-served-synthetic@champion"
     serve = ["models", "serve", "-m", model_uri, "--env-manager", "local"]
     files = raw[:8]
-    with mlflow_serving(serve, "/ping", MLFLOW_TRACKING_URI=tracking_uri) as url:
+    # Started as from a shell where the venv was never activated: the server's own `uvicorn` is found.
+    with mlflow_serving(serve, "/ping", MLFLOW_TRACKING_URI=tracking_uri, PATH="/usr/bin:/bin") as url:
         served = pd.DataFrame(invoke(url, [encode_file(f) for f in files]))
     out = handsign("predict", *files, "--model", model_uri, "--json", "-k", "6", cwd=tmp_path)
     local = json.loads(out.stdout)["predictions"]

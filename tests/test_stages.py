@@ -265,6 +265,15 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
     assert [p["top"][0]["label"] for p in local] == scored["predicted"].tolist()
     external = json.loads((repo / paths.external_metrics).read_text())["fingers_other_camera"]
     assert external["accuracy"] == pytest.approx((scored["actual"] == scored["predicted"]).mean())
+    # A cropping pixel model with it: one detection serves both, and answers as two would.
+    from handsign.evaluation.ensemble import combine
+    from handsign.use.predict import load_model
+
+    cropping = [str(repo / layout.ExperimentPaths(m).model) for m in ("fingers_cnn_more", "fingers_landmarks")]
+    pair = load_model(cropping)
+    assert pair._finder() is pair.members[1]
+    separately = combine([load_model([m]).probabilities(pictures) for m in cropping])
+    assert pair.probabilities(pictures) == pytest.approx(separately, abs=1e-6)
     # The pair registered as one served model, which brings both checkpoints and its own detector.
     from handsign.use.serving import encode_file
 

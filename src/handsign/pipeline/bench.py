@@ -144,7 +144,7 @@ def serve_latency(model: str, images: str, requests: int, batch: int, batches: i
     (p50, p95) and batch throughput over HTTP, beside in-process prediction."""
     import base64
 
-    from handsign.data.imagefile import read_grey
+    from handsign.data.imagefile import read_image
     from handsign.pipeline import tracking
     from handsign.use.mlflow_server import invoke, mlflow_process
     from handsign.use.predict import image_files, load_classifier
@@ -172,7 +172,7 @@ def serve_latency(model: str, images: str, requests: int, batch: int, batches: i
     except RuntimeError as e:
         raise RuntimeError(f"{e}\n(is {model} registered in {store}?)") from None
     classifier = load_classifier(model)
-    decoded = [read_grey(base64.b64decode(e)) for e in encoded[:batch]]
+    decoded = [read_image(base64.b64decode(e)) for e in encoded[:batch]]  # in colour, as the server reads them
     t0 = time.perf_counter()
     for _ in range(3):
         classifier.probabilities(decoded)

@@ -32,6 +32,9 @@ def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = Non
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     cmd = [mlflow_command(), *args, "-h", "127.0.0.1", "-p", str(port)]
+    env = dict(os.environ if env is None else env)
+    # `mlflow models serve` starts `uvicorn` by name: the venv's, though the venv was never activated.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -42,7 +45,8 @@ def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = Non
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    os.killpg(proc.pid, signal.SIGTERM)
+                    with contextlib.suppress(ProcessLookupError):  # it exited, and its group with it
+                        os.killpg(proc.pid, signal.SIGTERM)
                     said = proc.communicate(timeout=30)[0] or ""
                     raise RuntimeError(f"`{' '.join(cmd)}` did not start:\n{said[-2000:]}") from None
                 time.sleep(0.5)

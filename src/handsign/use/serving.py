@@ -125,9 +125,37 @@ class Ensemble:
         return {name: path for m in self.members for name, path in m.files().items()}
 
     def probabilities(self, images: list[Image.Image | np.ndarray]) -> np.ndarray:
+        from handsign.data.preprocessing import as_picture
         from handsign.evaluation.ensemble import combine
+        from handsign.hands.handcrop import crop_to_hand
 
-        return combine([m.probabilities(images) for m in self.members])
+        hands = self._finder()
+        if hands is None:
+            return combine([m.probabilities(images) for m in self.members])
+        # One detection per image for all: the cropping pixel models would find the same hand again.
+        found, aspect = hands.hands(images)
+        pictures = [as_picture(image) for image in images]
+        answers = []
+        for m in self.members:
+            if m is hands:
+                answers.append(m.classify(found, aspect))
+            elif m.preprocessing.hand_crop:
+                scale = m.preprocessing.hand_crop
+                answers.append(m.classify([crop_to_hand(p, pts, scale) for p, pts in zip(pictures, found.image, strict=True)]))
+            else:
+                answers.append(m.probabilities(images))
+        return combine(answers)
+
+    def _finder(self) -> HandClassifier | None:
+        """The landmark member whose detector settings every cropping pixel member shares (as the
+        pipeline's do: both are landmarks.<dataset>), else None."""
+        from handsign.hands.handclassifier import HandClassifier
+
+        hands = [m for m in self.members if isinstance(m, HandClassifier)]
+        croppers = [m for m in self.members if isinstance(m, Classifier) and m.preprocessing.hand_crop]
+        if len(hands) != 1 or not croppers or any(m.preprocessing.hand_box != hands[0].preprocessing.landmarks for m in croppers):
+            return None
+        return hands[0]
 
     def table(self, probabilities: np.ndarray) -> Any:
         return answer_table(probabilities, self.preprocessing.class_names)
