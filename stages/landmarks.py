@@ -2,7 +2,9 @@
 landmarker, data/weights/hand_landmarker.task, shown each greyscale image as landmarks.<dataset> in params.yaml says), keyed by
 sample_id: the row order of every prepared copy of the dataset, so every split applies as it is.
 Writes data/landmarks/<dataset>/ (landmarks.npz, samples.csv, and settings.json: the settings
-used, which a landmark model trained on them carries to find hands as they were found) and, as
+used, which a landmark model trained on them carries to find hands as they were found; with
+`readings: every`, readings.npz: every attempt's reading of every image, what its landmark models
+also train on) and, as
 metrics, how often a hand was found in all, per class and per official split
 (reports/landmarks/<dataset>.json)."""
 
@@ -13,7 +15,7 @@ import time
 import pandas as pd
 
 from handsign.config import load_params
-from handsign.hands.landmarks import detect_all, read_for_landmarks
+from handsign.hands.landmarks import READINGS_FILE, detect_all, detect_every, read_for_landmarks
 from handsign.pipeline import layout, weights
 from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.stage import run_stage
@@ -24,12 +26,18 @@ def landmarks(dataset: str) -> None:
     model = weights.verified(layout.landmarker(), weights.HAND_LANDMARKER)  # the landmarker stage's output
     data, aspect = read_for_landmarks(layout.raw(dataset), dataset, settings)
     start = time.perf_counter()
-    found = detect_all(data.images, settings, model, aspect, progress=f"landmarks {dataset}")
+    every = None
+    if settings.readings == "every":
+        found, every = detect_every(data.images, settings, model, aspect, progress=f"landmarks {dataset} (every attempt)")
+    else:
+        found = detect_all(data.images, settings, model, aspect, progress=f"landmarks {dataset}")
     seconds = time.perf_counter() - start
     samples = data.samples().assign(found=found.found, right=found.right, score=found.score.round(4), attempt=found.attempt)
     with atomic_path(layout.landmarks(dataset)) as tmp:
         tmp.mkdir()
         found.save(tmp / "landmarks.npz")
+        if every is not None:
+            every.save(tmp / READINGS_FILE)
         samples.to_csv(tmp / "samples.csv", index=False)
         (tmp / "settings.json").write_text(json.dumps(dataclasses.asdict(settings), indent=2) + "\n")
     summary = {
@@ -38,6 +46,7 @@ def landmarks(dataset: str) -> None:
         "per_class": rates(samples, "class_name"),
         "per_official_split": rates(samples[samples["official_split"] != ""], "official_split"),
         "found_by_attempt": found.found_by_attempt(len(settings.attempts)),
+        **({"every_attempt_found": every.found_by_attempt(len(settings.attempts))} if every is not None else {}),
         "model_sha256": weights.HAND_LANDMARKER.sha256,
     }  # no timings: the same data and settings give the same file
     write_json(layout.landmark_summary(dataset), summary)

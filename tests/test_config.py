@@ -101,6 +101,7 @@ def write(tmp_path, **changes):
             "ensembles.fingers_cnn: experiments.fingers_cnn has this name too",
         ),
         ({"ensembles__sign_mnist_ensemble__members": ["sign_mnist_cnn"]}, "unknown key(s) ensembles.sign_mnist_ensemble.members"),
+        ({"landmarks__sign_mnist__readings": "all"}, "landmarks.sign_mnist.readings: 'all' is not one of first, every"),
     ],
 )
 def test_bad_params_are_named(tmp_path, changes, message):

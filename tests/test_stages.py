@@ -56,6 +56,7 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
                                        "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"}},
 }
 PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
+PARAMS["landmarks"]["fingers"] = PARAMS["landmarks"]["fingers"] | {"readings": "every"}  # as sign_mnist's
 PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2}}
 
 
@@ -203,6 +204,41 @@ def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo)
         len(history) == PARAMS["recipes"]["landmark_mlp"]["on_synthetic"]["epochs"]
         and history["train_loss"].iloc[-1] < history["train_loss"].iloc[0]
     )
+
+
+@pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
+def test_with_every_reading_a_landmark_model_also_trains_on_each_attempts_hand(repo, monkeypatch):
+    """`readings: every`: the landmark stage keeps every attempt's reading (its first found is the
+    hand it keeps anyway), and the split adds each training sample's other readings, for training only."""
+    from handsign.config import load_experiment
+    from handsign.data.splitdata import load_split
+    from handsign.hands.landmarks import READINGS_FILE, Landmarks
+
+    monkeypatch.chdir(repo)
+    folder = repo / layout.landmarks("fingers")
+    first, every = Landmarks.load(folder / "landmarks.npz"), Landmarks.load(folder / READINGS_FILE)
+    attempts = len(PARAMS["landmarks"]["fingers"]["attempts"])
+    assert len(every.attempt) == attempts * len(first.attempt)
+    by_image = every.found.reshape(-1, attempts)
+    kept = first.found  # miss_hands took some test hands away afterwards: the rest are the first readings
+    assert (by_image.any(1)[kept]).all() and (by_image.argmax(1)[kept] == first.attempt[kept]).all()
+    assert np.allclose(every.image.reshape(-1, attempts, 21, 3)[kept, first.attempt[kept]], first.image[kept], equal_nan=True)
+    assert (by_image.sum(1) > 1).sum() > 0  # more than one attempt finds most hands
+
+    exp = load_experiment(repo / layout.ExperimentPaths("fingers_landmarks").config)
+    data = load_split(exp)
+    n = len(pd.read_csv(repo / layout.prepared("fingers_64") / "samples.csv"))
+    extra = data.table.iloc[n:]
+    official = pd.read_csv(repo / layout.split_dir("fingers_64") / "official.csv", dtype=str).set_index("sample_id")
+    assert len(extra) and (extra["split"] == "train").all()
+    assert (official.loc[extra["sample_id"].astype(str), "split"] == "train").all()
+    assert (data.store.samples["label"].to_numpy()[n:] == extra["label"].to_numpy()).all()
+    assert np.isfinite(data.images[n:]).all() and max(data.rows("test").max(), data.rows("val").max()) < n
+    rows = pd.read_csv(folder / "samples.csv", dtype=str).reset_index().set_index("sample_id")["index"]
+    train = rows.loc[official.index[official["split"] == "train"]].to_numpy(int)
+    assert len(extra) == by_image[train].sum() - first.found[train].sum()
+    summary = json.loads((repo / layout.ExperimentPaths("fingers_landmarks").train_summary).read_text())
+    assert summary["train_samples"] == {"fingers": (data.column("split") == "train").sum()}
 
 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")

@@ -26,6 +26,7 @@ TAKES = ("all", "first_half", "second_half")  # which of each class's images an 
 LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validation only
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+READINGS = ("first", "every")  # landmarks.<dataset>.readings: which detector readings a landmark model trains on
 PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.pipeline.runtime)
 
 
@@ -47,6 +48,10 @@ class LandmarkParams:
     image_size: int  # the dataset is read at this size, letterboxed (a hand keeps its shape)
     confidence: float  # the detector's minimum detection and presence scores
     attempts: tuple[Attempt, ...]  # tried in order until a hand is found
+    # first: an image's hand is the first attempt's that finds one. every: every attempt is also run on
+    # every image, and a landmark model trains on each attempt's reading of its training images (the
+    # detector's own variation as augmentation); validation and test keep the first reading.
+    readings: str = "first"
 
 
 @dataclass(frozen=True)
@@ -535,6 +540,7 @@ def _check(p: Params) -> None:
         for i, a in enumerate(lm.attempts):
             if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
                 raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
+        _one_of(f"landmarks.{name}.readings", lm.readings, READINGS)
     for name, ext in p.external.items():
         if ext.dataset not in DATASETS:  # declared or not under datasets: (a set of an undeclared one is not read)
             raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is no dataset handsign knows ({', '.join(DATASETS)})")

@@ -59,6 +59,8 @@ def load_split(exp: Experiment) -> SplitData:
     added = table["source"].str.startswith(externalsets.EXTERNAL_SOURCE)
     table, extra = table[~added].reset_index(drop=True), table[added].reset_index(drop=True)
     joined = join_on_sample_id(store.samples, table, split_file)
+    if store.landmarks is not None and store.landmarks.readings == "every":
+        store, joined = with_every_reading(store, joined, exp.dataset)
     if extra.empty:
         return SplitData(store, joined, split_file)
     # A combined split: the external sets' images join the prepared copy's, for training only.
@@ -82,12 +84,49 @@ def landmark_store(store: PreparedStore, dataset: str) -> PreparedStore:
     for name in ("landmarks.npz", "samples.csv", "settings.json"):
         if not (folder / name).exists():
             raise FileNotFoundError(f"{folder / name} is missing: run the landmark stage (dvc repro landmarks@{dataset})")
-    found = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
-    # The same samples with the same labels, in the prepared order; `row` is each one's row of landmarks.npz.
-    order = join_on_sample_id(store.samples, found.assign(row=np.arange(len(found))), folder / "samples.csv")["row"]
-    rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order.to_numpy()]
+    # The same samples with the same labels, in the prepared order.
+    order = _landmark_rows(store.samples, folder)
+    rows = handfeatures.features(Landmarks.load(folder / "landmarks.npz"), get_spec(dataset).aspect)[order]
     settings = landmark_params_from_dict(json.loads((folder / "settings.json").read_text()), str(folder / "settings.json"))
     return PreparedStore(rows, store.samples, store.class_names, resize="landmarks", landmarks=settings)
+
+
+def with_every_reading(store: PreparedStore, table: pd.DataFrame, dataset: str) -> tuple[PreparedStore, pd.DataFrame]:
+    """`landmarks.<dataset>.readings: every`: the landmark rows of `store` (the first reading of each
+    sample) and `table`, followed by every other attempt's reading of each training sample where it
+    found a hand, for training only: the copies' split columns say train where the sample's did,
+    nothing (no part) elsewhere, so validation, test and each fold's held-out subject keep one row."""
+    from handsign.datasets import get_spec
+    from handsign.hands import handfeatures
+    from handsign.hands.landmarks import READINGS_FILE, Landmarks
+
+    folder = layout.landmarks(dataset)
+    if not (folder / READINGS_FILE).exists():
+        raise FileNotFoundError(f"{folder / READINGS_FILE} is missing: rerun the landmark stage (dvc repro landmarks@{dataset})")
+    every = Landmarks.load(folder / READINGS_FILE)
+    attempts = len(store.landmarks.attempts)
+    order = _landmark_rows(store.samples, folder)
+    first = Landmarks.load(folder / "landmarks.npz").attempt[order]
+    parts = [c for c in table.columns if c == "split" or c.startswith("fold_")]
+    trained = (table[parts].to_numpy() == "train").any(axis=1)
+    candidates = order[:, None] * attempts + np.arange(attempts)  # each sample's row of every attempt
+    keep = every.found[candidates] & (np.arange(attempts) != first[:, None]) & trained[:, None]
+    source, attempt = np.nonzero(keep)  # sample by sample, attempts in order
+    picked = candidates[source, attempt]
+    rows = handfeatures.features(every.take(picked), get_spec(dataset).aspect)
+    copies = table.iloc[source].reset_index(drop=True)
+    for part in parts:
+        copies[part] = np.where(copies[part] == "train", "train", "")
+    samples = pd.concat([store.samples, store.samples.iloc[source]], ignore_index=True)
+    images = np.concatenate([np.asarray(store.images), rows.astype(store.images.dtype)])
+    grown = PreparedStore(images, samples, store.class_names, store.resize, store.landmarks)
+    return grown, pd.concat([table, copies], ignore_index=True)
+
+
+def _landmark_rows(samples: pd.DataFrame, folder: Path) -> np.ndarray:
+    """Each prepared sample's row of the landmark stage's files (joined on sample_id)."""
+    found = pd.read_csv(folder / "samples.csv", keep_default_na=False, dtype={"group": str, "official_split": str})
+    return join_on_sample_id(samples, found.assign(row=np.arange(len(found))), folder / "samples.csv")["row"].to_numpy()
 
 
 def join_on_sample_id(samples: pd.DataFrame, table: pd.DataFrame, split_file: Path) -> pd.DataFrame:

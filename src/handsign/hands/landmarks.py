@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from handsign.datasets import Prepared
 
 MODEL_FILE = weights.HAND_LANDMARKER.name
+READINGS_FILE = "readings.npz"  # beside landmarks.npz with `readings: every`: each attempt's reading of each image
 CHUNK = 8  # images a worker detects per task: small, so that no worker is left with a long last one
 POINTS = 21  # wrist, then four joints per finger from the thumb to the little finger
 
@@ -79,6 +80,14 @@ class Landmarks:
             hand.score,
             hand.attempt,
         )
+
+    def take(self, rows: np.ndarray) -> Landmarks:
+        """These rows, in this order."""
+        return Landmarks(self.image[rows], self.world[rows], self.right[rows], self.score[rows], self.attempt[rows])
+
+    def hand(self, i: int) -> Hand:
+        """Row `i` as a Hand."""
+        return Hand(self.image[i], self.world[i], int(self.right[i]), float(self.score[i]), int(self.attempt[i]))
 
     def found_by_attempt(self, attempts: int) -> list[int]:
         """How many hands each of the `attempts` attempts found, in order."""
@@ -137,6 +146,14 @@ class Detector:
         greyscale image in the attempt's tint and gamma, an H x W x 3 RGB one in its own colours
         (the detector was trained on colour photographs; making them grey loses most hands), each
         attempt's size, margin and mirroring applied to both."""
+        return next((hand for hand in self._attempts(image) if hand.found), NOT_FOUND)
+
+    def readings(self, image: np.ndarray) -> list[Hand]:
+        """What every attempt finds in one image, in order (NOT_FOUND where it finds none); the first
+        found is `detect`'s hand."""
+        return list(self._attempts(image))
+
+    def _attempts(self, image: np.ndarray) -> Iterator[Hand]:
         import mediapipe as mp
 
         colour = image.ndim == 3
@@ -145,12 +162,14 @@ class Detector:
             if colour:  # the tint and gamma are for greys: attempts that differ only there are one
                 geometry = (attempt.margin, attempt.size, attempt.mirror)
                 if geometry in tried:
+                    yield NOT_FOUND
                     continue
                 tried.add(geometry)
             rgb, scale, left, top = shown(image[:, ::-1] if attempt.mirror else image, attempt)
             with self._quiet_once():
                 result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
             if not result.hand_landmarks:
+                yield NOT_FOUND
                 continue
             h, w = image.shape[:2]
             side = rgb.shape[0]
@@ -161,8 +180,7 @@ class Detector:
             points[:, 2] *= side / (w * scale)
             if attempt.mirror:  # back to the image as it is: x mirrored, and so the hand's side
                 points[:, 0], world[:, 0], right = 1 - points[:, 0], -world[:, 0], 1 - right
-            return Hand(points, world, right, score, k)
-        return NOT_FOUND
+            yield Hand(points, world, right, score, k)
 
     def _quiet_once(self) -> contextlib.AbstractContextManager:
         first, self._first = self._first, False
@@ -318,6 +336,21 @@ def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: 
     return _run(_Job(images, params, model, aspect), len(images), workers, progress)
 
 
+def detect_every(images: np.ndarray, params: LandmarkParams, model: Path, aspect: float = 1.0, workers: int | None = None,
+                 progress: str = "") -> tuple[Landmarks, Landmarks]:  # fmt: skip
+    """As `detect_all`, with every attempt run on every image: the first reading that finds a hand
+    (`detect_all`'s answer), and every attempt's reading, N x attempts rows (row i * attempts + k is
+    attempt k's reading of image i)."""
+    job = _Job(images, params, model, aspect, every=True)
+    every = _run(job, len(images) * len(params.attempts), workers, progress, len(params.attempts))
+    first = Landmarks.empty(len(images))
+    for i in range(len(images)):
+        found = np.flatnonzero(every.found[i * len(params.attempts) : (i + 1) * len(params.attempts)])
+        if len(found):
+            first.put(i, every.hand(i * len(params.attempts) + found[0]))
+    return first, every
+
+
 def detect_pictures(pictures: list[np.ndarray], params: LandmarkParams, model: Path, workers: int | None = None,
                     progress: str = "") -> Landmarks:  # fmt: skip
     """Landmarks of each uint8 picture as it is (any size; H x W x 3 colour or H x W grey), one
@@ -325,14 +358,16 @@ def detect_pictures(pictures: list[np.ndarray], params: LandmarkParams, model: P
     return _run(_Pictures(pictures, params, model), len(pictures), workers, progress)
 
 
-def _run(job: _Job | _Pictures, n: int, workers: int | None, progress: str) -> Landmarks:
+def _run(job: _Job | _Pictures, n: int, workers: int | None, progress: str, per_image: int = 1) -> Landmarks:
+    """`n` rows of hands, `per_image` for each image of the job (its every attempt's reading)."""
     from tqdm import tqdm
 
     out = Landmarks.empty(n)
+    images = n // per_image
     with _pool(workers or os.cpu_count() or 1, job) as pool:
-        rows = pool.map(_detect, _chunks(n, CHUNK))
-        for start, found in tqdm(rows, total=-(-n // CHUNK), desc=progress or "landmarks", unit="batch", disable=None):
-            for i, hand in enumerate(found, start):
+        rows = pool.map(_detect, _chunks(images, CHUNK))
+        for start, found in tqdm(rows, total=-(-images // CHUNK), desc=progress or "landmarks", unit="batch", disable=None):
+            for i, hand in enumerate(found, start * per_image):
                 out.put(i, hand)
     return out
 
@@ -353,6 +388,7 @@ class _Job:
     params: LandmarkParams
     model: Path
     aspect: float  # width / height of the frames inside the letterboxed squares
+    every: bool = False  # every attempt's reading of each image, not the first hand found
 
     def frame(self, i: int) -> np.ndarray:
         """Image i without its letterbox bars (handsign.datasets.base.to_square_array's geometry)."""
@@ -379,6 +415,8 @@ def _detect(rows: tuple[int, int]) -> tuple[int, list]:
     assert _worker is not None, "a landmark worker starts with _start"
     job, detector = _worker
     start, stop = rows
+    if getattr(job, "every", False):
+        return start, [hand for i in range(start, stop) for hand in detector.readings(job.frame(i))]
     return start, [detector.detect(job.frame(i)) for i in range(start, stop)]
 
 
