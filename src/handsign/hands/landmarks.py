@@ -85,10 +85,6 @@ class Landmarks:
         """These rows, in this order."""
         return Landmarks(self.image[rows], self.world[rows], self.right[rows], self.score[rows], self.attempt[rows])
 
-    def hand(self, i: int) -> Hand:
-        """Row `i` as a Hand."""
-        return Hand(self.image[i], self.world[i], int(self.right[i]), float(self.score[i]), int(self.attempt[i]))
-
     def found_by_attempt(self, attempts: int) -> list[int]:
         """How many hands each of the `attempts` attempts found, in order."""
         return np.bincount(self.attempt[self.found], minlength=attempts).tolist()
@@ -341,13 +337,10 @@ def detect_every(images: np.ndarray, params: LandmarkParams, model: Path, aspect
     """As `detect_all`, with every attempt run on every image: the first reading that finds a hand
     (`detect_all`'s answer), and every attempt's reading, N x attempts rows (row i * attempts + k is
     attempt k's reading of image i)."""
-    job = _Job(images, params, model, aspect, every=True)
-    every = _run(job, len(images) * len(params.attempts), workers, progress, len(params.attempts))
-    first = Landmarks.empty(len(images))
-    for i in range(len(images)):
-        found = np.flatnonzero(every.found[i * len(params.attempts) : (i + 1) * len(params.attempts)])
-        if len(found):
-            first.put(i, every.hand(i * len(params.attempts) + found[0]))
+    per = len(params.attempts)
+    every = _run(_Job(images, params, model, aspect, every=True), len(images) * per, workers, progress, per)
+    # The first attempt that found a hand; where none did, attempt 0's empty reading.
+    first = every.take(np.arange(len(images)) * per + every.found.reshape(-1, per).argmax(1))
     return first, every
 
 
