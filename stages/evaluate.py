@@ -24,7 +24,6 @@ from handsign.datasets import PreparedStore, get_spec
 from handsign.evaluation import report
 from handsign.models import Kind, kind_of
 from handsign.pipeline import layout, tracking
-from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.layout import repo_root
 from handsign.pipeline.runtime import pick_device, use_threads
 from handsign.pipeline.stage import run_stage
@@ -182,20 +181,14 @@ def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: Spli
 def publish_results(exp: Experiment, paths: layout.ExperimentPaths, results: Results) -> None:
     """Write the scores to reports/<experiment>/, log them, the figures and the model to the
     experiment's MLflow run, and register the model."""
-    write_json(paths.metrics, results.summary)
+    report.write_reports(paths, results.summary, results.per_class, results.per_group, results.predictions)
     external.write_scores(paths, results.external, results.skipped, exp.name)
-    write_json(paths.per_class, results.per_class)
-    write_json(paths.per_group, results.per_group)
-    with atomic_path(paths.predictions) as tmp:
-        results.predictions.to_csv(tmp, index=False)
     run_id = json.loads(paths.mlflow_run.read_text())["run_id"]
     val_score = json.loads(paths.train_summary.read_text())["best_val_score"]
+    logged, external_files = external.run_metrics(paths, results.summary, results.external)
     artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.train_summary, *results.figures]
     root = repo_root()
-    logged = {f"test_{k}": v for k, v in results.summary.items()}
-    logged.update({f"{name}_{k}": v for name, s in results.external.items() for k, v in s.summary.items()})
-    artifacts += [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
-    tracking.log_results(root, run_id, logged, artifacts)
+    tracking.log_results(root, run_id, logged, artifacts + external_files)
     results.log_model(run_id, tracking.tracking_uri(root))
     registered = tracking.register(root, run_id, tracking.registered_model_name(exp.name, exp.source), val_score)
     scores = ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in results.summary.items())

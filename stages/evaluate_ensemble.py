@@ -23,7 +23,6 @@ from handsign.datasets import get_spec
 from handsign.evaluation import ensemble, report
 from handsign.models import Kind, kind_of
 from handsign.pipeline import layout, tracking
-from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.layout import repo_root
 from handsign.pipeline.runtime import use_threads
 from handsign.pipeline.stage import run_stage
@@ -93,11 +92,7 @@ def evaluate_ensemble(name: str) -> None:
     report.plot_confusion_matrix(y_true, y_pred, names, confusion, f"{title}\ntest accuracy {summary['accuracy']:.4f}")
     scored, skipped = score_external(spec.dataset, list(members.values()), names)
 
-    write_json(paths.metrics, summary)
-    write_json(paths.per_class, per_class)
-    write_json(paths.per_group, {"group": get_spec(spec.dataset).group, "test": per_group})
-    with atomic_path(paths.predictions) as tmp:
-        predictions.to_csv(tmp, index=False)
+    report.write_reports(paths, summary, per_class, {"group": get_spec(spec.dataset).group, "test": per_group}, predictions)
     external.write_scores(paths, scored, skipped, name)
     registered = log_run(name, members, summary, scored, [confusion])
 
@@ -143,11 +138,9 @@ def log_run(name: str, members: dict[str, Member], summary: dict, scored: dict[s
     val_y = pixel.data.column("label")[pixel.data.rows("val")]
     val_pred = ensemble.answers(ensemble.combine([m.val_probabilities() for m in members.values()]), NO_HAND)
     val_accuracy = float((val_pred == val_y).mean()) if len(val_y) else 0.0
-    logged = {f"test_{k}": v for k, v in summary.items()} | {"val_accuracy": val_accuracy}
-    logged.update({f"{set_name}_{k}": v for set_name, s in scored.items() for k, v in s.summary.items()})
-    artifacts = [paths.metrics, paths.per_class, paths.per_group, *figures]
-    artifacts += [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
-    tracking.log_results(root, run_id, logged, artifacts)
+    logged, external_files = external.run_metrics(paths, summary, scored)
+    artifacts = [paths.metrics, paths.per_class, paths.per_group, *figures, *external_files]
+    tracking.log_results(root, run_id, logged | {"val_accuracy": val_accuracy}, artifacts)
     examples = [Image.fromarray(pixel.data.store.images[i, 0]) for i in pixel.test_idx[:2]]
     log_served_ensemble(run_id, tracking.tracking_uri(root), {role: m.path for role, m in members.items()}, examples)
     return tracking.register(root, run_id, tracking.registered_model_name(name, pixel.exp.source), val_accuracy)

@@ -256,6 +256,14 @@ def write_scores(paths: ExperimentPaths, scored: dict[str, Scored], skipped: dic
                                   f"{title} on {name}\naccuracy {s.summary['accuracy']:.4f}")  # fmt: skip
 
 
+def run_metrics(paths: ExperimentPaths, summary: dict, scored: dict[str, Scored]) -> tuple[dict[str, float], list[Path]]:
+    """What a run logs of its scores: the test metrics as `test_<key>` and each set's as `<set>_<key>`,
+    and the files `write_scores` wrote."""
+    logged = {f"test_{k}": v for k, v in summary.items()}
+    logged.update({f"{name}_{k}": v for name, s in scored.items() for k, v in s.summary.items()})
+    return logged, [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
+
+
 def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:
     """Markdown: each classifier's accuracy on its own test split against each external set of its
     dataset (a landmark model's share of hands found in brackets); `experiments` is (name, dataset)."""

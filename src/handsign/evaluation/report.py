@@ -4,11 +4,15 @@ for an autoencoder its reconstructions, its embedding map and its most anomalous
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from handsign.pipeline.atomic import atomic_path
+from handsign.pipeline.atomic import atomic_path, write_json
+
+if TYPE_CHECKING:
+    from handsign.pipeline.layout import ExperimentPaths
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[dict, dict]:
@@ -83,6 +87,15 @@ def scored_samples(table: pd.DataFrame, test_idx: np.ndarray, names: list[str], 
         "predicted": names_of(names, y_pred),
     })  # fmt: skip
     return per_group_accuracy(y_true, y_pred, groups), predictions
+
+
+def write_reports(paths: ExperimentPaths, summary: dict, per_class: dict, per_group: dict, predictions: pd.DataFrame) -> None:
+    """reports/<experiment>/: metrics.json (a DVC metric), per_class.json, per_group.json, predictions.csv."""
+    write_json(paths.metrics, summary)
+    write_json(paths.per_class, per_class)
+    write_json(paths.per_group, per_group)
+    with atomic_path(paths.predictions) as tmp:
+        predictions.to_csv(tmp, index=False)
 
 
 def group_summary(per_group: dict[str, dict]) -> dict[str, float]:

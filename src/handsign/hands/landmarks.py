@@ -408,7 +408,7 @@ def _detect(rows: tuple[int, int]) -> tuple[int, list]:
     assert _worker is not None, "a landmark worker starts with _start"
     job, detector = _worker
     start, stop = rows
-    if getattr(job, "every", False):
+    if isinstance(job, _Job) and job.every:
         return start, [hand for i in range(start, stop) for hand in detector.readings(job.frame(i))]
     return start, [detector.detect(job.frame(i)) for i in range(start, stop)]
 

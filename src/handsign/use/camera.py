@@ -27,6 +27,7 @@ from handsign.use.serving import Classifier, Ensemble
 
 if TYPE_CHECKING:
     from handsign.hands.handclassifier import HandClassifier
+    from handsign.hands.landmarks import Hand
 
 
 def _cv2():
@@ -151,11 +152,15 @@ class RoiReader:
         self.classifier, self.roi_text, self.roi = classifier, roi_text, None
 
     def __call__(self, frame: np.ndarray, n: int) -> Reading:
+        region = self.region(frame)
+        return Reading(self.classifier.probabilities([region])[0], region, roi=self.roi)
+
+    def region(self, frame: np.ndarray) -> np.ndarray:
+        """The frame's region of interest, greyscale (placed on the first frame)."""
         if self.roi is None:
             h, w = frame.shape[:2]
             self.roi = Roi.parse(self.roi_text) if self.roi_text else Roi.centred(w, h)
-        region = grey(self.roi.crop(frame))
-        return Reading(self.classifier.probabilities([region])[0], region, roi=self.roi)
+        return grey(self.roi.crop(frame))
 
     def close(self) -> None:
         pass
@@ -173,16 +178,22 @@ class HandReader:
         self.tracker = classifier.tracker()
 
     def __call__(self, frame: np.ndarray, n: int) -> Reading:
-        from handsign.hands.landmarks import Landmarks, tinted
+        from handsign.hands.landmarks import Landmarks
+
+        hand, rgb = self.follow(frame, n)
+        h, w = frame.shape[:2]
+        p = self.classifier.classify(Landmarks.of([hand]), w / h)[0]
+        return Reading(p, rgb, points=hand.image[:, :2] * (w, h) if hand.found else None, hand=hand.found)
+
+    def follow(self, frame: np.ndarray, n: int) -> tuple[Hand, np.ndarray]:
+        """The hand in BGR frame `n`, and the RGB frame the tracker was shown."""
+        from handsign.hands.landmarks import tinted
 
         if is_grey(frame):
             rgb = np.asarray(tinted(Image.fromarray(frame[:, :, 1]), self.classifier.preprocessing.landmarks.attempts[0]))
         else:
             rgb = np.ascontiguousarray(frame[:, :, ::-1])
-        hand = self.tracker.track(rgb, round(n * self.frame_ms))
-        h, w = frame.shape[:2]
-        p = self.classifier.classify(Landmarks.of([hand]), w / h)[0]
-        return Reading(p, rgb, points=hand.image[:, :2] * (w, h) if hand.found else None, hand=hand.found)
+        return self.tracker.track(rgb, round(n * self.frame_ms)), rgb
 
     def close(self) -> None:
         self.tracker.close()
@@ -202,27 +213,19 @@ class EnsembleReader:
         hands = [m for m in ensemble.members if isinstance(m, HandClassifier)]
         if len(pixels) != 1 or len(hands) != 1 or len(ensemble.members) != 2:
             raise ValueError("live takes one model, or an ensemble of one pixel model and one landmark model")
-        self.members, self.pixel = ensemble.members, pixels[0]
-        self.hands = HandReader(hands[0])
-        self.region = None if self.pixel.preprocessing.hand_crop else RoiReader(self.pixel, roi_text)
+        self.ensemble, self.hands = ensemble, HandReader(hands[0])
+        self.region = None if pixels[0].preprocessing.hand_crop else RoiReader(pixels[0], roi_text)
 
     def __call__(self, frame: np.ndarray, n: int) -> Reading:
-        from handsign.evaluation.ensemble import combine
-        from handsign.hands.handcrop import crop_to_hand
+        from handsign.hands.landmarks import Landmarks
 
-        hand = self.hands(frame, n)
-        roi = None
-        if self.region is not None:
-            pixel = self.region(frame, n)
-            pixel_p, roi = pixel.probabilities, pixel.roi
-        else:
-            h, w = frame.shape[:2]
-            points = hand.points / (w, h) if hand.points is not None else np.full((21, 2), np.nan)
-            rgb = np.ascontiguousarray(frame[:, :, ::-1])  # the camera's own colours, not the detector's tint
-            pixel_p = self.pixel.classify([crop_to_hand(rgb, points, self.pixel.preprocessing.hand_crop)])[0]
-        member_p = [pixel_p if m is self.pixel else hand.probabilities for m in self.members]
-        p = combine([q[None] for q in member_p])[0]
-        return Reading(p, hand.snapshot, roi=roi, points=hand.points, hand=hand.hand)
+        hand, rgb = self.hands.follow(frame, n)
+        h, w = frame.shape[:2]
+        # A cropping pixel model reads the camera's own colours (not the detector's tint), another its region.
+        image = np.ascontiguousarray(frame[:, :, ::-1]) if self.region is None else self.region.region(frame)
+        p = self.ensemble.given_hands([image], Landmarks.of([hand]), w / h)[0]
+        roi = None if self.region is None else self.region.roi
+        return Reading(p, rgb, roi=roi, points=hand.image[:, :2] * (w, h) if hand.found else None, hand=hand.found)
 
     def close(self) -> None:
         self.hands.close()

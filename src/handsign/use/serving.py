@@ -28,7 +28,7 @@ from handsign.use.answers import Probabilities, answer_table
 
 if TYPE_CHECKING:
     from handsign.hands.handclassifier import HandClassifier
-    from handsign.hands.landmarks import Detector
+    from handsign.hands.landmarks import Detector, Landmarks
 
 PREPROCESSING_FILE = "preprocessing.json"  # beside an export
 
@@ -74,16 +74,22 @@ class Classifier:
 
         return {MODEL_FILE: self.detector_file or find_model(fetch=True)} if self.preprocessing.hand_crop else {}
 
-    def crops(self, images: list[Image.Image | np.ndarray]) -> list[np.ndarray]:
-        """Each image cut to its hand (found in its own colours), or whole where none is found."""
+    def crops(self, images: list[Image.Image | np.ndarray], found: Landmarks | None = None) -> list[np.ndarray]:
+        """Each image cut to its hand, or whole where none is found: the hand in `found` (one row per
+        image, found already: an ensemble's landmark model, the live tracker), else found here, in the
+        image's own colours."""
         from handsign.data.preprocessing import as_picture
         from handsign.hands.handcrop import crop_to_hand
         from handsign.hands.landmarks import MODEL_FILE, Detector
 
-        if self._detector is None:
-            self._detector = Detector(self.preprocessing.hand_box, self.files()[MODEL_FILE])
         pictures = [as_picture(image) for image in images]
-        return [crop_to_hand(p, self._detector.detect(p).image, self.preprocessing.hand_crop) for p in pictures]
+        if found is None:
+            if self._detector is None:
+                self._detector = Detector(self.preprocessing.hand_box, self.files()[MODEL_FILE])
+            points = [self._detector.detect(p).image for p in pictures]
+        else:
+            points = list(found.image)
+        return [crop_to_hand(p, hand, self.preprocessing.hand_crop) for p, hand in zip(pictures, points, strict=True)]
 
     def probabilities(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
         """N x classes probabilities, rows in the order of `images` (cut to their hands first, with hand_crop)."""
@@ -125,23 +131,27 @@ class Ensemble:
         return {name: path for m in self.members for name, path in m.files().items()}
 
     def probabilities(self, images: list[Image.Image | np.ndarray]) -> np.ndarray:
-        from handsign.data.preprocessing import as_picture
         from handsign.evaluation.ensemble import combine
-        from handsign.hands.handcrop import crop_to_hand
 
         hands = self._finder()
         if hands is None:
             return combine([m.probabilities(images) for m in self.members])
         # One detection per image for all: the cropping pixel models would find the same hand again.
-        found, aspect = hands.hands(images)
-        pictures = [as_picture(image) for image in images]
+        return self.given_hands(images, *hands.hands(images))
+
+    def given_hands(self, images: list[Image.Image | np.ndarray], found: Landmarks, aspect: float | np.ndarray) -> np.ndarray:
+        """The members' probabilities multiplied, the hand in each image found already (`found`, one row
+        per image; `aspect`: width / height): the landmark model classifies it, a cropping pixel model
+        reads its square, another pixel model the image as it is."""
+        from handsign.evaluation.ensemble import combine
+        from handsign.hands.handclassifier import HandClassifier
+
         answers = []
         for m in self.members:
-            if m is hands:
+            if isinstance(m, HandClassifier):
                 answers.append(m.classify(found, aspect))
             elif m.preprocessing.hand_crop:
-                scale = m.preprocessing.hand_crop
-                answers.append(m.classify([crop_to_hand(p, pts, scale) for p, pts in zip(pictures, found.image, strict=True)]))
+                answers.append(m.classify(m.crops(images, found)))
             else:
                 answers.append(m.probabilities(images))
         return combine(answers)
