@@ -118,8 +118,10 @@ offline-weights:
 	@dest=$${TORCH_HOME:-$$HOME/.cache/torch}/hub/checkpoints; mkdir -p "$$dest"; \
 	for f in $(SHARED_WEIGHTS)/*.pth; do [ -f "$$f" ] && ln -sf "$$f" "$$dest/" && echo "linked $$f -> $$dest/"; done; true
 
+# ruff, then the layers and the no-cycle contract in pyproject.toml ([tool.importlinter]).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 mlflow-ui: install
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000

@@ -14,18 +14,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from handsign import tracking
 from handsign.config import load_experiment
+from handsign.core import layout
+from handsign.core.atomic import atomic_path
+from handsign.core.layout import repo_root
+from handsign.core.runtime import pick_device
 from handsign.data.splitdata import load_split
 from handsign.evaluation import report
 from handsign.models import Kind, kind_of
-from handsign.pipeline import layout, tracking
-from handsign.pipeline.atomic import atomic_path, write_json
-from handsign.pipeline.layout import repo_root
-from handsign.pipeline.runtime import pick_device
 from handsign.pipeline.stage import run_stage
+from handsign.recognition.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
 from handsign.training import distributed
 from handsign.training.train import fit
-from handsign.use.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
 
 
 def crossval(name: str) -> None:
@@ -84,14 +85,11 @@ def crossval(name: str) -> None:
     )
     if kind_of(exp.training.model) is Kind.LANDMARKS:
         summary.update(hand_found_scores(y_true, y_pred))
-    write_json(paths.metrics, summary)
-    write_json(paths.per_class, per_class)
-    write_json(paths.per_group, {"group": "subject", "test": per_subject})
-    with atomic_path(paths.predictions) as tmp:
-        pd.DataFrame({
-            "sample_id": table["sample_id"], "held_out": groups,
-            "actual": [names[i] for i in y_true], "predicted": names_of(names, y_pred),
-        }).to_csv(tmp, index=False)  # fmt: skip
+    predictions = pd.DataFrame({
+        "sample_id": table["sample_id"], "held_out": groups,
+        "actual": [names[i] for i in y_true], "predicted": names_of(names, y_pred),
+    })  # fmt: skip
+    report.write_reports(paths, summary, per_class, {"group": "subject", "test": per_subject}, predictions)
     with atomic_path(paths.history) as tmp:
         pd.concat(histories).to_csv(tmp, index=False)
     title = f"{name}: {exp.dataset} / {exp.training.model} ({exp.source} data, leave one subject out)"

@@ -1,8 +1,8 @@
 """download: fetch one dataset's raw files into data/raw/<dataset>, in its Kaggle layout."""
 
 from handsign.config import load_params
-from handsign.pipeline import layout
-from handsign.pipeline.layout import repo_root
+from handsign.core import layout
+from handsign.core.layout import repo_root
 from handsign.pipeline.sources import fetch
 from handsign.pipeline.stage import run_stage
 

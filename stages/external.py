@@ -6,11 +6,11 @@ depends on its dataset's, so a set added to one dataset rescores that dataset's 
 retrains nothing."""
 
 from handsign.config import load_params
+from handsign.core import layout, weights
+from handsign.core.atomic import atomic_path, write_json
+from handsign.core.layout import repo_root
 from handsign.data.external import write_set
 from handsign.data.externalsets import root_folder
-from handsign.pipeline import layout, weights
-from handsign.pipeline.atomic import atomic_path, write_json
-from handsign.pipeline.layout import repo_root
 from handsign.pipeline.stage import run_stage
 
 

@@ -1,12 +1,12 @@
-"""landmarker: MediaPipe's hand landmarker at its pinned version (handsign/pipeline/weights.py: a versioned
+"""landmarker: MediaPipe's hand landmarker at its pinned version (handsign/core/weights.py: a versioned
 URL and its sha256), found on the weights search path or downloaded, verified, and written to
 data/weights/hand_landmarker.task: the file every landmarks stage detects with, so that a different
 file reruns detection (a DVC dependency) and a file with another hash is refused."""
 
 import shutil
 
-from handsign.pipeline import layout, weights
-from handsign.pipeline.atomic import atomic_path
+from handsign.core import layout, weights
+from handsign.core.atomic import atomic_path
 from handsign.pipeline.stage import run_stage
 
 

@@ -15,9 +15,9 @@ import time
 import pandas as pd
 
 from handsign.config import load_params
+from handsign.core import layout, weights
+from handsign.core.atomic import atomic_path, write_json
 from handsign.hands.landmarks import READINGS_FILE, detect_all, detect_every, read_for_landmarks
-from handsign.pipeline import layout, weights
-from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.stage import run_stage
 
 

@@ -1,8 +1,8 @@
 """prepare: parse and validate data/raw/<dataset> into one uint8 tensor copy at one image size."""
 
 from handsign.config import load_params
+from handsign.core import layout
 from handsign.datasets import get_spec
-from handsign.pipeline import layout
 from handsign.pipeline.stage import run_stage
 
 

@@ -9,6 +9,8 @@ is a strategy's file plus one training row per image of each external set it add
 import pandas as pd
 
 from handsign.config import LOSO, load_params
+from handsign.core import layout
+from handsign.core.atomic import atomic_path, write_json
 from handsign.data import externalsets
 from handsign.data.split import (
     SPLITS,
@@ -19,8 +21,6 @@ from handsign.data.split import (
     subjects_in_two_splits,
 )
 from handsign.datasets import PreparedStore
-from handsign.pipeline import layout
-from handsign.pipeline.atomic import atomic_path, write_json
 from handsign.pipeline.stage import run_stage
 
 

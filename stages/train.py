@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from handsign import tracking
 from handsign.config import load_experiment
+from handsign.core import layout
+from handsign.core.atomic import atomic_path, write_json
+from handsign.core.layout import repo_root
 from handsign.data.externalsets import EXTERNAL_SOURCE
 from handsign.data.splitdata import SplitData, load_split
-from handsign.pipeline import layout, tracking
-from handsign.pipeline.atomic import atomic_path, write_json
-from handsign.pipeline.layout import repo_root
 from handsign.pipeline.stage import run_stage
 from handsign.training import distributed
 from handsign.training.tasks import task_for

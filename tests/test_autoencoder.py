@@ -7,15 +7,16 @@ import torch
 from conftest import tiny_experiment
 from PIL import Image
 
-from handsign.config import ConfigError, load_params
-from handsign.data.imagefile import UnreadableImage
+from handsign.config import load_params
+from handsign.core.imagefile import UnreadableImage
+from handsign.core.schema import ConfigError
 from handsign.datasets import DatasetFormatError, get_spec
 from handsign.evaluation import embeddings
 from handsign.models import build_model, check_model
+from handsign.recognition import from_checkpoint
+from handsign.recognition.inference import load_checkpoint
 from handsign.training.train import SplitImages, fit
 from handsign.training.warmstart import warm_start
-from handsign.use.inference import load_checkpoint
-from handsign.use.serving import from_checkpoint
 
 AE_TRAINING = dict(optimizer="adam", lr=1e-3, weight_decay=0.0, batch_size=32, augment=False)
 

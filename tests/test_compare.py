@@ -6,7 +6,7 @@ import subprocess
 import yaml
 from conftest import BIN, run, tool_env
 
-from handsign.pipeline import layout
+from handsign.core import layout
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from handsign.config import ConfigError, load_params
+from handsign.config import load_params
+from handsign.core.schema import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,7 +10,7 @@ import torch
 from conftest import BIN, REPO, run, tiny_experiment
 from torch.utils.data import BatchSampler, RandomSampler
 
-from handsign.pipeline import layout
+from handsign.core import layout
 from handsign.training.distributed import Processes, ShardedBatches
 
 
@@ -49,7 +49,7 @@ def workdir(root, name, exp, store, split):
     where = root / name
     (where / layout.ExperimentPaths(exp.name).config).parent.mkdir(parents=True)
     (where / layout.ExperimentPaths(exp.name).config).write_text(exp.to_json())
-    prepared, split_file = layout.experiment_data(exp)
+    prepared, split_file = exp.data_paths
     shutil.copytree(root / f"prepared_{exp.dataset}_{exp.image_size}_20", where / prepared)
     split_file = where / split_file
     split_file.parent.mkdir(parents=True)

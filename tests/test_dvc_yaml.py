@@ -80,7 +80,7 @@ def test_the_closure_sees_lazy_and_package_imports():
     # sources.py imports the renderer inside a function; the datasets package imports its formats.
     files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
     assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
-    assert "handsign/use/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+    assert "handsign/recognition/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
     # Training reads the external sets (combined splits); building and scoring them retrains nothing.
     trains = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "train.py")}
     assert "handsign/data/externalsets.py" in trains and "handsign/data/external.py" not in trains
@@ -149,10 +149,10 @@ def test_dvc_yaml_params_are_the_keys_the_loader_reads():
 
 
 def test_dvc_yaml_paths_are_layouts():
-    """What each stage writes and reads in dvc.yaml is where handsign.pipeline.layout says the code writes
+    """What each stage writes and reads in dvc.yaml is where handsign.core.layout says the code writes
     and reads it, for every dataset, prepared copy and experiment of params.yaml."""
     from handsign.config import load_params
-    from handsign.pipeline import layout
+    from handsign.core import layout
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     p = load_params(REPO / "params.yaml")
@@ -179,7 +179,7 @@ def test_dvc_yaml_paths_are_layouts():
         group = "_landmarks" if section.startswith("landmark_") else ""  # their stages: train_landmarks@...
         kind = "crossval" if section.endswith("crossval") else "train"
         paths = layout.ExperimentPaths(exp.name)
-        prepared, split_file = (rel(f) for f in layout.experiment_data(exp))
+        prepared, split_file = (rel(f) for f in exp.data_paths)
         reads = listed(stages[f"{kind}{group}@{exp.name}"], "deps")
         assert {rel(paths.config), prepared, split_file} <= reads, exp.name
         assert (rel(layout.landmarks(exp.dataset)) in reads) == bool(group), exp.name  # landmark models read landmarks
@@ -206,7 +206,7 @@ def test_dvc_yaml_paths_are_layouts():
         members = [layout.ExperimentPaths(m) for m in (ens.pixel, ens.landmarks)]
         reads = listed(stages[f"evaluate_ensemble@{name}"], "deps")
         assert {rel(f) for m in members for f in (m.config, m.model, m.mlflow_run)} <= reads, name
-        prepared, split_file = (rel(f) for f in layout.experiment_data(p.experiment(ens.pixel)))
+        prepared, split_file = (rel(f) for f in p.experiment(ens.pixel).data_paths)
         assert {prepared, split_file, rel(layout.landmarks(ens.dataset)), rel(layout.DATA / "external" / ens.dataset)} <= reads
         paths = layout.ExperimentPaths(name)
         written = set().union(*(listed(stages[f"evaluate_ensemble@{name}"], s) for s in ("outs", "metrics", "plots")))
@@ -233,13 +233,13 @@ def test_dvc_lock_records_the_committed_code():
 def test_the_pinned_landmarker_file_is_a_dependency_of_every_detection():
     """A different hand landmarker file reruns detection: the landmarker stage writes the pinned
     file into the repository, and every stage that finds hands (landmarks@, external) lists it."""
-    from handsign.pipeline import layout
+    from handsign.core import layout
 
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     model = str(layout.landmarker())
     assert stages["landmarker"]["outs"] == [model]
     assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["deps"]
-    assert "src/handsign/pipeline/weights.py" in stages["landmarker"]["deps"]  # where the pin is written
+    assert "src/handsign/core/weights.py" in stages["landmarker"]["deps"]  # where the pin is written
 
 
 def rewrite_code_deps(path: Path = REPO / "dvc.yaml") -> None:

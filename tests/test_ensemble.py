@@ -1,9 +1,9 @@
-"""Combining a pixel and a landmark classifier's probabilities (handsign.evaluation.ensemble)."""
+"""Combining a pixel and a landmark classifier's probabilities (handsign.recognition.ensemble)."""
 
 import numpy as np
 import pytest
 
-from handsign.evaluation.ensemble import answers, combine
+from handsign.recognition.ensemble import answers, combine
 
 
 def test_the_product_picks_the_class_both_find_likely_where_the_average_would_not():

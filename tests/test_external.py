@@ -17,9 +17,11 @@ import yaml
 from conftest import ASL_WEBCAM, REPO, SHARED_WEIGHTS, webcam_photos
 from PIL import Image
 
-from handsign.config import ConfigError, ExternalSetParams, load_params, params_from_dict
-from handsign.data.external import carry_over_table, class_of, labelled_files, score, taken, write_set
-from handsign.data.imagefile import read_image
+from handsign.config import ExternalSetParams, load_params, params_from_dict
+from handsign.core.imagefile import read_image
+from handsign.core.schema import ConfigError
+from handsign.data.external import class_of, labelled_files, taken, write_set
+from handsign.evaluation.external import carry_over_table, score
 
 needs_colour_photos = pytest.mark.skipif(
     not ASL_WEBCAM.exists() or not (SHARED_WEIGHTS / "hand_landmarker.task").exists(),
@@ -134,11 +136,11 @@ def test_a_colour_photo_reaches_the_detector_in_colour(tmp_path):
     """Real colour photos of letters: each way a landmark model is used (predict's file reading, the
     served model's rows, the classifier's images) finds exactly the hands the detector finds in the
     photos' own colours, not those it finds in their greys."""
-    from handsign.data.imagefile import read_grey
+    from handsign.core.imagefile import read_grey
     from handsign.data.preprocessing import HandPreprocessing
-    from handsign.hands.handclassifier import HandClassifier
     from handsign.hands.landmarks import Detector, Landmarks, shown
     from handsign.models import build_model
+    from handsign.recognition.landmarks import HandClassifier
     from handsign.use.predict import predict_files
     from handsign.use.serving import ServedModel
 

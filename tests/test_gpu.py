@@ -11,11 +11,11 @@ import torch
 from conftest import BIN, REPO, run, tiny_experiment
 from test_distributed import workdir
 
-from handsign.pipeline import layout
+from handsign.core import layout
+from handsign.recognition import from_checkpoint
+from handsign.recognition.inference import load_checkpoint, predict
 from handsign.training.train import batches, fit, interrupted_state
 from handsign.use.export import export
-from handsign.use.inference import load_checkpoint, predict
-from handsign.use.serving import from_checkpoint
 
 pytestmark = [
     pytest.mark.cuda,

@@ -13,7 +13,8 @@ import yaml
 from conftest import ASL_WEBCAM, REPO, SHARED_WEIGHTS, webcam_photos
 from PIL import Image
 
-from handsign.config import ConfigError, load_params, params_from_dict
+from handsign.config import load_params, params_from_dict
+from handsign.core.schema import ConfigError
 from handsign.data.preprocessing import Preprocessing, saved
 from handsign.hands.handcrop import crop_to_hand, hand_square
 
@@ -78,10 +79,11 @@ def test_the_checkpoint_carries_the_crop_and_how_to_find_the_hand():
 def test_every_way_of_using_a_cropping_model_sees_the_same_crop(tmp_path):
     """Real colour photos: the classifier, predict and the served model answer from the crop around
     the hand the detector finds in the photo's own colours, which is not the whole photo."""
-    from handsign.data.imagefile import read_image
+    from handsign.core.imagefile import read_image
     from handsign.hands.landmarks import Detector
+    from handsign.recognition import Classifier
     from handsign.use.predict import predict_files
-    from handsign.use.serving import Classifier, ServedModel
+    from handsign.use.serving import ServedModel
 
     files = webcam_photos(tmp_path, every=160)
     settings = load_params(REPO / "params.yaml").landmark_settings("sign_mnist")

@@ -1,4 +1,4 @@
-"""One image reader for every path (handsign.data.imagefile): each kind of file read right, or refused
+"""One image reader for every path (handsign.core.imagefile): each kind of file read right, or refused
 with the file named; prepare and the served model read a file to the same pixels."""
 
 import base64
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from handsign.data.imagefile import UnreadableImage, read_grey
+from handsign.core.imagefile import UnreadableImage, read_grey
 from handsign.data.preprocessing import Preprocessing
 from handsign.datasets import images as image_folder
 from handsign.datasets.base import read_image_files

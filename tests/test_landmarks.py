@@ -16,10 +16,10 @@ import yaml
 from conftest import REPO, SHARED_DATA, shipped_params
 from PIL import Image
 
+from handsign.core import weights
 from handsign.hands import landmarks
 from handsign.hands.detection import detect_dataset
 from handsign.hands.landmarks import Detector, detect_all, find_model
-from handsign.pipeline import weights
 
 MODEL = REPO.parent / "shared" / "weights" / landmarks.MODEL_FILE
 needs_model = pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is only present in the project's workplace")
@@ -210,7 +210,7 @@ def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path)
     """As in the real Fingers photos (an L hand shows its palm, thumb on the image's left: 140 of
     147 found in the real sample), judged by the detector's own landmarks, and with about as many
     fingers raised as the label counts."""
-    from handsign.config import SyntheticParams
+    from handsign.core.schema import SyntheticParams
     from handsign.datasets import get_spec
     from handsign.synth import render_dataset
 

@@ -18,8 +18,9 @@ from PIL import Image
 
 from handsign.config import params_from_dict
 from handsign.datasets import get_spec
+from handsign.recognition import from_checkpoint
 from handsign.synth import render_dataset
-from handsign.use.serving import encode_file, from_checkpoint
+from handsign.use.serving import encode_file
 
 EXPERIMENTS = ("sign_mnist_seed", "sign_mnist_cnn", "leapgestrecog_cnn", "fingers_cnn", "fingers_resnet18_frozen")
 AUTOENCODERS = ("sign_mnist_autoencoder_conv", "images_autoencoder_mlp")

@@ -8,7 +8,8 @@ from typer.testing import CliRunner
 
 from handsign.cli import app
 from handsign.config import load_params
-from handsign.pipeline import preflight, weights
+from handsign.core import weights
+from handsign.pipeline import preflight
 
 
 def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeypatch):

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from handsign.pipeline.layout import repo_root
-from handsign.pipeline.runtime import pick_device
+from handsign.core.layout import repo_root
+from handsign.core.runtime import pick_device
 
 
 def test_repo_root_from_a_dvc_temp_experiment_copy(tmp_path, monkeypatch):
@@ -39,7 +39,7 @@ def test_auto_device_and_forced_absent_device():
 
 
 def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units_and_a_forced_one_stays():
-    from handsign.pipeline.runtime import fast_bf16, resolve_precision
+    from handsign.core.runtime import fast_bf16, resolve_precision
 
     cpu = torch.device("cpu")
     assert resolve_precision("auto", cpu) == ("bf16" if fast_bf16(cpu) else "fp32")
@@ -51,7 +51,7 @@ def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units_and_a_force
 
 def test_avx2_kernels_make_auto_float32_on_any_cpu():
     """How an AMX machine stands in for the AVX2 CPUs most users have (docs/benchmarks.md)."""
-    code = ("import torch; from handsign.pipeline.runtime import resolve_precision; "
+    code = ("import torch; from handsign.core.runtime import resolve_precision; "
             "print(resolve_precision('auto', torch.device('cpu')))")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)

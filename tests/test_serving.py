@@ -16,11 +16,12 @@ from handsign.config import DatasetParams
 from handsign.data.preprocessing import Preprocessing
 from handsign.datasets import get_spec
 from handsign.pipeline.sources import fetch
+from handsign.recognition import from_checkpoint
 from handsign.training.train import fit
 from handsign.use.camera import Roi, collect, grey
 from handsign.use.export import export
 from handsign.use.mlflow_server import invoke
-from handsign.use.serving import encode_file, from_checkpoint
+from handsign.use.serving import encode_file
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +147,8 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
 def logged_as_evaluate_logs(trained, tmp_path, name: str, register: bool = False) -> tuple[str, str]:
     """The trained checkpoint logged to a new run of a store in tmp_path as evaluate logs it (and
     registered as handsign-<name>-synthetic); returns the tracking URI and the run id."""
+    from handsign import tracking
     from handsign.config import Experiment
-    from handsign.pipeline import tracking
     from handsign.use.serving import log_served_model
 
     checkpoint, raw = trained
@@ -238,7 +239,7 @@ def test_a_logged_ensemble_reads_only_checkpoint_files_in_its_own_folder(trained
     import json
     import shutil
 
-    from handsign.use.serving import Ensemble, load_logged
+    from handsign.recognition import Ensemble, load_logged
 
     checkpoint, raw = trained
     (tmp_path / "data").mkdir()

@@ -6,7 +6,8 @@ import pytest
 from conftest import synthetic_params
 
 from handsign.config import DatasetParams
-from handsign.pipeline.sources import SourceError, fetch, from_kaggle, safe_extract
+from handsign.core.archives import SourceError, safe_extract
+from handsign.pipeline.sources import fetch, from_kaggle
 
 
 def test_archive_with_parent_paths_is_refused(tmp_path):

@@ -15,8 +15,8 @@ from conftest import REPO, SHARED_WEIGHTS
 from PIL import Image
 
 from handsign.config import load_params
+from handsign.core import layout
 from handsign.hands.landmarks import MODEL_FILE
-from handsign.pipeline import layout
 
 # The landmark classifiers need the hand landmarker file (../shared/weights/ in the workplace).
 HAS_DETECTOR = (SHARED_WEIGHTS / MODEL_FILE).exists()
@@ -158,12 +158,12 @@ def test_a_cropping_model_sees_every_image_from_elsewhere_cut_to_its_hand(repo, 
     """hand_crop: the added training images, evaluate's external scores and the served model (which
     finds the hands again) all use the crop around the hand the detector finds."""
     from handsign.config import load_experiment
+    from handsign.core.imagefile import grey_pixels
     from handsign.data import externalsets
-    from handsign.data.imagefile import grey_pixels
     from handsign.data.preprocessing import saved
     from handsign.data.splitdata import load_split
     from handsign.datasets.base import to_square_array
-    from handsign.use.serving import from_checkpoint
+    from handsign.recognition import from_checkpoint
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
@@ -250,13 +250,13 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
     import mlflow.pyfunc
     from typer.testing import CliRunner
 
+    from handsign import tracking
     from handsign.cli import app
     from handsign.config import load_experiment
     from handsign.data import externalsets
     from handsign.data.splitdata import load_split
-    from handsign.pipeline import tracking
-    from handsign.use.inference import load_checkpoint, probabilities
-    from handsign.use.serving import from_checkpoint
+    from handsign.recognition import from_checkpoint
+    from handsign.recognition.inference import load_checkpoint, probabilities
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
@@ -302,7 +302,7 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
     external = json.loads((repo / paths.external_metrics).read_text())["fingers_other_camera"]
     assert external["accuracy"] == pytest.approx((scored["actual"] == scored["predicted"]).mean())
     # A cropping pixel model with it: one detection serves both, and answers as two would.
-    from handsign.evaluation.ensemble import combine
+    from handsign.recognition.ensemble import combine
     from handsign.use.predict import load_model
 
     cropping = [str(repo / layout.ExperimentPaths(m).model) for m in ("fingers_cnn_more", "fingers_landmarks")]
@@ -343,7 +343,7 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
     the hand landmarker in it) answers the same. An image without a hand: "no hand"."""
     import mlflow.pyfunc
 
-    from handsign.hands.handclassifier import HandClassifier
+    from handsign.recognition.landmarks import HandClassifier
     from handsign.use.predict import load_classifier, predict_files
     from handsign.use.serving import encode_file
 
@@ -378,7 +378,7 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
 def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo, tmp_path):
     import torch
 
-    from handsign.use.serving import from_checkpoint
+    from handsign.recognition import from_checkpoint
 
     checkpoint = torch.load(repo / layout.ExperimentPaths("fingers_landmarks").model, weights_only=True)
     checkpoint["preprocessing"] = {"image_size": 106, "resize": "landmarks", "class_names": checkpoint["class_names"]}
@@ -405,8 +405,8 @@ def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_eva
 
 @needs_detector
 def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, monkeypatch, tmp_path):
+    from handsign.recognition import from_checkpoint
     from handsign.use.export import TOLERANCE, export_experiment, run_onnx
-    from handsign.use.serving import from_checkpoint
 
     monkeypatch.chdir(repo)
     results, checked, _ = export_experiment("fingers_landmarks", tmp_path, ("onnx",), 256, log=False)
@@ -489,10 +489,10 @@ def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracke
     from typer.testing import CliRunner
 
     from handsign.cli import app
-    from handsign.evaluation.ensemble import combine
     from handsign.hands.handcrop import crop_to_hand
+    from handsign.recognition import from_checkpoint
+    from handsign.recognition.ensemble import combine
     from handsign.use.camera import HandReader, hand_video
-    from handsign.use.serving import from_checkpoint
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     files, evaluated = split_files(repo, "fingers_landmarks")
@@ -544,7 +544,7 @@ def test_stage_times_are_read_off_what_handsign_repro_prints():
 
 
 def test_one_repositorys_store_does_not_leak_into_the_next_in_one_process(tmp_path, monkeypatch):
-    from handsign.pipeline import tracking
+    from handsign import tracking
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with tracking.store(tmp_path / "a") as mlflow:

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from conftest import REPO, synthetic_params
 
-from handsign.config import ConfigError, load_params
+from handsign.config import load_params
+from handsign.core.schema import ConfigError
 from handsign.datasets import fingers, get_spec, leapgestrecog, sign_mnist
 from handsign.synth import render_dataset
 
@@ -115,8 +116,17 @@ def test_bad_renderer_params_are_rejected(synthetic, message):
 
 
 def test_unknown_dataset_is_rejected(tmp_path):
-    with pytest.raises(ValueError, match="unknown dataset 'mnist'"):
+    with pytest.raises(ValueError, match="no synthetic renderer for dataset 'mnist'"):
         render_dataset("mnist", tmp_path / "x", TINY, 0)
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_renderers_are_registered_for_the_datasets_that_have_them():
+    """Explicitly, by the renderer: the three Kaggle formats are drawn, a folder of your own is not."""
+    from handsign.datasets import DATASETS
+    from handsign.synth import RENDERERS
+
+    assert set(RENDERERS) == {"sign_mnist", "leapgestrecog", "fingers"} and set(RENDERERS) <= set(DATASETS)
 
 
 GOLDEN_SIGN_MNIST_TEST = "64095d39fd0e973b7c788cb260f810ef8075ea56bcac8640a140150f2b2d8322"
@@ -127,7 +137,7 @@ def test_corrupt_or_wrong_size_frame_is_named(rendered, tmp_path):
 
     from PIL import Image
 
-    from handsign.data.imagefile import UnreadableImage
+    from handsign.core.imagefile import UnreadableImage
     from handsign.datasets.base import DatasetFormatError
 
     raw = tmp_path / "leap"

@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import tiny_experiment
 
+from handsign.recognition.inference import load_checkpoint, predict
 from handsign.training.train import data_fingerprint, fit, interrupted_state
-from handsign.use.inference import load_checkpoint, predict
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ import torch
 import torchvision
 from conftest import tiny_experiment, training
 
+from handsign.core.runtime import seed_everything
 from handsign.models import build_model
-from handsign.pipeline.runtime import seed_everything
 from handsign.training.train import fit, make_optimizer
 from handsign.training.warmstart import warm_start
 
@@ -83,7 +83,7 @@ def test_init_from_a_checkpoint_loads_what_matches_by_name_and_shape(root, tmp_p
 def test_init_from_an_mlflow_model_uri_and_the_report_as_a_run_artifact(tmp_path, monkeypatch):
     import mlflow
 
-    from handsign.pipeline import tracking
+    from handsign import tracking
     from handsign.use.serving import log_network
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

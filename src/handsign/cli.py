@@ -34,13 +34,13 @@ def synth(
     count not given is params.yaml's (`synthetic:`), so the default is what `make demo` renders."""
     from dataclasses import replace
 
-    from handsign.config import ConfigError, check_synthetic, load_params
-    from handsign.datasets import DATASETS
-    from handsign.pipeline.atomic import atomic_path
-    from handsign.pipeline.layout import repo_root
-    from handsign.synth import render_dataset
+    from handsign.config import check_synthetic, load_params
+    from handsign.core.atomic import atomic_path
+    from handsign.core.layout import repo_root
+    from handsign.core.schema import ConfigError
+    from handsign.synth import RENDERERS, render_dataset
 
-    rendered = [name for name, spec in DATASETS.items() if spec.renderer]
+    rendered = list(RENDERERS)
     if dataset not in rendered:
         raise typer.BadParameter(f"dataset {dataset!r} is not one of {', '.join(rendered)}")
     if out.exists():
@@ -264,8 +264,8 @@ def diff_command(
     """The pull-request report: every experiment's test metrics at BASE and HEAD with the change,
     the params that differ, and both sides' training curves and confusion matrices, as markdown
     (printed, and written to OUT/report.md with the figures beside it)."""
+    from handsign.core.layout import repo_root
     from handsign.evaluation.compare import build
-    from handsign.pipeline.layout import repo_root
 
     try:
         report = build(repo_root(), base, head, out)
@@ -286,15 +286,15 @@ def contact_sheets(
     """Render a few samples of each synthetic dataset and draw one labelled grid per dataset."""
     import tempfile
 
-    from handsign.config import SyntheticParams
+    from handsign.core.schema import SyntheticParams
     from handsign.datasets import DATASETS
-    from handsign.synth import render_dataset
+    from handsign.synth import RENDERERS, render_dataset
     from handsign.synth.contact_sheet import contact_sheet
 
     params = SyntheticParams(seed=seed, per_class_train=per_class, per_class_test=1, subjects=per_class, frames_per_gesture=1)
     with tempfile.TemporaryDirectory() as tmp:
         for name, spec in DATASETS.items():
-            if not (spec.renderer and spec.preview):
+            if not (name in RENDERERS and spec.preview):
                 continue
             size, cell = spec.preview
             render_dataset(name, Path(tmp) / name, params, seed)
@@ -379,8 +379,8 @@ def bench_demo(
     run `handsign repro -j 2` in it from nothing, and print the seconds of every stage, per kind of
     stage, the wall clock, and that of a second run with nothing changed. Run it alone: other work on
     the cores slows it."""
+    from handsign.core.layout import repo_root
     from handsign.pipeline import stagetimes
-    from handsign.pipeline.layout import repo_root
 
     timing = stagetimes.time_fresh_clone(repo_root(), jobs, keep, echo=not quiet)
     table = stagetimes.markdown(timing)
@@ -428,7 +428,7 @@ def bench_live(
 def landmarks_fetch() -> None:
     """Download MediaPipe's hand landmarker, at its pinned version, into the cache (~/.cache/handsign/);
     a file whose sha256 is not the pinned one is refused."""
-    from handsign.pipeline import weights
+    from handsign.core import weights
 
     try:
         typer.echo(f"wrote {weights.download(weights.HAND_LANDMARKER)}")
@@ -459,7 +459,8 @@ def experiments(
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
     """List the experiments and cross-validations (split loso) declared in params.yaml, resolved."""
-    from handsign.config import ConfigError, load_params
+    from handsign.config import load_params
+    from handsign.core.schema import ConfigError
 
     try:
         params = load_params(params_file)
@@ -489,9 +490,10 @@ def results(
     """Does it carry over? Each classifier's (and ensemble's) test accuracy on its own dataset's test
     split beside its accuracy on every external set of that dataset (external: in params.yaml; other
     people, other cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
-    from handsign.config import ConfigError, load_params
-    from handsign.data.external import carry_over_table
-    from handsign.pipeline import layout
+    from handsign.config import load_params
+    from handsign.core import layout
+    from handsign.core.schema import ConfigError
+    from handsign.evaluation.external import carry_over_table
 
     try:
         params = load_params(params_file)
@@ -520,8 +522,9 @@ def repro_command(
     each started as `dvc repro --single-item` once what it depends on is done. DVC still decides
     whether a stage runs and writes dvc.lock, so the result is what `dvc repro` leaves.
     `make demo` runs it with -j 2."""
-    from handsign.pipeline import repro, tracking
-    from handsign.pipeline.layout import repo_root
+    from handsign import tracking
+    from handsign.core.layout import repo_root
+    from handsign.pipeline import repro
 
     root = repo_root()
     # One process creates the MLflow store's sqlite schema, not two stages at once.
@@ -548,7 +551,8 @@ def check(
     set (external: in params.yaml) whose files are absent is named; it is skipped, not an error."""
     import yaml
 
-    from handsign.config import ConfigError, load_params
+    from handsign.config import load_params
+    from handsign.core.schema import ConfigError
     from handsign.pipeline import preflight
 
     try:

@@ -20,6 +20,9 @@ from typing import Any
 
 import yaml
 
+from handsign.core import layout
+from handsign.core.schema import ConfigError, LandmarkParams, SyntheticParams
+
 SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
 TAKES = ("all", "first_half", "second_half")  # which of each class's images an external set takes
@@ -27,31 +30,7 @@ LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validati
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 READINGS = ("first", "every")  # landmarks.<dataset>.readings: which detector readings a landmark model trains on
-PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.pipeline.runtime)
-
-
-@dataclass(frozen=True)
-class Attempt:
-    """One way of showing a greyscale image to the hand landmark detector (handsign.hands.landmarks)."""
-
-    tint: tuple[float, ...]  # R, G, B multipliers of the grey value: skin-coloured greys
-    margin: float  # padding on every side, as a fraction of the longer side, in the image's median grey
-    size: int  # the longer side is resized to this many pixels first
-    gamma: float = 1.0  # grey values (0..1) raised to this power: below 1 lightens dark hands
-    mirror: bool = False  # shown mirrored left to right (the landmarks and handedness are mirrored back)
-
-
-@dataclass(frozen=True)
-class LandmarkParams:
-    """`landmarks.<dataset>`: how the landmark stage reads a dataset and shows it to the detector."""
-
-    image_size: int  # the dataset is read at this size, letterboxed (a hand keeps its shape)
-    confidence: float  # the detector's minimum detection and presence scores
-    attempts: tuple[Attempt, ...]  # tried in order until a hand is found
-    # first: an image's hand is the first attempt's that finds one. every: every attempt is also run on
-    # every image, and a landmark model trains on each attempt's reading of its training images (the
-    # detector's own variation as augmentation); validation and test keep the first reading.
-    readings: str = "first"
+PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.core.runtime)
 
 
 @dataclass(frozen=True)
@@ -79,7 +58,7 @@ class ExternalSetParams:
 class EnsembleParams:
     """`ensembles.<name>`: a pixel classifier (`experiments:`) and a landmark classifier
     (`landmark_experiments:`) of one dataset, scored together on their shared test split and on every
-    external set of the dataset, their probabilities multiplied (handsign.evaluation.ensemble). Both
+    external set of the dataset, their probabilities multiplied (handsign.recognition.ensemble). Both
     must be declared on the `dataset`, `image_size` and `split` named here, the copy and split file
     whose test rows they share. Nothing is trained: the stage reads the two checkpoints."""
 
@@ -90,21 +69,8 @@ class EnsembleParams:
     landmarks: str
 
 
-class ConfigError(ValueError):
-    """A params file that cannot drive the pipeline; the message names the key."""
-
-
 # The sections below that params.yaml declares (synthetic, split, the training defaults) have no
 # defaults in code: params.yaml is their one source, and the loader names a key it lacks.
-
-
-@dataclass(frozen=True)
-class SyntheticParams:
-    seed: int
-    per_class_train: int
-    per_class_test: int
-    subjects: int
-    frames_per_gesture: int
 
 
 @dataclass(frozen=True)
@@ -217,6 +183,11 @@ class Experiment:
     @property
     def data_copy(self) -> str:
         return data_copy_name(self.dataset, self.image_size)
+
+    @property
+    def data_paths(self) -> tuple[Path, Path]:
+        """(prepared folder, split file) that the experiment trains and is evaluated on."""
+        return layout.prepared(self.data_copy), layout.split_file(self.data_copy, self.split)
 
     @property
     def hand_box_settings(self) -> LandmarkParams | None:
@@ -496,14 +467,15 @@ def check_synthetic(s: SyntheticParams) -> None:
 
 
 def _check(p: Params) -> None:
-    from handsign.datasets import DATASETS, RESIZE_MODES  # the registry (it imports nothing of this module)
+    from handsign.datasets import DATASETS, RESIZE_MODES  # the registries (they import nothing of this module)
+    from handsign.synth import RENDERERS
 
     for name, d in p.datasets.items():
         _one_of("datasets", name, tuple(DATASETS))
         _one_of(f"datasets.{name}.source", d.source, SOURCES)
         if d.source == "local" and not d.local_path:
             raise ConfigError(f"datasets.{name}.local_path: must name an archive or folder when source is local")
-        if DATASETS[name].local_only and d.source != "local":
+        if not DATASETS[name].kaggle_handle and name not in RENDERERS and d.source != "local":  # neither downloaded nor drawn
             raise ConfigError(f"datasets.{name}: is a folder of your own images; set source: local and local_path")
     check_synthetic(p.synthetic)
     for key, value in (("split.val_fraction", p.split.val_fraction), ("split.test_fraction", p.split.test_fraction)):

@@ -9,19 +9,17 @@ the hand found in each image in its own colours (`landmarks.npz`), so that landm
 points rather than run the detector again. A set whose files are absent is written as such
 (`set.json`: `absent`, with the reason) and skipped by every model, never a crash; a zip whose
 sha256 is not the one declared is refused. The evaluate stage then scores each classifier of the
-dataset on each present set (`score`): `reports/<experiment>/external.json` and
-`reports/<experiment>/external/<set>/`.
+dataset on each present set (handsign.evaluation.external): `reports/<experiment>/external.json`
+and `reports/<experiment>/external/<set>/`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import shutil
 import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -29,20 +27,19 @@ import numpy as np
 import pandas as pd
 
 from handsign.config import ExternalSetParams, Params
-from handsign.data.externalsets import IMAGES, LANDMARKS, SAMPLES, SET_FILE, ExternalSet
+from handsign.core.atomic import write_json
+from handsign.data.externalsets import IMAGES, LANDMARKS, SAMPLES, SET_FILE
 from handsign.datasets.images import SUFFIXES
-from handsign.pipeline.atomic import atomic_path, write_json
 
 if TYPE_CHECKING:
-    from handsign.config import LandmarkParams
+    from handsign.core.schema import LandmarkParams
     from handsign.hands.landmarks import Hand, Landmarks
-    from handsign.pipeline.layout import ExperimentPaths
 
 
 def absent_reason(p: ExternalSetParams, repo: Path) -> str:
     """Why a declared set cannot be read ("" when it can). A relative path is the repository's
-    (`handsign.pipeline.layout.repo_root`: also from a `dvc exp run --temp` copy), as a dataset's local_path is."""
-    from handsign.pipeline.sources import resolve_path
+    (`handsign.core.layout.repo_root`: also from a `dvc exp run --temp` copy), as a dataset's local_path is."""
+    from handsign.core.archives import resolve_path
 
     if p.source == "synthetic":
         return ""
@@ -112,10 +109,10 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
     """Build one set into `out` (which must not exist), its hands found with the `landmarker` file;
     returns its set.json. `seen` carries the hands already found in the same files with the same
     settings (two halves of one set and the whole of it are detected once)."""
-    from handsign.data.imagefile import read_image
+    from handsign.core.archives import resolve_path
+    from handsign.core.imagefile import read_image
+    from handsign.core.weights import sha256_of
     from handsign.datasets import get_spec
-    from handsign.pipeline.sources import resolve_path
-    from handsign.pipeline.weights import sha256_of
 
     out.mkdir(parents=True)
     info: dict = {"dataset": p.dataset, "source": p.source, "take": p.take}
@@ -188,103 +185,3 @@ def _row(found: Landmarks, j: int) -> Hand:
     from handsign.hands.landmarks import Hand
 
     return Hand(found.image[j], found.world[j], int(found.right[j]), float(found.score[j]), int(found.attempt[j]))
-
-
-@dataclass
-class Scored:
-    """One model on one set."""
-
-    summary: dict[str, float]
-    per_class: dict[str, float]  # accuracy per class present in the set
-    predictions: pd.DataFrame  # file, actual, predicted
-    y_true: np.ndarray
-    y_pred: np.ndarray
-    class_names: list[str]
-
-
-def model_inputs(s: ExternalSet, checkpoint: dict, path: Path, landmark: bool) -> np.ndarray | str:
-    """What the classifier of `checkpoint` (at `path`) reads of the set: a landmark model the rows of
-    the hands the external stage found in it in colour, a pixel model the images made grey and resized
-    as its training images were (with hand_crop, cut first to the hand found). Where the hands it
-    needs were never looked for, the reason, as a string."""
-    from handsign.data.preprocessing import saved
-    from handsign.hands import handfeatures
-
-    prep = None if landmark else saved(checkpoint, path)
-    if (landmark or prep.hand_crop) and not (s.folder / LANDMARKS).exists():
-        return f"no hands were looked for in it (no landmarks.{s.info['dataset']} settings)"
-    if landmark:
-        return handfeatures.features(s.landmarks(), s.aspects)
-    return np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
-
-
-def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files: list[str], landmark: bool) -> Scored:
-    """Accuracy, macro F1 over the classes the set holds, per-class accuracy and, for a landmark model,
-    how often a hand was found and the accuracy on those."""
-    from handsign.evaluation.report import classification_metrics
-    from handsign.use.inference import hand_found_scores, names_of
-
-    summary, report = classification_metrics(y_true, y_pred, class_names)
-    present = [class_names[k] for k in np.unique(y_true)]
-    result = {
-        "accuracy": summary["accuracy"],
-        "f1_macro": float(np.mean([report[c]["f1-score"] for c in present])),
-        "n_test": summary["n_test"],
-    }
-    if landmark:
-        result.update(hand_found_scores(y_true, y_pred))
-    per_class = {c: report[c]["recall"] for c in present}
-    predictions = pd.DataFrame({"file": files, "actual": [class_names[i] for i in y_true],
-                                "predicted": names_of(class_names, y_pred)})  # fmt: skip
-    return Scored(result, per_class, predictions, y_true, y_pred, class_names)
-
-
-def write_scores(paths: ExperimentPaths, scored: dict[str, Scored], skipped: dict[str, str], title: str) -> None:
-    """reports/<experiment>/external.json (every set's summary: a DVC metric) and external/<set>/
-    (per_class.json, predictions.csv, confusion_matrix.png), with skipped.json: the sets not scored, why."""
-    from handsign.evaluation.report import plot_confusion_matrix
-
-    write_json(paths.external_metrics, {name: s.summary for name, s in scored.items()})
-    with atomic_path(paths.external) as tmp:
-        tmp.mkdir()
-        write_json(tmp / "skipped.json", skipped)
-        for name, s in scored.items():
-            (tmp / name).mkdir()
-            write_json(tmp / name / "per_class.json", s.per_class)
-            s.predictions.to_csv(tmp / name / "predictions.csv", index=False)
-            plot_confusion_matrix(s.y_true, s.y_pred, s.class_names, tmp / name / "confusion_matrix.png",
-                                  f"{title} on {name}\naccuracy {s.summary['accuracy']:.4f}")  # fmt: skip
-
-
-def run_metrics(paths: ExperimentPaths, summary: dict, scored: dict[str, Scored]) -> tuple[dict[str, float], list[Path]]:
-    """What a run logs of its scores: the test metrics as `test_<key>` and each set's as `<set>_<key>`,
-    and the files `write_scores` wrote."""
-    logged = {f"test_{k}": v for k, v in summary.items()}
-    logged.update({f"{name}_{k}": v for name, s in scored.items() for k, v in s.summary.items()})
-    return logged, [f for f in sorted(paths.external.rglob("*")) if f.is_file()]
-
-
-def carry_over_table(reports: Path, experiments: list[tuple[str, str]]) -> str:
-    """Markdown: each classifier's accuracy on its own test split against each external set of its
-    dataset (a landmark model's share of hands found in brackets); `experiments` is (name, dataset)."""
-    lines = []
-    for dataset in dict.fromkeys(d for _, d in experiments):
-        rows = []
-        for name, d in experiments:
-            metrics, ext = reports / name / "metrics.json", reports / name / "external.json"
-            if d != dataset or not metrics.exists() or "accuracy" not in (m := json.loads(metrics.read_text())):
-                continue
-            rows.append((name, m["accuracy"], json.loads(ext.read_text()) if ext.exists() else {}))
-        sets = sorted({s for _, _, e in rows for s in e})
-        if not rows:
-            continue
-        lines += ["", f"| {dataset} | own test split | " + " | ".join(sets) + " |", "|---" * (len(sets) + 2) + "|"]
-        for name, acc, ext in rows:
-            cells = [_cell(ext[s]) if s in ext else "-" for s in sets]
-            lines.append(f"| `{name}` | {acc:.2%} | " + " | ".join(cells) + " |")
-    return "\n".join(lines).lstrip("\n")
-
-
-def _cell(summary: dict) -> str:
-    found = f" (hand {summary['hand_found']:.0%})" if "hand_found" in summary else ""
-    return f"{summary['accuracy']:.2%}{found}"

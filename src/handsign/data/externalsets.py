@@ -24,7 +24,7 @@ IMAGES = "images"
 
 def root_folder() -> Path:
     """data/external/, in the working copy the stage runs in (a `dvc exp run --temp` copy too)."""
-    from handsign.pipeline import layout
+    from handsign.core import layout
 
     return layout.DATA / "external"
 
@@ -54,7 +54,7 @@ class ExternalSet:
     def pictures(self, hand_crop: float = 0.0) -> list[np.ndarray]:
         """The images as they came, colour kept; with `hand_crop`, each cut to the hand found in it
         (handsign.hands.handcrop; whole where none was)."""
-        from handsign.data.imagefile import read_image
+        from handsign.core.imagefile import read_image
         from handsign.hands.handcrop import crop_to_hand
 
         pictures = [read_image(f.read_bytes(), str(f)) for f in self.files()]
@@ -113,7 +113,7 @@ def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: 
     hand's row of handsign.hands.handfeatures as the external stage found it (in colour)."""
     from PIL import Image
 
-    from handsign.data.imagefile import grey_pixels, read_grey
+    from handsign.core.imagefile import grey_pixels, read_grey
     from handsign.datasets.base import to_square_array
     from handsign.hands import handfeatures
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from handsign.config import LandmarkParams, landmark_params_from_dict
-from handsign.data.imagefile import grey_pixels, image_pixels
+from handsign.config import landmark_params_from_dict
+from handsign.core.imagefile import grey_pixels, image_pixels
+from handsign.core.schema import LandmarkParams
 from handsign.datasets.base import to_square_array
 from handsign.models import Kind, kind_of
 
@@ -100,14 +101,14 @@ def saved(checkpoint: dict, path: Path, resize: str | None = None) -> Preprocess
 
 
 def as_picture(image: Image.Image | np.ndarray) -> np.ndarray:
-    """One image with its colour kept (handsign.data.imagefile.image_pixels): uint8 H x W x 3 RGB, or
+    """One image with its colour kept (handsign.core.imagefile.image_pixels): uint8 H x W x 3 RGB, or
     H x W where it is greyscale. Arrays as `as_grey` takes them."""
     return image_pixels(_pil(image))
 
 
 def as_grey(image: Image.Image | np.ndarray) -> np.ndarray:
     """One image (PIL, or a uint8 H x W greyscale / H x W x 3 RGB / H x W x 4 RGBA array) as uint8
-    H x W greyscale, read to grey as prepare reads files (handsign.data.imagefile)."""
+    H x W greyscale, read to grey as prepare reads files (handsign.core.imagefile)."""
     return grey_pixels(_pil(image))
 
 

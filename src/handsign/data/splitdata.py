@@ -12,10 +12,10 @@ import numpy as np
 import pandas as pd
 
 from handsign.config import Experiment, landmark_params_from_dict
+from handsign.core import layout
 from handsign.data import externalsets
 from handsign.datasets import PreparedStore
 from handsign.models import Kind, kind_of
-from handsign.pipeline import layout
 
 # Columns of the split file that must equal the prepared copy's for the same sample_id.
 _SHARED = ("label", "source")
@@ -48,7 +48,7 @@ class SplitData:
 def load_split(exp: Experiment) -> SplitData:
     """The prepared copy and split file that `exp` trains and is evaluated on. A landmark model's
     "images" are the copy's hands as handsign.hands.handfeatures rows (NaN where no hand was found)."""
-    prepared, split_file = layout.experiment_data(exp)
+    prepared, split_file = exp.data_paths
     store = PreparedStore.load(prepared)
     if kind_of(exp.training.model) is Kind.LANDMARKS:
         store = landmark_store(store, exp.dataset)

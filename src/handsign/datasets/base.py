@@ -16,12 +16,12 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from handsign.data.imagefile import read_grey
+from handsign.core.atomic import atomic_path
+from handsign.core.imagefile import read_grey
 from handsign.datasets.png import decode_grey_png
-from handsign.pipeline.atomic import atomic_path
 
 if TYPE_CHECKING:
-    from handsign.config import LandmarkParams
+    from handsign.core.schema import LandmarkParams
 
 RESIZE_MODES = ("stretch", "letterbox", "center_crop")  # how an image becomes a square (data.<copy>.resize)
 
@@ -30,7 +30,7 @@ SAMPLE_COLUMNS = ["sample_id", "source", "label", "class_name", "group", "offici
 
 class DatasetFormatError(ValueError):
     """Raw data that does not match the Kaggle layout; the message names the file (and row).
-    An unreadable image file raises `handsign.data.imagefile.UnreadableImage`, also a ValueError."""
+    An unreadable image file raises `handsign.core.imagefile.UnreadableImage`, also a ValueError."""
 
 
 @dataclass

@@ -66,7 +66,6 @@ SPEC = DatasetSpec(
     class_names=tuple(CLASS_NAMES),
     group="hand",
     native_size=IMAGE_SIZE,
-    renderer="handsign.synth.writers:write_fingers",
     preview=(128, (96, 96)),
     collect_path=collected_path,
 )

@@ -75,7 +75,6 @@ SPEC = DatasetSpec(
     class_names=tuple(CLASS_NAMES),
     group="subject",
     native_size=FRAME_SIZE,
-    renderer="handsign.synth.writers:write_leapgestrecog",
     preview=(224, (256, 96)),
     collect_path=collected_path,
 )

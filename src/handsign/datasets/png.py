@@ -3,7 +3,7 @@
 Pillow inflates with zlib and unfilters row by row; here ISA-L inflates (about twice zlib's speed)
 and numpy undoes the row filter for the whole image at once when every row uses the same one of
 None, Sub or Up. Any other file (colour, 16-bit, interlaced, transparent, EXIF-oriented, mixed or
-Paeth filters, damage) returns None, and the caller reads it with `handsign.data.imagefile`, which also
+Paeth filters, damage) returns None, and the caller reads it with `handsign.core.imagefile`, which also
 names what is wrong.
 """
 

@@ -116,6 +116,5 @@ SPEC = DatasetSpec(
     kaggle_handle=KAGGLE_HANDLE,
     class_names=tuple(CLASS_NAMES),
     native_size=(SIDE, SIDE),
-    renderer="handsign.synth.writers:write_sign_mnist",
     preview=(SIDE, (56, 56)),
 )

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handsign.pipeline import layout
+from handsign.core import layout
 
 WORKSPACE = "workspace"
 FIGURES = ("training_curves.png", "confusion_matrix.png")

@@ -20,7 +20,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
-from handsign.pipeline.runtime import to_device
+from handsign.core.runtime import to_device
 
 
 @dataclass

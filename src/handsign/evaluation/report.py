@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from handsign.pipeline.atomic import atomic_path, write_json
+from handsign.core.atomic import atomic_path, write_json
 
 if TYPE_CHECKING:
-    from handsign.pipeline.layout import ExperimentPaths
+    from handsign.core.layout import ExperimentPaths
 
 
 def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str]) -> tuple[dict, dict]:
@@ -78,7 +78,7 @@ def scored_samples(table: pd.DataFrame, test_idx: np.ndarray, names: list[str], 
                    y_pred: np.ndarray) -> tuple[dict[str, dict], pd.DataFrame]:  # fmt: skip
     """Test accuracy per group (subject, hand) and one row per test sample: sample_id, actual, predicted.
     `table` is the split file's (its group and sample_id columns)."""
-    from handsign.use.inference import names_of
+    from handsign.recognition.inference import names_of
 
     groups = table["group"].astype(str).to_numpy()[test_idx]
     predictions = pd.DataFrame({

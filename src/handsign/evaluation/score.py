@@ -9,13 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
+from handsign.core.archives import unpacked
 from handsign.data.preprocessing import HandPreprocessing, saved
 from handsign.datasets import get_spec
 from handsign.evaluation.report import classification_metrics
 from handsign.hands import handfeatures
 from handsign.hands.detection import detect_dataset
-from handsign.pipeline.sources import unpacked
-from handsign.use.inference import hand_found_scores, load_checkpoint, predict
+from handsign.recognition.inference import hand_found_scores, load_checkpoint, predict
 
 # Fingers' L and R: an L hand shows its palm with the thumb on the image's left (135 of the 137
 # detected L photos of the real sample), an R hand on the right. Read off the landmarks (the thumb's
@@ -60,10 +60,11 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
     """Accuracy, macro F1 over the classes present and per-class accuracy of `checkpoint` on a folder or
     zip of `<class>/<image>` files from elsewhere (handsign.data.external's layout; `classes` maps folder
     names to class names where they differ), each image used as `handsign predict` uses it."""
-    from handsign.data.external import class_of, labelled_files, score
-    from handsign.data.imagefile import read_image
-    from handsign.use.inference import NO_HAND
-    from handsign.use.serving import from_checkpoint
+    from handsign.core.imagefile import read_image
+    from handsign.data.external import class_of, labelled_files
+    from handsign.evaluation.external import score
+    from handsign.recognition import from_checkpoint
+    from handsign.recognition.inference import NO_HAND
 
     classifier = from_checkpoint(checkpoint)
     names = classifier.preprocessing.class_names

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from handsign.config import LandmarkParams
+from handsign.core.schema import LandmarkParams
 from handsign.hands.landmarks import Landmarks, detect_all, find_model, read_for_landmarks
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def detect_dataset(data: Path, dataset: str, settings: LandmarkParams) -> tuple[Prepared, Landmarks, float]:
     """DATA read as the landmarks stage reads a download, and the hand in each image: (the images
     as read, their landmarks, the frames' width / height)."""
-    from handsign.pipeline.sources import unpacked
+    from handsign.core.archives import unpacked
 
     with unpacked(data) as raw:
         prepared, aspect = read_for_landmarks(raw, dataset, settings)

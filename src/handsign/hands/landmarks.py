@@ -9,7 +9,7 @@ around it (the palm detector misses hands that fill the frame), a size, a gamma 
 shown mirrored; every attempt is padded to a square. Coordinates are mapped back to the original
 image: x and y in 0..1 of its width and height.
 
-The model file is pinned (a versioned URL and its sha256, handsign.pipeline.weights.HAND_LANDMARKER) and
+The model file is pinned (a versioned URL and its sha256, handsign.core.weights.HAND_LANDMARKER) and
 found on handsign's search path for weights (`$HANDSIGN_WEIGHTS`, `../shared/weights/`, the cache,
 into which it is downloaded when there is a network); a file with another hash is refused.
 """
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from handsign.config import Attempt, LandmarkParams
-from handsign.pipeline import weights
+from handsign.core import weights
+from handsign.core.schema import Attempt, LandmarkParams
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -99,7 +99,7 @@ class Landmarks:
 
 
 def find_model(root: Path | None = None, fetch: bool = False) -> Path:
-    """The pinned hand landmarker file, verified (handsign.pipeline.weights); with `fetch`, downloaded into
+    """The pinned hand landmarker file, verified (handsign.core.weights); with `fetch`, downloaded into
     the cache when it is nowhere on the search path."""
     return weights.find(weights.HAND_LANDMARKER, root, fetch)
 

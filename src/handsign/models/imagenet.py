@@ -8,7 +8,7 @@ head. Every one trains on logits; softmax is for probabilities only. Like every 
 each is `head(features(x))`, so `freeze_backbone` can train the head alone.
 
 ImageNet weights come through torchvision's weights API, which looks in
-`$TORCH_HOME/hub/checkpoints/` before it downloads, or, offline, from a folder `handsign.pipeline.weights`
+`$TORCH_HOME/hub/checkpoints/` before it downloads, or, offline, from a folder `handsign.core.weights`
 searches (`HANDSIGN_WEIGHTS`, `../shared/weights/`); absent from all, we fail at once and name
 the file and the folders to put it in.
 """
@@ -43,7 +43,7 @@ def imagenet_weights_file(arch: str) -> Path:
 
 
 def imagenet_state_dict(arch: str) -> dict[str, torch.Tensor]:
-    """`arch`'s ImageNet weights: a local copy (`handsign.pipeline.weights.find_imagenet`), else downloaded
+    """`arch`'s ImageNet weights: a local copy (`handsign.core.weights.find_imagenet`), else downloaded
     by torchvision's weights API into its cache."""
     found = find_imagenet(arch)
     if found is not None:

@@ -3,7 +3,7 @@ pre-flight check costs nothing).
 
 torchvision's weights API looks in its hub cache (`$TORCH_HOME/hub/checkpoints/`, by default
 `~/.cache/torch/hub/checkpoints/`) and downloads what is missing. Offline, a checkpoint may sit
-on handsign's search path for weights (`handsign.pipeline.weights.search_dirs`: `$HANDSIGN_WEIGHTS`,
+on handsign's search path for weights (`handsign.core.weights.search_dirs`: `$HANDSIGN_WEIGHTS`,
 `../shared/weights/`, handsign's cache). Files are found by torchvision's own file names.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from handsign.pipeline.weights import search_dirs
+from handsign.core.weights import search_dirs
 
 # torchvision's file name for each architecture's ImageNet checkpoint (the last part of its URL;
 # tests/test_models.py checks them against torchvision).

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from handsign.config import Experiment, SyntheticParams, load_params
-from handsign.pipeline.layout import repo_root
+from handsign.config import Experiment, load_params
+from handsign.core.layout import repo_root
+from handsign.core.schema import SyntheticParams
 
 Echo = Callable[[str], None]
 
@@ -74,8 +75,8 @@ def train_rate(model: str, image_size: int, batch_size: int, classes: int, steps
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from handsign.core.runtime import pick_device, resolve_precision
     from handsign.models import build_model
-    from handsign.pipeline.runtime import pick_device, resolve_precision
     from handsign.training.tasks import task_for
     from handsign.training.train import evaluate, make_optimizer, train_one_epoch
 
@@ -144,8 +145,8 @@ def serve_latency(model: str, images: str, requests: int, batch: int, batches: i
     (p50, p95) and batch throughput over HTTP, beside in-process prediction."""
     import base64
 
-    from handsign.data.imagefile import read_image
-    from handsign.pipeline import tracking
+    from handsign import tracking
+    from handsign.core.imagefile import read_image
     from handsign.use.mlflow_server import invoke, mlflow_process
     from handsign.use.predict import image_files, load_classifier
     from handsign.use.serving import encode_file
@@ -185,11 +186,11 @@ def serve_latency(model: str, images: str, requests: int, batch: int, batches: i
 def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: Path, echo: Echo = print) -> None:
     """The experiment's recipe trained for 1, 2, ... max_epochs epochs on DATA's official split with
     fit(): train seconds and test accuracy per budget."""
+    from handsign.core.archives import unpacked
     from handsign.data.split import assign_splits
     from handsign.datasets import PreparedStore, get_spec
-    from handsign.pipeline.sources import unpacked
+    from handsign.recognition.inference import load_checkpoint, predict
     from handsign.training.train import fit
-    from handsign.use.inference import load_checkpoint, predict
 
     params = load_params(params_file)
     exp = params.experiment(experiment)
@@ -238,12 +239,12 @@ def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo 
     import pandas as pd
 
     from handsign.datasets import fingers
-    from handsign.hands.handclassifier import HandClassifier
+    from handsign.recognition import Ensemble
+    from handsign.recognition.inference import NO_HAND_LABEL
+    from handsign.recognition.landmarks import HandClassifier
     from handsign.synth import render_dataset
     from handsign.use.camera import hand_video, live
-    from handsign.use.inference import NO_HAND_LABEL
     from handsign.use.predict import load_model
-    from handsign.use.serving import Ensemble
 
     classifier = load_model(models)
     names = classifier.preprocessing.class_names

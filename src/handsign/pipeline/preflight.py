@@ -7,9 +7,10 @@ from __future__ import annotations
 import importlib.util
 
 from handsign.config import Experiment, Params
+from handsign.core.archives import resolve_path
+from handsign.core.layout import repo_root
 from handsign.models import CHECKPOINT_SUFFIXES, imagenet_arch, weights
-from handsign.pipeline.layout import repo_root
-from handsign.pipeline.sources import KAGGLE_HOST, kaggle_credentials, reachable, resolve_path
+from handsign.pipeline.sources import KAGGLE_HOST, kaggle_credentials, reachable
 
 
 def problems(params: Params, experiments: list[Experiment]) -> list[str]:
@@ -40,7 +41,7 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
         elif init.endswith(CHECKPOINT_SUFFIXES) and not (root / init).exists():
             found.append(f"{exp.name}: init {init} does not exist; train that experiment first (dvc repro evaluate@...)")
     if params.landmarks:  # the landmark stages run in every `dvc repro`; they download the model if they can
-        from handsign.pipeline.weights import HAND_LANDMARKER, find
+        from handsign.core.weights import HAND_LANDMARKER, find
 
         try:
             find(HAND_LANDMARKER, root)

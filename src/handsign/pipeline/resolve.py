@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from handsign.config import ConfigError, Experiment
+from handsign.config import Experiment
+from handsign.core import layout
+from handsign.core.atomic import atomic_path
+from handsign.core.schema import ConfigError
 from handsign.models import LANDMARK_MODELS, Kind, check_model, kind_of
-from handsign.pipeline import layout
-from handsign.pipeline.atomic import atomic_path
 
 
 def check(experiment: Experiment, where: str) -> None:

@@ -5,25 +5,19 @@ Every source leaves the same thing behind: a folder laid out as the Kaggle downl
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
 import socket
-import tempfile
-import zipfile
-from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from handsign.config import DatasetParams, SyntheticParams
+from handsign.config import DatasetParams
+from handsign.core.archives import SourceError, resolve_path, safe_extract
+from handsign.core.atomic import atomic_path
+from handsign.core.schema import SyntheticParams
 from handsign.datasets import get_spec
-from handsign.pipeline.atomic import atomic_path
 
 KAGGLE_HOST = ("www.kaggle.com", 443)
-
-
-class SourceError(RuntimeError):
-    """The raw data cannot be had from the chosen source; the message says what to do instead."""
 
 
 WAYS_OUT = (
@@ -32,23 +26,6 @@ WAYS_OUT = (
     "`dvc exp run -S datasets.<dataset>.source=local -S datasets.<dataset>.local_path=/path/to/archive.zip`; "
     "(3) work offline on generated data: `dvc exp run -S datasets.<dataset>.source=synthetic`."
 )
-
-
-def safe_extract(archive: Path, dest: Path) -> None:
-    """Unzip, refusing members that would land outside `dest` (absolute paths, `..`, links)."""
-    try:
-        zf = zipfile.ZipFile(archive)
-    except (zipfile.BadZipFile, OSError) as e:
-        raise SourceError(f"{archive}: not a readable zip archive ({e})") from None
-    with zf:
-        for info in zf.infolist():
-            name = PurePosixPath(info.filename.replace("\\", "/"))
-            if name.is_absolute() or ".." in name.parts or (info.external_attr >> 16) & 0o170000 == 0o120000:
-                raise SourceError(f"{archive}: member {info.filename!r} would escape the extraction folder; refusing the archive")
-        bad = zf.testzip()
-        if bad is not None:
-            raise SourceError(f"{archive}: member {bad!r} is corrupt (CRC mismatch)")
-        zf.extractall(dest)
 
 
 def kaggle_credentials() -> bool:
@@ -93,24 +70,6 @@ def from_local(path: Path, dest: Path) -> None:
     else:
         dest.mkdir()
         safe_extract(path, dest)
-
-
-@contextlib.contextmanager
-def unpacked(data: Path) -> Iterator[Path]:
-    """A dataset given as a Kaggle archive or its unpacked folder, as a folder for the `with` block
-    (an archive is extracted, safely, into a temporary one)."""
-    if not data.is_file():
-        yield data
-        return
-    with tempfile.TemporaryDirectory(prefix="handsign-unpacked-") as tmp:
-        safe_extract(data, Path(tmp) / "raw")
-        yield Path(tmp) / "raw"
-
-
-def resolve_path(path: str, root: Path) -> Path:
-    """A `local_path` as written in params.yaml: relative paths are relative to the repository root."""
-    p = Path(path).expanduser()
-    return p if p.is_absolute() else (root / p).resolve()
 
 
 def fetch(dataset: str, source: DatasetParams, synthetic: SyntheticParams, dest: Path, root: Path) -> Path:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import typer
 
-from handsign.config import ConfigError
+from handsign.core.schema import ConfigError
 
 EXPECTED_ERRORS = (ConfigError, ValueError, FileNotFoundError, RuntimeError)
 

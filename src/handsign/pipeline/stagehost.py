@@ -53,7 +53,7 @@ PRELOAD = (
     "handsign.training.train",
     "handsign.use.serving",
     "handsign.evaluation.report",
-    "handsign.pipeline.tracking",
+    "handsign.tracking",
     "handsign.data.splitdata",
     "handsign.datasets",
     "handsign.hands.landmarks",

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from handsign.pipeline.weights import search_dirs
+from handsign.core.weights import search_dirs
 
 ENDED = re.compile(r"^= (\S+): (?:done|unchanged) in ([0-9.]+) s$")
 

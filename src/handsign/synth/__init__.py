@@ -1,5 +1,6 @@
-"""The offline data source: procedurally rendered hands written in the exact Kaggle layouts."""
+"""The offline data source: procedurally rendered hands written in the exact Kaggle layouts.
+`RENDERERS` registers which datasets it draws."""
 
-from handsign.synth.writers import render_dataset
+from handsign.synth.writers import RENDERERS, render_dataset
 
-__all__ = ["render_dataset"]
+__all__ = ["RENDERERS", "render_dataset"]

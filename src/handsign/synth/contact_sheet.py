@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from handsign.core.atomic import atomic_path
 from handsign.datasets import Prepared
-from handsign.pipeline.atomic import atomic_path
 
 
 def contact_sheet(data: Prepared, path: Path, per_class: int = 4, cell: tuple[int, int] = (96, 96), seed: int = 0) -> Path:

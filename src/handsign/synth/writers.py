@@ -6,14 +6,15 @@ import csv
 import struct
 import uuid
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from isal import isal_zlib
 from tqdm import tqdm
 
-from handsign.config import SyntheticParams
-from handsign.datasets import leapgestrecog, sign_mnist
+from handsign.core.schema import SyntheticParams
+from handsign.datasets import fingers, leapgestrecog, sign_mnist
 from handsign.synth.hand import Anatomy, jitter
 from handsign.synth.looks import LeapSubject, render_fingers, render_leap, render_sign
 from handsign.synth.vocab import FINGER_COUNTS, LEAP_SHAPES, MOVED, SIGN_SHAPES, finger_count_shape
@@ -101,9 +102,18 @@ def write_fingers(out: Path, p: SyntheticParams, seed: int) -> None:
             _save_png(img, out / "fingers" / split / name)
 
 
-def render_dataset(dataset: str, out: Path, params: SyntheticParams, seed: int) -> None:
-    """Render `dataset` into `out` (created), in its Kaggle layout, by its spec's renderer."""
-    from handsign.datasets import get_spec
+# The datasets the synthetic source can make, each with the function that writes it (out, params,
+# seed) in its Kaggle layout. A dataset not named here has no synthetic source.
+RENDERERS: dict[str, Callable[[Path, SyntheticParams, int], None]] = {
+    sign_mnist.SPEC.name: write_sign_mnist,
+    leapgestrecog.SPEC.name: write_leapgestrecog,
+    fingers.SPEC.name: write_fingers,
+}
 
+
+def render_dataset(dataset: str, out: Path, params: SyntheticParams, seed: int) -> None:
+    """Render `dataset` into `out` (created), in its Kaggle layout."""
+    if dataset not in RENDERERS:
+        raise ValueError(f"no synthetic renderer for dataset {dataset!r} (handsign.synth.RENDERERS: {', '.join(RENDERERS)})")
     out.mkdir(parents=True, exist_ok=True)
-    get_spec(dataset).render(out, params, seed)
+    RENDERERS[dataset](out, params, seed)

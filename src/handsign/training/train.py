@@ -26,12 +26,12 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 from tqdm import tqdm
 
 from handsign.config import Experiment, Training
+from handsign.core.atomic import atomic_path
+from handsign.core.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.data import preprocessing
 from handsign.datasets import PreparedStore
 from handsign.hands import handfeatures
 from handsign.models import Kind, build_model, is_warm_start, kind_of
-from handsign.pipeline.atomic import atomic_path
-from handsign.pipeline.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.training import distributed
 from handsign.training.distributed import ONE, Processes, ShardedBatches
 from handsign.training.tasks import Task, task_for

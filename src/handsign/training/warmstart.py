@@ -36,7 +36,7 @@ class WarmStart:
 def source_state_dict(init: str, tracking_root: Path | None = None) -> dict[str, torch.Tensor]:
     """The weights `init` names: `runs:/<id>/model`, `models:/<name>@<alias>` or a checkpoint file."""
     if init.startswith(MLFLOW_SCHEMES):
-        from handsign.pipeline.tracking import logged_checkpoint
+        from handsign.tracking import logged_checkpoint
 
         path = logged_checkpoint(init, tracking_root or Path.cwd())
     else:

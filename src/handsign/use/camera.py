@@ -19,15 +19,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
-from handsign.data.imagefile import grey_pixels, read_grey
+from handsign.core.atomic import atomic_path
+from handsign.core.imagefile import grey_pixels, read_grey
 from handsign.datasets.spec import DatasetSpec
-from handsign.pipeline.atomic import atomic_path
-from handsign.use.answers import labels
-from handsign.use.serving import Classifier, Ensemble
+from handsign.recognition import Classifier, Ensemble
+from handsign.recognition.answers import labels
 
 if TYPE_CHECKING:
-    from handsign.hands.handclassifier import HandClassifier
     from handsign.hands.landmarks import Hand
+    from handsign.recognition.landmarks import HandClassifier
 
 
 def _cv2():
@@ -207,7 +207,7 @@ class EnsembleReader:
     multiplies them. Where no hand is found the pixel model answers alone (the whole frame, or its region)."""
 
     def __init__(self, ensemble: Ensemble, roi_text: str) -> None:
-        from handsign.hands.handclassifier import HandClassifier
+        from handsign.recognition.landmarks import HandClassifier
 
         pixels = [m for m in ensemble.members if isinstance(m, Classifier)]
         hands = [m for m in ensemble.members if isinstance(m, HandClassifier)]
@@ -283,7 +283,7 @@ def live(
     it is (its skeleton drawn; "no hand" when there is none). Label, confidence and frames per second
     are overlaid. Keys (window): `s` snapshots (saved, classified, printed), `q` quits. `screenshot`
     saves the last annotated frame as a PNG."""
-    from handsign.hands.handclassifier import HandClassifier
+    from handsign.recognition.landmarks import HandClassifier
 
     cv2 = _cv2()
     if isinstance(classifier, Ensemble):

@@ -18,11 +18,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from handsign.pipeline.atomic import atomic_path, write_text
-from handsign.use.serving import PREPROCESSING_FILE, Classifier, from_checkpoint
+from handsign.core.atomic import atomic_path, write_text
+from handsign.recognition import Classifier, from_checkpoint
+from handsign.use.serving import PREPROCESSING_FILE
 
 if TYPE_CHECKING:
-    from handsign.hands.handclassifier import HandClassifier
+    from handsign.recognition.landmarks import HandClassifier
 
 FORMATS = ("torchscript", "onnx")
 
@@ -116,15 +117,16 @@ def export_experiment(experiment: str, out: Path | None, formats: tuple[str, ...
     when `log`. Returns the exports, the number of images checked and the run id ("" if not logged)."""
     import json
 
+    from handsign import tracking
     from handsign.config import load_experiment, load_params
+    from handsign.core import layout
     from handsign.data.splitdata import load_split
-    from handsign.pipeline import layout, tracking
 
     ensembles = load_params().ensembles if Path("params.yaml").is_file() else {}
     if experiment in ensembles:
         pixel, hands = ensembles[experiment].pixel, ensembles[experiment].landmarks
         raise ValueError(f"{experiment} is an ensemble: export its members (handsign export {pixel}; handsign export "
-                         f"{hands}) and multiply their probabilities as handsign.evaluation.ensemble.combine does")  # fmt: skip
+                         f"{hands}) and multiply their probabilities as handsign.recognition.ensemble.combine does")  # fmt: skip
     paths = layout.ExperimentPaths(experiment)
     if not paths.model.exists():
         raise FileNotFoundError(f"{paths.model} is missing: run `dvc repro train@{experiment}` first")

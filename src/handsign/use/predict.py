@@ -11,15 +11,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from handsign.data.imagefile import UnreadableImage, read_image
+from handsign.core.imagefile import UnreadableImage, read_image
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.models import MLFLOW_SCHEMES
-from handsign.use.answers import labels
-from handsign.use.inference import NO_HAND_LABEL
-from handsign.use.serving import Classifier, Ensemble, from_checkpoint, load_logged
+from handsign.recognition import Classifier, Ensemble, from_checkpoint, load_logged
+from handsign.recognition.answers import labels
+from handsign.recognition.inference import NO_HAND_LABEL
 
 if TYPE_CHECKING:
-    from handsign.hands.handclassifier import HandClassifier
+    from handsign.recognition.landmarks import HandClassifier
 
 
 def load_classifier(model: str, root: Path | None = None) -> Classifier | HandClassifier | Ensemble:
@@ -27,8 +27,8 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier | HandCl
     (`models:/handsign-<experiment>-<source>@champion`, `runs:/<run id>/model`), read from the
     repository's MLflow store (or `MLFLOW_TRACKING_URI`). A pixel model or a landmark model."""
     if model.startswith(MLFLOW_SCHEMES):
-        from handsign.pipeline.layout import repo_root
-        from handsign.pipeline.tracking import store
+        from handsign.core.layout import repo_root
+        from handsign.tracking import store
 
         with store(root or repo_root()) as mlflow:
             import mlflow.artifacts

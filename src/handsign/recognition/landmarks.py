@@ -2,7 +2,7 @@
 as the training data's hands were found (the settings travel with the model), handsign.hands.handfeatures
 makes the 21 points a row, the network classifies it.
 
-The landmark counterpart of `serving.Classifier`, with the same `probabilities` and `table`, so
+The landmark counterpart of `pixels.Classifier`, with the same `probabilities` and `table`, so
 `handsign predict`, the served MLflow model, `live` and `export` take either. An image in which no
 hand is found gets a row of zeros, which the answers call "no hand".
 """
@@ -20,7 +20,7 @@ from torch import nn
 from handsign.data.preprocessing import HandPreprocessing, as_picture
 from handsign.hands.handfeatures import WIDTH, features
 from handsign.hands.landmarks import MODEL_FILE, Detector, Landmarks, find_model
-from handsign.use.answers import Probabilities, answer_table
+from handsign.recognition.answers import Probabilities, answer_table
 
 
 class HandClassifier:

@@ -11,8 +11,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from handsign.config import Experiment
-
 DATA = Path("data")
 MODELS = Path("models")
 REPORTS = Path("reports")
@@ -140,7 +138,3 @@ class ExperimentPaths:
     def figures(self) -> Path:
         return REPORTS / self.name / "figures"
 
-
-def experiment_data(exp: Experiment) -> tuple[Path, Path]:
-    """(prepared folder, split file) that an experiment trains and is evaluated on."""
-    return prepared(exp.data_copy), split_file(exp.data_copy, exp.split)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from handsign.core.runtime import to_device
 from handsign.models import build_model
-from handsign.pipeline.runtime import to_device
 
 NO_HAND = -1  # the prediction for a landmark row where the detector found no hand: always an error
 NO_HAND_LABEL = "no hand"

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from handsign.use.inference import NO_HAND_LABEL
+from handsign.recognition.inference import NO_HAND_LABEL
 
 
 def answer_table(probabilities: np.ndarray, names: list[str]) -> Any:

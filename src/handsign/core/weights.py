@@ -18,8 +18,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from handsign.pipeline.atomic import atomic_path
-from handsign.pipeline.layout import repo_root
+from handsign.core.atomic import atomic_path
+from handsign.core.layout import repo_root
 
 
 @dataclass(frozen=True)

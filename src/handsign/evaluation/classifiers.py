@@ -1,0 +1,171 @@
+"""The one evaluation path for classifiers: one trained model, or several answering together (an
+ensemble), scored on their test split and on every external set of their dataset, then published
+(reports/<name>/, the MLflow run, the registered model). The evaluate stage scores one member, the
+evaluate_ensemble stage two, through the same code: one member's answers are its own (the product
+of one model's probabilities picks its own most probable class).
+
+A model that can abstain (a landmark model that finds no hand) answers "no hand" there, an error;
+where every member can abstain, the scores also say how often a hand was found."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from handsign import tracking
+from handsign.config import Experiment, load_experiment
+from handsign.core.layout import ExperimentPaths, repo_root
+from handsign.data import externalsets
+from handsign.data.splitdata import SplitData, load_split
+from handsign.datasets import get_spec
+from handsign.evaluation import report
+from handsign.evaluation.external import Scored, model_inputs, run_metrics, score, write_scores
+from handsign.models import Kind, kind_of
+from handsign.recognition.ensemble import answers, combine
+from handsign.recognition.inference import NO_HAND, hand_found_scores, load_checkpoint, probabilities
+
+
+@dataclass
+class Member:
+    """One trained classifier as the pipeline evaluates it: its checkpoint and the split it was tested on."""
+
+    exp: Experiment
+    model: nn.Module
+    checkpoint: dict
+    path: Path
+    data: SplitData
+
+    @property
+    def kind(self) -> Kind:
+        return kind_of(self.checkpoint["model_name"])
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.checkpoint["class_names"]
+
+    def probabilities(self, part: str) -> np.ndarray:
+        """N x classes on one part of its split (train | val | test); a row of zeros where a landmark
+        model found no hand."""
+        return probabilities(self.model, self.data.images, self.data.rows(part))
+
+
+def load_member(name: str, device: str = "cpu") -> Member:
+    """The experiment `name` as trained: its resolved config, best checkpoint and split."""
+    paths = ExperimentPaths(name)
+    exp = load_experiment(paths.config)
+    model, checkpoint = load_checkpoint(paths.model, device)
+    return Member(exp, model, checkpoint, paths.model, load_split(exp))
+
+
+def can_abstain(members: list[Member]) -> bool:
+    """Whether the answers may be "no hand": every member is a landmark model (a pixel member always answers)."""
+    return all(m.kind is Kind.LANDMARKS for m in members)
+
+
+def answer(member_probabilities: list[np.ndarray]) -> np.ndarray:
+    """The members' answers together: the most probable class of their product, NO_HAND where none answers."""
+    return answers(combine(member_probabilities), NO_HAND)
+
+
+@dataclass
+class Results:
+    """What scoring a model produced, for `publish` to write, log and register."""
+
+    summary: dict[str, Any]  # metrics.json (each logged to MLflow as test_<key>)
+    per_class: dict[str, Any]
+    per_group: dict[str, Any]  # per_group.json: what a group is, and the test accuracy per group
+    predictions: pd.DataFrame  # one row per test sample
+    figures: list[Path]
+    external: dict[str, Scored] = field(default_factory=dict)  # on each external set
+    skipped: dict[str, str] = field(default_factory=dict)  # an external set that could not be scored: why
+
+
+def score_members(members: list[Member], paths: ExperimentPaths, title: str) -> Results:
+    """The members answering together on their shared test split (checked to be the same samples
+    and classes) and on every external set of their dataset; the figures drawn into `paths`."""
+    first = members[0]
+    names = first.class_names
+    test_idx = first.data.rows("test")
+    for m in members[1:]:
+        if m.class_names != names or not np.array_equal(m.data.column("sample_id")[m.data.rows("test")],
+                                                        first.data.column("sample_id")[test_idx]):  # fmt: skip
+            raise ValueError(f"{m.exp.name} and {first.exp.name} were not tested on the same samples and classes; "
+                             "retrain both on this split (dvc repro)")  # fmt: skip
+    y_true = first.data.column("label")[test_idx]
+    y_pred = answer([m.probabilities("test") for m in members])
+    summary, per_class = report.classification_metrics(y_true, y_pred, names)
+    if can_abstain(members):
+        summary.update(hand_found_scores(y_true, y_pred))
+    per_group, predictions = report.scored_samples(first.data.table, test_idx, names, y_true, y_pred)
+    group_kind = get_spec(first.exp.dataset).group
+    summary.update(report.group_summary(per_group))
+    figures = [paths.figures / "confusion_matrix.png"]
+    report.plot_confusion_matrix(y_true, y_pred, names, figures[0], f"{title}\ntest accuracy {summary['accuracy']:.4f}")
+    if per_group:
+        figures.append(paths.figures / "per_group_accuracy.png")
+        report.plot_per_group(per_group, figures[-1], title, group_kind)
+    scored, skipped = score_external(members)
+    return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, scored, skipped)
+
+
+def score_external(members: list[Member]) -> tuple[dict[str, Scored], dict[str, str]]:
+    """The members on each external set of their dataset (data/external/<dataset>/): each reads what
+    `model_inputs` gives it (a landmark model the hands found in colour, a pixel model the images
+    prepared as its training images were); a set none can read is skipped, with the reason."""
+    names = members[0].class_names
+    scored, skipped = {}, {}
+    for s in externalsets.sets_of(members[0].exp.dataset):
+        inputs = [s.absent or model_inputs(s, m.checkpoint, m.path, m.kind is Kind.LANDMARKS) for m in members]
+        why = next((i for i in inputs if isinstance(i, str)), None)
+        if why is not None:
+            skipped[s.name] = why
+            continue
+        y_pred = answer([probabilities(m.model, rows, np.arange(len(rows))) for m, rows in zip(members, inputs, strict=True)])
+        scored[s.name] = score(s.table["label"].to_numpy(), y_pred, names, s.table["file"].tolist(), can_abstain(members))
+    return scored, skipped
+
+
+def validation_accuracy(members: list[Member]) -> float:
+    """The members' accuracy together on their validation rows (what picks an ensemble's champion)."""
+    data = members[0].data
+    y_true = data.column("label")[data.rows("val")]
+    return float((answer([m.probabilities("val") for m in members]) == y_true).mean()) if len(y_true) else 0.0
+
+
+def publish(name: str, source: str, paths: ExperimentPaths, results: Results, run_id: str, val_score: float,
+            log_model: Callable[[str, str], None], artifacts: list[Path], stage: str,
+            metrics: dict[str, float] | None = None) -> str:  # fmt: skip
+    """Write the scores to reports/<name>/, log them, the report files and the model (`log_model(run id,
+    tracking URI)`) to the run, which then ends, and register the model as handsign-<name>-<source>
+    (champion by `val_score`); `metrics` adds to the run's. Returns what was registered."""
+    report.write_reports(paths, results.summary, results.per_class, results.per_group, results.predictions)
+    write_scores(paths, results.external, results.skipped, name)
+    logged, external_files = run_metrics(paths, results.summary, results.external)
+    root = repo_root()
+    tracking.log_results(root, run_id, logged | (metrics or {}), [*artifacts, paths.metrics, paths.per_class, paths.per_group,
+                                                *results.figures, *external_files])  # fmt: skip
+    log_model(run_id, tracking.tracking_uri(root))
+    registered = tracking.register(root, run_id, tracking.registered_model_name(name, source), val_score)
+    print(f"{stage}: {name}: " + _scores(results.summary))
+    for set_name, s in results.external.items():
+        print(f"{stage}: {name} on {set_name}: " + _scores(s.summary))
+    for set_name, why in results.skipped.items():
+        print(f"{stage}: {name}: external set {set_name} skipped: {why}")
+    print(f"{stage}: registered {registered}")
+    return registered
+
+
+def _scores(summary: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in summary.items())
+
+
+def run_of(paths: ExperimentPaths) -> str:
+    """The MLflow run the experiment's training opened (models/<name>/mlflow_run.json)."""
+    return json.loads(paths.mlflow_run.read_text())["run_id"]
