@@ -1,91 +1,70 @@
-"""dvc.yaml is complete: each stage depends on every handsign module its script imports."""
+"""dvc.yaml is complete: each stage depends on its script's code fingerprint (every handsign module
+the script can run), on the paths the code reads and on the params it reads."""
 
-import ast
 import dataclasses
 from pathlib import Path
 
 import yaml
 
+from handsign.pipeline.fingerprint import CODE, closure, fingerprint
+
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src"
+SCRIPTS = sorted(p.stem for p in (REPO / "stages").glob("*.py") if p.stem != "code")
 
 
-def module_file(name: str) -> Path | None:
-    base = SRC / Path(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.exists():
-            return candidate
-    return None
+def runs(script: str) -> set[str]:
+    return {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / f"{script}.py", SRC) if f.is_relative_to(SRC)}
 
 
-def imported_modules(path: Path) -> set[str]:
-    """handsign modules `path` imports, anywhere in it (function-level imports included)."""
-    names: set[str] = set()
-    package = ".".join(path.relative_to(SRC).with_suffix("").parts[:-1]) if path.is_relative_to(SRC) else ""
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join([*parts, *([node.module] if node.module else [])])
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    if path == SRC / "handsign" / "models" / "__init__.py":  # the registry imports its registered families by name
-        from handsign.models import MODELS
-
-        names.update(f"handsign.models.{entry.module}" for entry in MODELS.values())
-    return {n for n in names if n.split(".")[0] == "handsign" and module_file(n)}
-
-
-def closure(script: Path) -> set[Path]:
-    """Every handsign source file that running `script` can execute, parent packages included."""
-    seen: set[Path] = set()
-    todo = [script]
-    while todo:
-        for name in imported_modules(todo.pop()):
-            parts = name.split(".")
-            for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__ and a/b/__init__
-                file = module_file(".".join(parts[:i]))
-                if file and file not in seen:
-                    seen.add(file)
-                    todo.append(file)
-    return seen
-
-
-def code_deps(script: Path) -> list[str]:
-    """What a stage running `script` lists of handsign's code: every file it can run, no folder."""
-    return sorted(str(f.relative_to(REPO)) for f in closure(script))
-
-
-def test_every_stage_depends_on_exactly_the_modules_it_imports():
-    """No more (a module a stage does not run, or a folder that a new module would change, would
-    rerun it for nothing) and no fewer (a change would not rerun it). `python tests/test_dvc_yaml.py`
-    rewrites dvc.yaml's code dependencies to these."""
+def test_every_stage_depends_on_its_scripts_fingerprint_and_no_source_file():
+    """No list of source files (a folder would rerun it for a new module, a list goes stale): the
+    fingerprint of the script it runs, which the code stage writes for every script."""
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    wrong = {}
+    code = stages.pop("code")
+    assert code["deps"] == ["src/handsign", "stages"]
+    assert sorted(next(iter(o)) for o in code["outs"]) == [f"{CODE.as_posix()}/{s}.txt" for s in SCRIPTS]
     for name, stage in stages.items():
-        deps = [d for d in (stage.get("do") or stage)["deps"] if "${" not in d]
-        script = REPO / "stages" / f"{name.removesuffix('_landmarks')}.py"  # train_landmarks runs train.py
-        assert str(script.relative_to(REPO)) in deps, f"{name}: does not depend on its own script"
-        listed = sorted(d for d in deps if d.startswith("src/"))
-        runs = code_deps(script)
-        if listed != runs:
-            wrong[name] = {"missing": sorted(set(runs) - set(listed)), "extra": sorted(set(listed) - set(runs))}
-    assert not wrong, f"dvc.yaml's code dependencies are not what the stages run (python tests/test_dvc_yaml.py): {wrong}"
+        body = stage.get("do") or stage
+        script = body["cmd"].split("stages/")[1].split(".py")[0]  # train_landmarks runs train.py
+        deps = [d for d in body["deps"] if isinstance(d, str)]
+        assert f"{CODE.as_posix()}/{script}.txt" in deps, f"{name}: does not depend on its script's fingerprint"
+        assert not [d for d in deps if d.startswith(("src/", "stages/"))], f"{name}: lists source files"
+
+
+def test_the_committed_fingerprints_are_the_codes():
+    """data/code/ as committed is what the code stage writes for this code (dvc.lock records it)."""
+    stale = [s for s in SCRIPTS if (REPO / CODE / f"{s}.txt").read_text() != fingerprint(REPO / "stages" / f"{s}.py", REPO)]
+    assert not stale, f"data/code/ is behind the code (python stages/code.py): {stale}"
 
 
 def test_the_closure_sees_lazy_and_package_imports():
     # sources.py imports the renderer inside a function; the datasets package imports its formats.
-    files = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "download.py")}
-    assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= files
-    assert "handsign/recognition/inference.py" not in closure(REPO / "stages" / "train.py")  # evaluate's, not train's
+    assert {"handsign/synth/writers.py", "handsign/datasets/fingers.py", "handsign/__init__.py"} <= runs("download")
+    assert "handsign/recognition/inference.py" not in runs("train")  # evaluate's, not train's
     # Training reads the external sets (combined splits); building and scoring them retrains nothing.
-    trains = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "train.py")}
-    assert "handsign/data/externalsets.py" in trains and "handsign/data/external.py" not in trains
-    registered = {str(f.relative_to(SRC)) for f in closure(REPO / "stages" / "configure.py")}
-    assert {"handsign/models/cnn.py", "handsign/models/landmark.py"} <= registered  # the families MODELS names
+    assert "handsign/data/externalsets.py" in runs("train") and "handsign/data/external.py" not in runs("train")
+    assert {"handsign/models/cnn.py", "handsign/models/landmark.py"} <= runs("configure")  # the families MODELS names
+
+
+def test_only_what_renders_runs_the_renderer():
+    """An edit to the renderer reruns the downloads of the synthetic source and the external sets it
+    draws, and no preparation, detection, training or evaluation (of a real source above all)."""
+    renders = {s for s in SCRIPTS if any(f.startswith("handsign/synth/") for f in runs(s))}
+    assert renders == {"download", "external"}, renders
+
+
+def test_a_new_module_changes_no_fingerprint(tmp_path):
+    import shutil
+
+    shutil.copytree(SRC, tmp_path / "src")
+    shutil.copytree(REPO / "stages", tmp_path / "stages")
+    before = {s: fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) for s in SCRIPTS}
+    (tmp_path / "src/handsign/models/unregistered.py").write_text('"""Not registered yet."""\n')
+    assert {s: fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) for s in SCRIPTS} == before
+    (tmp_path / "src/handsign/synth/hand.py").write_text((SRC / "handsign/synth/hand.py").read_text() + "# edited\n")
+    after = {s: fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) for s in SCRIPTS}
+    assert sorted(s for s in SCRIPTS if after[s] != before[s]) == ["download", "external"]
 
 
 def test_dvc_lock_holds_no_stage_that_dvc_yaml_no_longer_has():
@@ -215,17 +194,16 @@ def test_dvc_yaml_paths_are_layouts():
 
 
 def test_dvc_lock_records_the_committed_code():
-    """Every code file a stage depends on has, in dvc.lock, the hash of the file as committed: a
-    code change that leaves outputs as they were is recorded (`dvc commit`), so a clone with those
+    """Every code fingerprint a stage depends on has, in dvc.lock, the hash of the file as committed:
+    a code change that leaves outputs as they were is recorded (`dvc commit`), so a clone with those
     outputs does not rerun stages for nothing."""
     import hashlib
 
     stale = []
     for name, stage in yaml.safe_load((REPO / "dvc.lock").read_text())["stages"].items():
-        for dep in stage.get("deps", []):
+        for dep in stage.get("deps", []) + stage.get("outs", []):
             path = REPO / dep["path"]
-            code = dep["path"].startswith(("src/", "stages/")) and path.is_file()
-            if code and hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
+            if dep["path"].startswith(f"{CODE.as_posix()}/") and hashlib.md5(path.read_bytes()).hexdigest() != dep["md5"]:
                 stale.append(f"{name}: {dep['path']}")
     assert not stale, f"dvc.lock is behind the code (dvc commit in a workspace with outputs): {stale[:5]}"
 
@@ -239,27 +217,4 @@ def test_the_pinned_landmarker_file_is_a_dependency_of_every_detection():
     model = str(layout.landmarker())
     assert stages["landmarker"]["outs"] == [model]
     assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["deps"]
-    assert "src/handsign/core/weights.py" in stages["landmarker"]["deps"]  # where the pin is written
-
-
-def rewrite_code_deps(path: Path = REPO / "dvc.yaml") -> None:
-    """Replace each stage's `src/...` dependencies in dvc.yaml with the files its script runs."""
-    import re
-
-    lines, out, stage, i = path.read_text().split("\n"), [], "", 0
-    while i < len(lines):
-        if m := re.match(r"^  ([a-z_]+):", lines[i]):
-            stage = m.group(1)
-        if re.match(r"^\s+- src/", lines[i]):
-            indent = lines[i][: lines[i].index("-")]
-            while i < len(lines) and re.match(r"^\s+- src/", lines[i]):
-                i += 1
-            out += [f"{indent}- {f}" for f in code_deps(REPO / "stages" / f"{stage.removesuffix('_landmarks')}.py")]
-            continue
-        out.append(lines[i])
-        i += 1
-    path.write_text("\n".join(out))
-
-
-if __name__ == "__main__":
-    rewrite_code_deps()
+    assert "src/handsign/core/weights.py" in (REPO / CODE / "landmarker.txt").read_text()  # where the pin is written

@@ -467,15 +467,14 @@ def check_synthetic(s: SyntheticParams) -> None:
 
 
 def _check(p: Params) -> None:
-    from handsign.datasets import DATASETS, RESIZE_MODES  # the registries (they import nothing of this module)
-    from handsign.synth import RENDERERS
+    from handsign.datasets import DATASETS, RESIZE_MODES  # the registry (it imports nothing of this module)
 
     for name, d in p.datasets.items():
         _one_of("datasets", name, tuple(DATASETS))
         _one_of(f"datasets.{name}.source", d.source, SOURCES)
         if d.source == "local" and not d.local_path:
             raise ConfigError(f"datasets.{name}.local_path: must name an archive or folder when source is local")
-        if not DATASETS[name].kaggle_handle and name not in RENDERERS and d.source != "local":  # neither downloaded nor drawn
+        if DATASETS[name].local_only and d.source != "local":
             raise ConfigError(f"datasets.{name}: is a folder of your own images; set source: local and local_path")
     check_synthetic(p.synthetic)
     for key, value in (("split.val_fraction", p.split.val_fraction), ("split.test_fraction", p.split.test_fraction)):

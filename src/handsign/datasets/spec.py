@@ -33,3 +33,9 @@ class DatasetSpec:
     def aspect(self) -> float:
         """Width over height of the dataset's images: the shape of the camera tools' region of interest."""
         return self.native_size[0] / self.native_size[1] if self.native_size else 1.0
+
+    @property
+    def local_only(self) -> bool:
+        """No Kaggle format: the data is the user's own folder (`source: local`). The Kaggle formats
+        are also drawn offline by the synthetic source (handsign.synth.RENDERERS)."""
+        return not self.kaggle_handle
