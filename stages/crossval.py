@@ -22,9 +22,10 @@ from handsign.core.layout import repo_root
 from handsign.core.runtime import pick_device
 from handsign.data.splitdata import load_split
 from handsign.evaluation import report
-from handsign.models import Kind, kind_of
+from handsign.models import Kind
 from handsign.pipeline.stage import run_stage
-from handsign.recognition.inference import NO_HAND, hand_found_scores, load_checkpoint, names_of, predict
+from handsign.recognition.checkpoint import load_checkpoint
+from handsign.recognition.inference import NO_HAND, hand_found_scores, names_of, predict
 from handsign.training import distributed
 from handsign.training.train import fit
 
@@ -83,7 +84,7 @@ def crossval(name: str) -> None:
         folds=len(folds),
         **report.group_summary(per_subject),
     )
-    if kind_of(exp.training.model) is Kind.LANDMARKS:
+    if exp.kind is Kind.LANDMARKS:
         summary.update(hand_found_scores(y_true, y_pred))
     predictions = pd.DataFrame({
         "sample_id": table["sample_id"], "held_out": groups,

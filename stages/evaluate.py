@@ -23,6 +23,7 @@ from handsign.evaluation import classifiers, report
 from handsign.evaluation.classifiers import Results
 from handsign.models import Kind
 from handsign.pipeline.stage import run_stage
+from handsign.recognition.checkpoint import Checkpoint
 from handsign.use.serving import log_network, log_served_model
 
 
@@ -32,7 +33,7 @@ def evaluate(name: str) -> None:
     use_threads(exp.training.threads)
     member = classifiers.load_member(name, pick_device(exp.training.device))
     checkpoint = member.checkpoint
-    title = f"{name}: {exp.dataset} / {checkpoint['model_name']} ({exp.source} data, {exp.split} split)"
+    title = f"{name}: {exp.dataset} / {checkpoint.model_name} ({exp.source} data, {exp.split} split)"
     history = pd.read_csv(paths.history)
     report.write_curves(history, paths.curves)
     curves = paths.figures / "training_curves.png"
@@ -63,11 +64,11 @@ def served_model_logger(member: classifiers.Member, paths: layout.ExperimentPath
 
 
 def score_autoencoder(exp: Experiment, paths: layout.ExperimentPaths, data: SplitData, model: nn.Module,
-                      checkpoint: dict, title: str) -> tuple[Results, Callable[[str, str], None]]:  # fmt: skip
+                      checkpoint: Checkpoint, title: str) -> tuple[Results, Callable[[str, str], None]]:  # fmt: skip
     from handsign.evaluation import embeddings  # scikit-learn's clustering and t-SNE: seconds to import, autoencoders only
 
     store, seed = data.store, exp.training.seed
-    names = checkpoint["class_names"]
+    names = checkpoint.class_names
     labels = data.column("label")
     train_idx, test_idx = data.rows("train"), data.rows("test")
     test = embeddings.encode(model, store.images, test_idx)

@@ -28,7 +28,7 @@ ROLES = {"pixel": Kind.PIXELS, "landmarks": Kind.LANDMARKS}
 def load_member(name: str, kind: Kind) -> Member:
     member = classifiers.load_member(name)
     if member.kind is not kind:
-        raise ConfigError(f"{name}: its model {member.checkpoint['model_name']} is a {member.kind.value}, "
+        raise ConfigError(f"{name}: its model {member.checkpoint.model_name} is a {member.kind.value}, "
                           f"not the {kind.value} an ensemble takes here")  # fmt: skip
     return member
 

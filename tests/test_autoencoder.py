@@ -12,9 +12,9 @@ from handsign.core.imagefile import UnreadableImage
 from handsign.core.schema import ConfigError
 from handsign.datasets import DatasetFormatError, get_spec
 from handsign.evaluation import embeddings
-from handsign.models import build_model, check_model
-from handsign.recognition import from_checkpoint
-from handsign.recognition.inference import load_checkpoint
+from handsign.models import Kind, build_model, check_model
+from handsign.recognition.checkpoint import load_checkpoint
+from handsign.recognition.loading import from_checkpoint
 from handsign.training.train import SplitImages, fit
 from handsign.training.warmstart import warm_start
 
@@ -67,10 +67,10 @@ def test_a_holdout_class_is_never_trained_on(root):
     exp, store, split = tiny_experiment(root, "sign_mnist", 28, 30)
     labels = store.samples["label"].to_numpy()
     for part in ("train", "val"):
-        kept = SplitImages(store, split, part, without="A")
+        kept = SplitImages(store, split, part, Kind.AUTOENCODER, without="A")
         assert len(kept) == ((split == part) & (labels != 0)).sum() and (labels[kept.rows] != 0).all()
     with pytest.raises(ValueError, match="holdout_class 'J' is not a class of this dataset"):
-        SplitImages(store, split, "train", without="J")
+        SplitImages(store, split, "train", Kind.AUTOENCODER, without="J")
     with pytest.raises(ValueError, match="holdout_class is for autoencoders"):
         check_model("cnn_small", holdout_class="A")
     check_model("autoencoder_conv", holdout_class="A")

@@ -114,7 +114,7 @@ def test_params_name_a_bad_combined_split():
 def test_scores_count_only_the_classes_a_set_holds_and_a_missed_hand_as_an_error():
     names = ["0", "1", "2", "3"]
     y_true, y_pred = np.array([1, 1, 2, 2]), np.array([1, 1, 2, -1])  # -1: no hand found
-    s = score(y_true, y_pred, names, ["a", "b", "c", "d"], landmark=True)
+    s = score(y_true, y_pred, names, ["a", "b", "c", "d"], abstains=True)
     assert s.summary["accuracy"] == 0.75 and s.summary["hand_found"] == 0.75 and s.summary["accuracy_hand_found"] == 1.0
     assert s.per_class == {"1": 1.0, "2": 0.5}
     assert s.summary["f1_macro"] == pytest.approx((1.0 + 2 / 3) / 2)  # classes 0 and 3 are not in the set

@@ -12,8 +12,9 @@ from conftest import BIN, REPO, run, tiny_experiment
 from test_distributed import workdir
 
 from handsign.core import layout
-from handsign.recognition import from_checkpoint
-from handsign.recognition.inference import load_checkpoint, predict
+from handsign.recognition.checkpoint import load_checkpoint
+from handsign.recognition.inference import predict
+from handsign.recognition.loading import from_checkpoint
 from handsign.training.train import batches, fit, interrupted_state
 from handsign.use.export import export
 

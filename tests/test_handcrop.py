@@ -81,7 +81,7 @@ def test_every_way_of_using_a_cropping_model_sees_the_same_crop(tmp_path):
     the hand the detector finds in the photo's own colours, which is not the whole photo."""
     from handsign.core.imagefile import read_image
     from handsign.hands.landmarks import Detector
-    from handsign.recognition import Classifier
+    from handsign.recognition.loading import Classifier
     from handsign.use.predict import predict_files
     from handsign.use.serving import ServedModel
 

@@ -18,7 +18,7 @@ from PIL import Image
 
 from handsign.config import params_from_dict
 from handsign.datasets import get_spec
-from handsign.recognition import from_checkpoint
+from handsign.recognition.loading import from_checkpoint
 from handsign.synth import render_dataset
 from handsign.use.serving import encode_file
 

@@ -16,9 +16,10 @@ from handsign.config import DatasetParams
 from handsign.data.preprocessing import Preprocessing
 from handsign.datasets import get_spec
 from handsign.pipeline.sources import fetch
-from handsign.recognition import from_checkpoint
+from handsign.recognition.loading import from_checkpoint
 from handsign.training.train import fit
-from handsign.use.camera import Roi, collect, grey
+from handsign.use.capture import Roi, grey
+from handsign.use.collect import collect
 from handsign.use.export import export
 from handsign.use.mlflow_server import invoke
 from handsign.use.serving import encode_file
@@ -239,7 +240,7 @@ def test_a_logged_ensemble_reads_only_checkpoint_files_in_its_own_folder(trained
     import json
     import shutil
 
-    from handsign.recognition import Ensemble, load_logged
+    from handsign.recognition.loading import Ensemble, load_logged
 
     checkpoint, raw = trained
     (tmp_path / "data").mkdir()
@@ -256,3 +257,15 @@ def test_a_logged_ensemble_reads_only_checkpoint_files_in_its_own_folder(trained
     images = [Image.open(f) for f in raw[:6]]
     alone = from_checkpoint(checkpoint).probabilities(images)
     assert pair.probabilities(images).argmax(1).tolist() == alone.argmax(1).tolist()
+
+
+def test_an_mlflow_server_that_fails_names_its_log(tmp_path):
+    """The server's output goes to a log file (a pipe would fill and block a talkative server), and
+    a server that does not start says where that log is and what it said."""
+    from handsign.use.mlflow_server import mlflow_process
+
+    log = tmp_path / "server.log"
+    with pytest.raises(RuntimeError, match=f"its output is in {log}") as failed:
+        with mlflow_process(["no-such-command"], "/ping", log=log, timeout=60):
+            pass
+    assert "no-such-command" in log.read_text() and "no-such-command" in str(failed.value).split(str(log))[1]

@@ -163,7 +163,7 @@ def test_a_cropping_model_sees_every_image_from_elsewhere_cut_to_its_hand(repo, 
     from handsign.data.preprocessing import saved
     from handsign.data.splitdata import load_split
     from handsign.datasets.base import to_square_array
-    from handsign.recognition import from_checkpoint
+    from handsign.recognition.loading import from_checkpoint
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
@@ -255,8 +255,9 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
     from handsign.config import load_experiment
     from handsign.data import externalsets
     from handsign.data.splitdata import load_split
-    from handsign.recognition import from_checkpoint
-    from handsign.recognition.inference import load_checkpoint, probabilities
+    from handsign.recognition.checkpoint import load_checkpoint
+    from handsign.recognition.inference import probabilities
+    from handsign.recognition.loading import from_checkpoint
 
     monkeypatch.chdir(repo)
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
@@ -266,7 +267,7 @@ def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monk
         model, checkpoint = load_checkpoint(repo / paths.model)
         data = load_split(load_experiment(repo / paths.config))
         probs.append(probabilities(model, data.store.images, data.rows("test")))
-        names = checkpoint["class_names"]
+        names = checkpoint.class_names
     pixel, hands = probs
     missed = hands.sum(1) == 0
     assert missed.sum() >= MISSED and np.allclose(hands[~missed].sum(1), 1, atol=1e-4)
@@ -378,7 +379,7 @@ def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, mo
 def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo, tmp_path):
     import torch
 
-    from handsign.recognition import from_checkpoint
+    from handsign.recognition.loading import from_checkpoint
 
     checkpoint = torch.load(repo / layout.ExperimentPaths("fingers_landmarks").model, weights_only=True)
     checkpoint["preprocessing"] = {"image_size": 106, "resize": "landmarks", "class_names": checkpoint["class_names"]}
@@ -405,7 +406,7 @@ def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_eva
 
 @needs_detector
 def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, monkeypatch, tmp_path):
-    from handsign.recognition import from_checkpoint
+    from handsign.recognition.loading import from_checkpoint
     from handsign.use.export import TOLERANCE, export_experiment, run_onnx
 
     monkeypatch.chdir(repo)
@@ -426,7 +427,7 @@ def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(r
     from typer.testing import CliRunner
 
     from handsign.cli import app
-    from handsign.use.camera import hand_video
+    from handsign.use.videos import hand_video
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
 
@@ -462,8 +463,10 @@ def test_live_shows_a_greyscale_cameras_frames_to_the_detector_in_colour(repo, t
     found in (nearly) all of them; shown raw, in 87.5% here (76.5% on 200 frames of the demo's hands)."""
     import cv2
 
-    from handsign.use.camera import hand_video, is_grey, live
+    from handsign.use.capture import is_grey
+    from handsign.use.live import live
     from handsign.use.predict import load_classifier
+    from handsign.use.videos import hand_video
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     files, evaluated = split_files(repo, "fingers_landmarks")
@@ -490,9 +493,10 @@ def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracke
 
     from handsign.cli import app
     from handsign.hands.handcrop import crop_to_hand
-    from handsign.recognition import from_checkpoint
     from handsign.recognition.ensemble import combine
-    from handsign.use.camera import HandReader, hand_video
+    from handsign.recognition.loading import from_checkpoint
+    from handsign.use.readers import HandReader
+    from handsign.use.videos import hand_video
 
     monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
     files, evaluated = split_files(repo, "fingers_landmarks")

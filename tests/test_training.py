@@ -5,7 +5,8 @@ import pytest
 import torch
 from conftest import tiny_experiment
 
-from handsign.recognition.inference import load_checkpoint, predict
+from handsign.recognition.checkpoint import load_checkpoint
+from handsign.recognition.inference import predict
 from handsign.training.train import data_fingerprint, fit, interrupted_state
 
 
@@ -34,7 +35,7 @@ def test_training_beats_chance_by_a_wide_margin_on_held_out_images(root, tmp_pat
     model, checkpoint = load_checkpoint(tmp_path / "model.pt")
     test = np.flatnonzero(split == "test")
     accuracy = (predict(model, store.images, test) == store.samples["label"].to_numpy()[test]).mean()
-    assert accuracy > 3 / len(checkpoint["class_names"]), accuracy  # chance is 1/6
+    assert accuracy > 3 / len(checkpoint.class_names), accuracy  # chance is 1/6
 
 
 def test_same_params_give_the_same_metrics_and_weights(root, tmp_path):

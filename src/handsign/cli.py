@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -19,8 +21,34 @@ app.add_typer(bench_app, name="bench")
 landmarks_app = typer.Typer(help="Hand landmarks: MediaPipe's hand landmarker on the datasets' images.")
 app.add_typer(landmarks_app, name="landmarks")
 
+# A user's mistake (a bad file, argument or setting: handsign raises ValueError, which ConfigError
+# is, FileNotFoundError, or RuntimeError, which SourceError is) ends any command with one line,
+# `handsign: error: <reason>`, and exit code 1; anything else is a bug, and shows its traceback.
+USER_ERRORS = (ValueError, FileNotFoundError, RuntimeError)
 
-@app.command()
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"handsign: error: {message}", err=True)
+    raise typer.Exit(1)
+
+
+def command(group: typer.Typer, *args: Any, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`group.command(...)`, with USER_ERRORS reported as one line (`_fail`) instead of a traceback."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(*a: Any, **kw: Any) -> Any:
+            try:
+                return fn(*a, **kw)
+            except USER_ERRORS as e:
+                _fail(str(e))
+
+        return group.command(*args, **kwargs)(run)
+
+    return register
+
+
+@command(app)
 def synth(
     dataset: str = typer.Argument(..., help="sign_mnist | leapgestrecog | fingers"),
     out: Path = typer.Argument(..., help="Folder to write, in the dataset's Kaggle layout (must not exist)."),
@@ -62,12 +90,9 @@ def synth(
     typer.echo(f"wrote synthetic {dataset} to {out}")
 
 
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"handsign: error: {message}", err=True)
-    raise typer.Exit(1)
 
 
-@app.command()
+@command(app)
 def score(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by the train stage (models/model.pt)."),
     data: Path = typer.Argument(..., help="The dataset to score on: a Kaggle archive (.zip) or its unpacked folder."),
@@ -84,13 +109,10 @@ def score(
 
     from handsign.evaluation.score import score_checkpoint, score_external_folder
 
-    try:
-        if external:
-            summary = score_external_folder(checkpoint, data, dict(c.split("=", 1) for c in classes))
-        else:
-            summary = score_checkpoint(checkpoint, data, dataset, split)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        _fail(str(e))
+    if external:
+        summary = score_external_folder(checkpoint, data, dict(c.split("=", 1) for c in classes))
+    else:
+        summary = score_checkpoint(checkpoint, data, dataset, split)
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
 
 
@@ -98,16 +120,13 @@ def _bench(name: str, *args: Any) -> None:
     """Run handsign.pipeline.bench.<name>, printing its lines; its errors end the command with their message."""
     from handsign.pipeline import bench
 
-    try:
-        getattr(bench, name)(*args, echo=typer.echo)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        _fail(str(e))
+    getattr(bench, name)(*args, echo=typer.echo)
 
 
 MODEL_HELP = "A checkpoint (models/<exp>/model.pt) or an MLflow model URI (models:/handsign-<exp>-<source>@champion)."
 
 
-@app.command("predict")
+@command(app, "predict")
 def predict_command(
     paths: list[str] = typer.Argument(..., help="Image files, folders (searched recursively) and globs ('data/**/*.png')."),
     model: list[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Given twice (a pixel and a landmark "
@@ -120,10 +139,7 @@ def predict_command(
     from handsign.use.predict import image_files, load_model, predict_files
 
     files, missing = image_files(paths)
-    try:
-        classifier = load_model(model)
-    except (FileNotFoundError, ValueError) as e:
-        _fail(str(e))
+    classifier = load_model(model)
     result = predict_files(classifier, files)
     result.errors.update({target: "no such file, folder or match" for target in missing})
     k = min(top_k, len(result.class_names))
@@ -134,7 +150,7 @@ def predict_command(
         raise typer.Exit(1)
 
 
-@app.command("export")
+@command(app, "export")
 def export_command(
     experiment: str = typer.Argument(..., help="An experiment of params.yaml: its models/<experiment>/model.pt is exported."),
     out: Path = typer.Option(None, help="Folder for the files (default: models/<experiment>/export)."),
@@ -148,10 +164,7 @@ def export_command(
     from handsign.use.export import TOLERANCE, export_experiment
 
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
-    try:
-        results, checked, run_id = export_experiment(experiment, out, chosen, parity_images, log)
-    except (ValueError, FileNotFoundError) as e:
-        _fail(str(e))
+    results, checked, run_id = export_experiment(experiment, out, chosen, parity_images, log)
     for r in results:
         verdict = "ok" if r.max_abs_diff <= TOLERANCE and r.same_labels else "MISMATCH"
         typer.echo(f"{r.format:12} {r.path}  max |p - p_torch| = {r.max_abs_diff:.2e} over {checked} test images, "
@@ -162,7 +175,7 @@ def export_command(
         raise typer.Exit(1)
 
 
-@app.command()
+@command(app)
 def live(
     model: list[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Given twice (a pixel and a landmark model "
                                     "of the same classes): an ensemble, the pixel model reading the tracked hand."),
@@ -185,21 +198,18 @@ def live(
     skeleton and says "no hand" when there is none. An ensemble (-m PIXEL -m LANDMARKS, or its registered
     MLflow URI) follows the hand as a landmark model does and multiplies the two models' probabilities.
     Keys: s snapshots and classifies, q quits."""
-    from handsign.use.camera import live as run_live
+    from handsign.use.live import live as run_live
     from handsign.use.predict import load_model
 
     if headless and out_video is None and out_csv is None:
         _fail("--headless shows nothing: give --out-video and/or --out-csv")
-    try:
-        classifier = load_model(model)
-        result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames, screenshot)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        _fail(str(e))
+    classifier = load_model(model)
+    result = run_live(classifier, source, roi, headless, out_video, out_csv, snapshots, max_frames, screenshot)
     rate = result.frames / max(result.seconds, 1e-9)
     typer.echo(f"live: {result.frames} frames in {result.seconds:.1f}s ({rate:.1f} frames/s), a hand in {result.hands}")
 
 
-@app.command("demo-video")
+@command(app, "demo-video")
 def demo_video_command(
     images: list[str] = typer.Argument(..., help="Image files, folders or globs, shown in order."),
     out: Path = typer.Option(Path("hands.avi"), help="The video to write (MJPG .avi)."),
@@ -215,8 +225,8 @@ def demo_video_command(
     """Write a video to try `live` and `collect` on without a camera: each image fills the default
     region of interest of a dark 320x240 frame (a pixel model's view), or with --hands moves about a
     640x480 frame as a hand in front of a camera would (a landmark model finds it anywhere)."""
-    from handsign.use.camera import demo_video, hand_video
     from handsign.use.predict import image_files
+    from handsign.use.videos import demo_video, hand_video
 
     files, missing = image_files(images)
     if missing or not files:
@@ -229,7 +239,7 @@ def demo_video_command(
     typer.echo(f"wrote {out}: {min(len(files), limit)} images x {repeat} frames")
 
 
-@app.command()
+@command(app)
 def collect(
     label: str = typer.Option(..., help="What the images show: Fingers 0L..5R (count, hand); LeapGestRecog palm, l, fist, ..."),
     out: Path = typer.Option(..., help="The dataset folder to add to (use it as datasets.<name>.local_path, source: local)."),
@@ -245,16 +255,13 @@ def collect(
     """Collect training images from a camera or video: the region of interest is saved on `c` (q
     quits), greyscale at the dataset's size and in its folder layout and file naming, so `download`
     (source: local) and `prepare` read the folder unchanged."""
-    from handsign.use.camera import collect as run_collect
+    from handsign.use.collect import collect as run_collect
 
-    try:
-        saved = run_collect(source, dataset, label, out, split, subject, roi, headless, every, max_frames)
-    except (FileNotFoundError, ValueError, RuntimeError) as e:
-        _fail(str(e))
+    saved = run_collect(source, dataset, label, out, split, subject, roi, headless, every, max_frames)
     typer.echo(f"collect: saved {len(saved)} images of {label} under {out}")
 
 
-@app.command("diff")
+@command(app, "diff")
 def diff_command(
     base: str = typer.Option(..., "--base", help="The git revision to compare against (a branch, tag or commit)."),
     head: str = typer.Option("workspace", "--head", help="The other side: a git revision, or the workspace."),
@@ -267,17 +274,14 @@ def diff_command(
     from handsign.core.layout import repo_root
     from handsign.evaluation.compare import build
 
-    try:
-        report = build(repo_root(), base, head, out)
-    except RuntimeError as e:
-        _fail(str(e))
+    report = build(repo_root(), base, head, out)
     markdown = report.markdown(image_url)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.md").write_text(markdown)
     typer.echo(markdown)
 
 
-@app.command("contact-sheets")
+@command(app, "contact-sheets")
 def contact_sheets(
     out: Path = typer.Option(Path("reports/synthetic"), help="Folder for <dataset>.png."),
     seed: int = typer.Option(0, help="Renderer seed."),
@@ -303,7 +307,7 @@ def contact_sheets(
             typer.echo(f"wrote {path}")
 
 
-@bench_app.command("render")
+@command(bench_app, "render")
 def bench_render(
     dataset: str = typer.Option("leapgestrecog", help="sign_mnist | leapgestrecog | fingers"),
     images: int = typer.Option(1000, help="About how many images to render (rounded to whole classes)."),
@@ -313,7 +317,7 @@ def bench_render(
     _bench("render_rate", dataset, images, seed)
 
 
-@bench_app.command("decode")
+@command(bench_app, "decode")
 def bench_decode(
     frames: int = typer.Option(2000, help="Synthetic LeapGestRecog frames to render and decode (640x240 PNG)."),
     folder: Path = typer.Option(None, help="Decode this LeapGestRecog download instead (its leapGestRecog/ tree)."),
@@ -327,7 +331,7 @@ def bench_decode(
     _bench("decode_rate", frames, folder, image_size, resize, pillow_files)
 
 
-@bench_app.command("train")
+@command(bench_app, "train")
 def bench_train(
     model: str = typer.Option("cnn_small", help="A model from the registry."),
     image_size: int = typer.Option(28),
@@ -342,7 +346,7 @@ def bench_train(
     _bench("train_rate", model, image_size, batch_size, classes, steps, device, precision)
 
 
-@bench_app.command("freeze")
+@command(bench_app, "freeze")
 def bench_freeze(
     model: str = typer.Option("resnet18", help="A torchvision model from the registry."),
     image_size: int = typer.Option(128),
@@ -355,7 +359,7 @@ def bench_freeze(
     _bench("freeze_cost", model, image_size, images, epochs, batch_size)
 
 
-@bench_app.command("serve")
+@command(bench_app, "serve")
 def bench_serve(
     model: str = typer.Option("models:/handsign-fingers_cnn-synthetic@champion", "--model", "-m", help=MODEL_HELP),
     images: str = typer.Option("data/raw/fingers", help="Image files, a folder or a glob to send."),
@@ -368,7 +372,7 @@ def bench_serve(
     _bench("serve_latency", model, images, requests, batch, batches)
 
 
-@bench_app.command("demo")
+@command(bench_app, "demo")
 def bench_demo(
     keep: Path = typer.Option(None, help="Clone into this (new) folder and leave it there, instead of a temporary one."),
     output: Path = typer.Option(None, help="Also write the tables to this markdown file."),
@@ -389,7 +393,7 @@ def bench_demo(
         output.write_text(table + "\n")
 
 
-@bench_app.command("time-to-accuracy")
+@command(bench_app, "time-to-accuracy")
 def bench_time_to_accuracy(
     data: Path = typer.Argument(..., help="The experiment's dataset: a Kaggle archive (.zip) or its unpacked folder."),
     experiment: str = typer.Option("sign_mnist_cnn", help="An experiment from params.yaml; its recipe is used."),
@@ -401,7 +405,7 @@ def bench_time_to_accuracy(
     _bench("time_to_accuracy", data, experiment, max_epochs, params_file)
 
 
-@bench_app.command("landmarks")
+@command(bench_app, "landmarks")
 def bench_landmarks(
     images: int = typer.Option(600, help="Synthetic Fingers images (128x128) to detect hands in."),
     workers: int = typer.Option(None, help="Detector processes (default: one per core)."),
@@ -411,7 +415,7 @@ def bench_landmarks(
     _bench("landmark_rate", images, workers)
 
 
-@bench_app.command("live")
+@command(bench_app, "live")
 def bench_live(
     model: list[str] = typer.Option(["models/fingers_landmarks/model.pt"], "--model", "-m",
                                     help=MODEL_HELP + " Given twice: an ensemble, as `live` runs it."),
@@ -424,35 +428,30 @@ def bench_live(
     _bench("live_rate", model, frames, (width, height))
 
 
-@landmarks_app.command("fetch")
+@command(landmarks_app, "fetch")
 def landmarks_fetch() -> None:
     """Download MediaPipe's hand landmarker, at its pinned version, into the cache (~/.cache/handsign/);
     a file whose sha256 is not the pinned one is refused."""
     from handsign.core import weights
 
-    try:
-        typer.echo(f"wrote {weights.download(weights.HAND_LANDMARKER)}")
-    except (RuntimeError, ValueError) as e:
-        _fail(str(e))
+    typer.echo(f"wrote {weights.download(weights.HAND_LANDMARKER)}")
 
 
-@landmarks_app.command("detect")
+@command(landmarks_app, "detect")
 def landmarks_detect(
     data: Path = typer.Argument(..., help="A dataset: a Kaggle archive (.zip) or its unpacked folder."),
     dataset: str = typer.Option("fingers", help="Its format, with settings under landmarks: in params.yaml."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
     """How often a hand is found in DATA with params.yaml's settings: in all, per class, per attempt."""
+    from handsign.config import load_params
     from handsign.hands.detection import detection_report
 
-    try:
-        for line in detection_report(data, dataset, params_file):
-            typer.echo(line)
-    except (ValueError, FileNotFoundError, RuntimeError) as e:
-        _fail(str(e))
+    for line in detection_report(data, dataset, load_params(params_file).landmark_settings(dataset)):
+        typer.echo(line)
 
 
-@app.command()
+@command(app)
 def experiments(
     dataset: str = typer.Option("", help="Only the experiments on this dataset."),
     stages: bool = typer.Option(False, "--stages", help="Print evaluate@<name> targets for `dvc repro` / `dvc exp run`."),
@@ -460,12 +459,8 @@ def experiments(
 ) -> None:
     """List the experiments and cross-validations (split loso) declared in params.yaml, resolved."""
     from handsign.config import load_params
-    from handsign.core.schema import ConfigError
 
-    try:
-        params = load_params(params_file)
-    except ConfigError as e:
-        _fail(str(e))
+    params = load_params(params_file)
     chosen = [(params.stage(e.name), e) for _, e in params.every_experiment()]
     chosen = [(stage, e) for stage, e in chosen if not dataset or e.dataset == dataset]
     ensembles = {name: ens for name, ens in params.ensembles.items() if not dataset or ens.dataset == dataset}
@@ -482,7 +477,7 @@ def experiments(
                    f"{ens.pixel} x {ens.landmarks}, probabilities multiplied")  # fmt: skip
 
 
-@app.command()
+@command(app)
 def results(
     dataset: str = typer.Option("", help="Only the experiments on this dataset."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
@@ -492,13 +487,9 @@ def results(
     people, other cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
     from handsign.config import load_params
     from handsign.core import layout
-    from handsign.core.schema import ConfigError
     from handsign.evaluation.external import carry_over_table
 
-    try:
-        params = load_params(params_file)
-    except ConfigError as e:
-        _fail(str(e))
+    params = load_params(params_file)
     single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
     chosen = [(e.name, e.dataset) for where, e in params.every_experiment()
               if where.split(".")[0] in single and (not dataset or e.dataset == dataset)]  # fmt: skip
@@ -506,7 +497,7 @@ def results(
     typer.echo(carry_over_table(layout.REPORTS, chosen) or "no evaluated classifier yet (dvc repro)")
 
 
-@app.command("repro")
+@command(app, "repro")
 def repro_command(
     targets: list[str] = typer.Argument(None, help="Stages, with what they depend on, as `dvc repro` takes them; all if none."),
     jobs: int = typer.Option(1, "--jobs", "-j", help="Stages at once; each uses `threads:` torch threads (params.yaml)."),
@@ -529,17 +520,14 @@ def repro_command(
     root = repo_root()
     # One process creates the MLflow store's sqlite schema, not two stages at once.
     before = (lambda: tracking.create_store(root)) if jobs > 1 else (lambda: None)
-    try:
-        runs = repro.repro(root, targets or (), jobs, force, echo=typer.echo, before=before, host=host)
-    except (ValueError, RuntimeError) as e:
-        _fail(str(e))
+    runs = repro.repro(root, targets or (), jobs, force, echo=typer.echo, before=before, host=host)
     if runs:
         ran = sum(not r.skipped for r in runs)
         together = sum(r.seconds for r in runs)
         typer.echo(f"repro: {ran} stage(s) ran, {len(runs) - ran} unchanged; their seconds together {together:.0f} s")
 
 
-@app.command()
+@command(app)
 def check(
     names: list[str] = typer.Argument(None, help="Experiments, cross-validations, ensembles (or their stages); all if none."),
     overrides: list[str] = typer.Option([], "--set", "-S", help="key=value, as `dvc exp run -S` takes it (repeatable)."),
@@ -552,14 +540,10 @@ def check(
     import yaml
 
     from handsign.config import load_params
-    from handsign.core.schema import ConfigError
     from handsign.pipeline import preflight
 
-    try:
-        params = load_params(params_file, {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in overrides)})
-        every = {e.name: e for _, e in params.every_experiment()}
-    except ConfigError as e:
-        _fail(str(e))
+    params = load_params(params_file, {k: yaml.safe_load(v) for k, _, v in (o.partition("=") for o in overrides)})
+    every = {e.name: e for _, e in params.every_experiment()}
     wanted = [n.split("@", 1)[-1] for n in names or []] or list(every)
     # An ensemble trains nothing of its own: what it needs is what its members need.
     wanted = list(dict.fromkeys(m for n in wanted for m in (

@@ -22,6 +22,7 @@ import yaml
 
 from handsign.core import layout
 from handsign.core.schema import ConfigError, LandmarkParams, SyntheticParams
+from handsign.models import Kind, kind_of
 
 SOURCES = ("synthetic", "local", "kaggle")
 SPLIT_STRATEGIES = ("official", "random", "subject", "loso")
@@ -164,6 +165,9 @@ EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "landmark_e
 # Where params.yaml declares experiments, and the stage that ends each (what `dvc repro` targets).
 SECTIONS = {"experiments": "evaluate", "crossval": "crossval", "landmark_experiments": "evaluate_landmarks",
             "landmark_crossval": "crossval_landmarks"}  # fmt: skip
+# The sections whose models read hand landmarks, and whose stages (dvc.yaml's *_landmarks groups)
+# also depend on landmarks@<dataset>; every other section's models read pixels.
+HAND_SECTIONS = ("landmark_experiments", "landmark_crossval")
 
 
 @dataclass(frozen=True)
@@ -183,6 +187,11 @@ class Experiment:
     @property
     def data_copy(self) -> str:
         return data_copy_name(self.dataset, self.image_size)
+
+    @property
+    def kind(self) -> Kind:
+        """What kind of model it trains (handsign.models.Kind): the one answer every stage asks."""
+        return kind_of(self.training.model)
 
     @property
     def data_paths(self) -> tuple[Path, Path]:
@@ -345,7 +354,7 @@ class Params(TrainingDefaults):
             raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits or .combined ({', '.join(known)})")
         hand_box = {}
         if training.hand_crop > 0:
-            if self.section(name).startswith("landmark_"):
+            if self.section(name) in HAND_SECTIONS:
                 raise ConfigError(f"{where}.hand_crop: for pixel models (a landmark model reads the hand's points already)")
             hand_box = dataclasses.asdict(self.landmark_settings(dataset))
         exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training, hand_box)
@@ -535,7 +544,7 @@ def _check(p: Params) -> None:
                 raise ConfigError(f"{section}.{name}: {seen[name]} has this name too; reports/{name}/ can hold one")
             seen[name] = f"{section}.{name}"
     for where, exp in p.every_experiment():
-        if where.startswith("landmark_") and exp.dataset not in p.landmarks:
+        if where.split(".")[0] in HAND_SECTIONS and exp.dataset not in p.landmarks:
             raise ConfigError(f"{where}: its dataset {exp.dataset} has no landmarks.{exp.dataset} entry (how to find its hands)")
     for name, ens in p.ensembles.items():
         _check_ensemble(p, name, ens, seen)

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from handsign.models import Kind
+
 if TYPE_CHECKING:
     from handsign.hands.landmarks import Landmarks
 
@@ -105,7 +107,7 @@ def training_rows(dataset: str, name: str) -> pd.DataFrame:
     })  # fmt: skip
 
 
-def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: str, landmark: bool,
+def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: str, kind: Kind,
                     hand_crop: float = 0.0) -> np.ndarray:  # fmt: skip
     """The model inputs of a combined split's external rows (`training_rows`), in their order: each
     image made grey and square as the prepared copy's were (first cut to its hand, with
@@ -127,7 +129,7 @@ def training_images(table: pd.DataFrame, dataset: str, image_size: int, resize: 
         if name not in row_of:
             raise FileNotFoundError(f"external set {name} is not in {root_folder() / dataset}: run the external stage")
         s, row = sets[name], row_of[name][file]
-        if landmark:
+        if kind is Kind.LANDMARKS:
             if name not in rows:
                 found = s.landmarks()
                 if found is None:

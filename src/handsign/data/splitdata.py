@@ -15,7 +15,7 @@ from handsign.config import Experiment, landmark_params_from_dict
 from handsign.core import layout
 from handsign.data import externalsets
 from handsign.datasets import PreparedStore
-from handsign.models import Kind, kind_of
+from handsign.models import Kind
 
 # Columns of the split file that must equal the prepared copy's for the same sample_id.
 _SHARED = ("label", "source")
@@ -50,7 +50,7 @@ def load_split(exp: Experiment) -> SplitData:
     "images" are the copy's hands as handsign.hands.handfeatures rows (NaN where no hand was found)."""
     prepared, split_file = exp.data_paths
     store = PreparedStore.load(prepared)
-    if kind_of(exp.training.model) is Kind.LANDMARKS:
+    if exp.kind is Kind.LANDMARKS:
         store = landmark_store(store, exp.dataset)
     if not split_file.exists():
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""
@@ -59,14 +59,13 @@ def load_split(exp: Experiment) -> SplitData:
     added = table["source"].str.startswith(externalsets.EXTERNAL_SOURCE)
     table, extra = table[~added].reset_index(drop=True), table[added].reset_index(drop=True)
     joined = join_on_sample_id(store.samples, table, split_file)
-    if store.landmarks is not None and store.landmarks.readings == "every":
+    if exp.kind is Kind.LANDMARKS and store.landmarks.readings == "every":
         store, joined = with_every_reading(store, joined, exp.dataset)
     if extra.empty:
         return SplitData(store, joined, split_file)
     # A combined split: the external sets' images join the prepared copy's, for training only.
-    landmark = store.landmarks is not None
     size = store.images.shape[-1]
-    images = externalsets.training_images(extra, exp.dataset, size, store.resize, landmark, exp.training.hand_crop)
+    images = externalsets.training_images(extra, exp.dataset, size, store.resize, exp.kind, exp.training.hand_crop)
     images = images.astype(store.images.dtype)
     samples = pd.concat([store.samples, extra[[c for c in store.samples.columns if c in extra.columns]]], ignore_index=True)
     store = PreparedStore(np.concatenate([np.asarray(store.images), images]), samples, store.class_names, store.resize,

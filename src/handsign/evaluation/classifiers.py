@@ -27,9 +27,10 @@ from handsign.data.splitdata import SplitData, load_split
 from handsign.datasets import get_spec
 from handsign.evaluation import report
 from handsign.evaluation.external import Scored, model_inputs, run_metrics, score, write_scores
-from handsign.models import Kind, kind_of
+from handsign.models import Kind
+from handsign.recognition.checkpoint import Checkpoint, load_checkpoint
 from handsign.recognition.ensemble import answers, combine
-from handsign.recognition.inference import NO_HAND, hand_found_scores, load_checkpoint, probabilities
+from handsign.recognition.inference import NO_HAND, hand_found_scores, probabilities
 
 
 @dataclass
@@ -38,17 +39,21 @@ class Member:
 
     exp: Experiment
     model: nn.Module
-    checkpoint: dict
-    path: Path
+    checkpoint: Checkpoint
     data: SplitData
 
     @property
     def kind(self) -> Kind:
-        return kind_of(self.checkpoint["model_name"])
+        return self.checkpoint.kind
 
     @property
     def class_names(self) -> list[str]:
-        return self.checkpoint["class_names"]
+        return self.checkpoint.class_names
+
+    @property
+    def path(self) -> Path:
+        """Its checkpoint file (models/<experiment>/model.pt)."""
+        return ExperimentPaths(self.exp.name).model
 
     def probabilities(self, part: str) -> np.ndarray:
         """N x classes on one part of its split (train | val | test); a row of zeros where a landmark
@@ -61,7 +66,7 @@ def load_member(name: str, device: str = "cpu") -> Member:
     paths = ExperimentPaths(name)
     exp = load_experiment(paths.config)
     model, checkpoint = load_checkpoint(paths.model, device)
-    return Member(exp, model, checkpoint, paths.model, load_split(exp))
+    return Member(exp, model, checkpoint, load_split(exp))
 
 
 def can_abstain(members: list[Member]) -> bool:
@@ -122,7 +127,7 @@ def score_external(members: list[Member]) -> tuple[dict[str, Scored], dict[str, 
     names = members[0].class_names
     scored, skipped = {}, {}
     for s in externalsets.sets_of(members[0].exp.dataset):
-        inputs = [s.absent or model_inputs(s, m.checkpoint, m.path, m.kind is Kind.LANDMARKS) for m in members]
+        inputs = [s.absent or model_inputs(s, m.checkpoint) for m in members]
         why = next((i for i in inputs if isinstance(i, str)), None)
         if why is not None:
             skipped[s.name] = why

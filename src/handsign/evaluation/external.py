@@ -14,9 +14,10 @@ import pandas as pd
 from handsign.core.atomic import atomic_path, write_json
 from handsign.core.layout import ExperimentPaths
 from handsign.data.externalsets import LANDMARKS, ExternalSet
-from handsign.data.preprocessing import saved
 from handsign.evaluation.report import classification_metrics, plot_confusion_matrix
 from handsign.hands import handfeatures
+from handsign.models import Kind
+from handsign.recognition.checkpoint import Checkpoint
 from handsign.recognition.inference import hand_found_scores, names_of
 
 
@@ -32,12 +33,13 @@ class Scored:
     class_names: list[str]
 
 
-def model_inputs(s: ExternalSet, checkpoint: dict, path: Path, landmark: bool) -> np.ndarray | str:
-    """What the classifier of `checkpoint` (at `path`) reads of the set: a landmark model the rows of
-    the hands the external stage found in it in colour, a pixel model the images made grey and resized
-    as its training images were (with hand_crop, cut first to the hand found). Where the hands it
-    needs were never looked for, the reason, as a string."""
-    prep = None if landmark else saved(checkpoint, path)
+def model_inputs(s: ExternalSet, checkpoint: Checkpoint) -> np.ndarray | str:
+    """What the classifier of `checkpoint` reads of the set: a landmark model the rows of the hands
+    the external stage found in it in colour, a pixel model the images made grey and resized as its
+    training images were (with hand_crop, cut first to the hand found). Where the hands it needs
+    were never looked for, the reason, as a string."""
+    landmark = checkpoint.kind is Kind.LANDMARKS
+    prep = checkpoint.preprocessing
     if (landmark or prep.hand_crop) and not (s.folder / LANDMARKS).exists():
         return f"no hands were looked for in it (no landmarks.{s.info['dataset']} settings)"
     if landmark:
@@ -45,9 +47,10 @@ def model_inputs(s: ExternalSet, checkpoint: dict, path: Path, landmark: bool) -
     return np.stack([prep.array(picture) for picture in s.pictures(prep.hand_crop)])
 
 
-def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files: list[str], landmark: bool) -> Scored:
-    """Accuracy, macro F1 over the classes the set holds, per-class accuracy and, for a landmark model,
-    how often a hand was found and the accuracy on those."""
+def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files: list[str], abstains: bool) -> Scored:
+    """Accuracy, macro F1 over the classes the set holds, per-class accuracy and, where the answers
+    may be "no hand" (`abstains`: a landmark model alone), how often a hand was found and the accuracy
+    on those."""
     summary, report = classification_metrics(y_true, y_pred, class_names)
     present = [class_names[k] for k in np.unique(y_true)]
     result = {
@@ -55,7 +58,7 @@ def score(y_true: np.ndarray, y_pred: np.ndarray, class_names: list[str], files:
         "f1_macro": float(np.mean([report[c]["f1-score"] for c in present])),
         "n_test": summary["n_test"],
     }
-    if landmark:
+    if abstains:
         result.update(hand_found_scores(y_true, y_pred))
     per_class = {c: report[c]["recall"] for c in present}
     predictions = pd.DataFrame({"file": files, "actual": [class_names[i] for i in y_true],

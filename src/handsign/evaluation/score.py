@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np
 
 from handsign.core.archives import unpacked
-from handsign.data.preprocessing import HandPreprocessing, saved
 from handsign.datasets import get_spec
 from handsign.evaluation.report import classification_metrics
 from handsign.hands import handfeatures
 from handsign.hands.detection import detect_dataset
-from handsign.recognition.inference import hand_found_scores, load_checkpoint, predict
+from handsign.models import Kind
+from handsign.recognition.checkpoint import load_checkpoint
+from handsign.recognition.inference import hand_found_scores, predict
 
 # Fingers' L and R: an L hand shows its palm with the thumb on the image's left (135 of the 137
 # detected L photos of the real sample), an R hand on the right. Read off the landmarks (the thumb's
@@ -29,8 +30,8 @@ def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "t
     for a landmark model also how often a hand was found and, on Fingers, the count and hand together
     (12 classes: the count from the model, the hand from the detector)."""
     model, ckpt = load_checkpoint(checkpoint)
-    preprocessing = saved(ckpt, checkpoint)
-    landmark = isinstance(preprocessing, HandPreprocessing)
+    preprocessing = ckpt.preprocessing
+    landmark = ckpt.kind is Kind.LANDMARKS
     if landmark:
         prepared, found, aspect = detect_dataset(data, dataset, preprocessing.landmarks)
         rows, points = handfeatures.features(found, aspect), found.image
@@ -38,8 +39,8 @@ def score_checkpoint(checkpoint: Path, data: Path, dataset: str, split: str = "t
         with unpacked(data) as raw:
             prepared = get_spec(dataset).read(raw, preprocessing.image_size, preprocessing.resize)
         rows, points = prepared.images, None
-    if prepared.class_names != ckpt["class_names"]:
-        raise ValueError(f"{checkpoint} was trained on classes {ckpt['class_names']}, {data} has {prepared.class_names}")
+    if prepared.class_names != ckpt.class_names:
+        raise ValueError(f"{checkpoint} was trained on classes {ckpt.class_names}, {data} has {prepared.class_names}")
     chosen = np.arange(len(prepared.labels))
     if split != "all":
         chosen = np.flatnonzero(np.asarray(prepared.official_splits) == split)
@@ -63,8 +64,8 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
     from handsign.core.imagefile import read_image
     from handsign.data.external import class_of, labelled_files
     from handsign.evaluation.external import score
-    from handsign.recognition import from_checkpoint
     from handsign.recognition.inference import NO_HAND
+    from handsign.recognition.loading import from_checkpoint
 
     classifier = from_checkpoint(checkpoint)
     names = classifier.preprocessing.class_names
@@ -77,5 +78,5 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
         raise ValueError(f"{data}: no image files laid out <class>/<image>")
     probabilities = classifier.probabilities(pictures)
     y_pred = np.where(probabilities.sum(1) > 0, probabilities.argmax(1), NO_HAND)  # a landmark model's zeros: no hand
-    scored = score(np.array(labels), y_pred, names, files, landmark=isinstance(classifier.preprocessing, HandPreprocessing))
+    scored = score(np.array(labels), y_pred, names, files, classifier.abstains)
     return {**scored.summary, "per_class_accuracy": scored.per_class}

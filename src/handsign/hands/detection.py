@@ -25,11 +25,8 @@ def detect_dataset(data: Path, dataset: str, settings: LandmarkParams) -> tuple[
     return prepared, found, aspect
 
 
-def detection_report(data: Path, dataset: str, params_file: Path = Path("params.yaml")) -> list[str]:
-    """`handsign landmarks detect`: lines saying how often a hand is found in DATA."""
-    from handsign.config import load_params
-
-    settings = load_params(params_file).landmark_settings(dataset)
+def detection_report(data: Path, dataset: str, settings: LandmarkParams) -> list[str]:
+    """`handsign landmarks detect`: lines saying how often a hand is found in DATA with `settings`."""
     prepared, found, _ = detect_dataset(data, dataset, settings)
     lines = [f"{data}: a hand in {found.found.sum()} of {len(found.found)} images ({found.found.mean():.1%})"]
     by_class: dict[str, list[bool]] = {}

@@ -189,7 +189,8 @@ def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: 
     from handsign.core.archives import unpacked
     from handsign.data.split import assign_splits
     from handsign.datasets import PreparedStore, get_spec
-    from handsign.recognition.inference import load_checkpoint, predict
+    from handsign.recognition.checkpoint import load_checkpoint
+    from handsign.recognition.inference import predict
     from handsign.training.train import fit
 
     params = load_params(params_file)
@@ -233,18 +234,18 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
 
 def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo = print) -> None:
     """`handsign live`, headless, on a generated video of synthetic Fingers hands drifting across the
-    frame (handsign.use.camera.hand_video; the first 10 frames show no hand): frames per second of the
+    frame (handsign.use.videos.hand_video; the first 10 frames show no hand): frames per second of the
     whole loop (decode, finding the hand or cropping, classification, drawing), and how often the
     label is the image's own. Two models: an ensemble, as `live -m PIXEL -m LANDMARKS` runs it."""
     import pandas as pd
 
     from handsign.datasets import fingers
-    from handsign.recognition import Ensemble
+    from handsign.models import Kind
     from handsign.recognition.inference import NO_HAND_LABEL
-    from handsign.recognition.landmarks import HandClassifier
     from handsign.synth import render_dataset
-    from handsign.use.camera import hand_video, live
+    from handsign.use.live import live
     from handsign.use.predict import load_model
+    from handsign.use.videos import hand_video
 
     classifier = load_model(models)
     names = classifier.preprocessing.class_names
@@ -262,15 +263,15 @@ def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo 
     truth = [f"{c}{h}" if f"{c}{h}" in names else str(c) for _, _, c, h in shown]
     expected = np.array([NO_HAND_LABEL] * empty + [truth[i // repeat] for i in range(len(boxes) - empty)])
     hand = np.array([box is not None for box in boxes])
-    follows = isinstance(classifier, HandClassifier | Ensemble)
+    follows = any(m.kind is Kind.LANDMARKS for m in classifier.members)
     how = "finding the hand in the whole frame" if follows else "the centred region of interest"
     rate = result.frames / result.seconds
     echo(f"live {' x '.join(models)}: {result.frames} frames {size[0]}x{size[1]} in {result.seconds:.1f} s = {rate:.1f} frames/s "
          f"({how}, classification and drawing; {os.cpu_count()} cores)")  # fmt: skip
     echo(f"label right in {(said == expected)[hand].mean():.1%} of the {hand.sum()} frames that show a hand")
-    if isinstance(classifier, Ensemble):
+    if len(classifier.members) > 1:
         echo(f"a hand found in {result.hands} of the {result.frames} frames ({hand.sum()} show one)")
-    if isinstance(classifier, HandClassifier):
+    if classifier.abstains:
         found = said != NO_HAND_LABEL
         echo(f"a hand found in {(found & hand).sum()} of them, and in {(found & ~hand).sum()} of the {(~hand).sum()} "
              "that show none")  # fmt: skip

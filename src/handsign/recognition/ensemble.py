@@ -13,6 +13,7 @@ import numpy as np
 from PIL import Image
 
 from handsign.hands.landmarks import Landmarks
+from handsign.models import Kind
 from handsign.recognition.answers import answer_table
 from handsign.recognition.landmarks import HandClassifier
 from handsign.recognition.pixels import Classifier
@@ -44,7 +45,7 @@ def answers(probabilities: np.ndarray, no_answer: int) -> np.ndarray:
 
 class Ensemble:
     """Classifiers of the same classes answering together, their probabilities multiplied
-    (handsign.recognition.ensemble: a landmark model that finds no hand abstains), as the
+    (`combine`: a landmark model that finds no hand abstains), as the
     evaluate_ensemble stage scores them. `handsign predict -m PIXEL -m LANDMARKS`, `live` with both,
     and the MLflow model the stage logs and registers (`log_served_ensemble`) all answer through it."""
 
@@ -53,6 +54,7 @@ class Ensemble:
         if any(n != names[0] for n in names):
             raise ValueError(f"an ensemble's models must answer the same classes, not {' and '.join(map(str, names))}")
         self.members = members
+        self.abstains = all(m.abstains for m in members)  # "no hand" only where every member may say so
         self.preprocessing = members[0].preprocessing  # its class_names: what the answers are called
 
     @property
@@ -76,7 +78,7 @@ class Ensemble:
         reads its square, another pixel model the image as it is."""
         answers = []
         for m in self.members:
-            if isinstance(m, HandClassifier):
+            if m.kind is Kind.LANDMARKS:
                 answers.append(m.classify(found, aspect))
             elif m.preprocessing.hand_crop:
                 answers.append(m.classify(m.crops(images, found)))
@@ -87,8 +89,8 @@ class Ensemble:
     def _finder(self) -> HandClassifier | None:
         """The landmark member whose detector settings every cropping pixel member shares (as the
         pipeline's do: both are landmarks.<dataset>), else None."""
-        hands = [m for m in self.members if isinstance(m, HandClassifier)]
-        croppers = [m for m in self.members if isinstance(m, Classifier) and m.preprocessing.hand_crop]
+        hands = [m for m in self.members if m.kind is Kind.LANDMARKS]
+        croppers = [m for m in self.members if m.kind is Kind.PIXELS and m.preprocessing.hand_crop]
         if len(hands) != 1 or not croppers or any(m.preprocessing.hand_box != hands[0].preprocessing.landmarks for m in croppers):
             return None
         return hands[0]

@@ -1,4 +1,5 @@
-"""Load a trained checkpoint and predict with it: what evaluation and the tools share.
+"""Predict with a trained network on rows of an array (a prepared copy's images or landmark rows):
+what evaluation and the tools share.
 
 Kept out of the train stage's dependencies, so changing how predictions are made never
 forces a retrain.
@@ -7,28 +8,15 @@ forces a retrain.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
 from handsign.core.runtime import to_device
-from handsign.models import build_model
 
 NO_HAND = -1  # the prediction for a landmark row where the detector found no hand: always an error
 NO_HAND_LABEL = "no hand"
-
-
-def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """The trained network (in eval mode) and its checkpoint dict, which carries the resolved config."""
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run the train stage first")
-    checkpoint = torch.load(path, map_location=device, weights_only=True)
-    shape = checkpoint["input_shape"]  # channels, height, width; or a landmark row's width
-    model = build_model(checkpoint["model_name"], len(checkpoint["class_names"]), shape[0], shape[-1])
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval(), checkpoint
 
 
 def hand_found_scores(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, float]:

@@ -20,6 +20,7 @@ from torch import nn
 from handsign.data.preprocessing import HandPreprocessing, as_picture
 from handsign.hands.handfeatures import WIDTH, features
 from handsign.hands.landmarks import MODEL_FILE, Detector, Landmarks, find_model
+from handsign.models import Kind
 from handsign.recognition.answers import Probabilities, answer_table
 
 
@@ -29,6 +30,12 @@ class HandClassifier:
     input_shape = (WIDTH,)  # what the network (and its ONNX export) takes: one handfeatures row per hand
     input_name = "landmarks"
     requirements = ("mediapipe",)
+    kind = Kind.LANDMARKS
+    abstains = True  # "no hand" where none is found
+
+    @property
+    def members(self) -> list[HandClassifier]:
+        return [self]
 
     def __init__(self, network: nn.Module, preprocessing: HandPreprocessing, detector_file: Path | None = None) -> None:
         self.model = Probabilities(network).eval()

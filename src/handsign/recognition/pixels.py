@@ -15,6 +15,7 @@ from torch import nn
 from handsign.data.preprocessing import Preprocessing, as_picture
 from handsign.hands.handcrop import crop_to_hand
 from handsign.hands.landmarks import MODEL_FILE, Detector, Landmarks, find_model
+from handsign.models import Kind
 from handsign.recognition.answers import Probabilities, answer_table
 
 
@@ -34,6 +35,12 @@ class Classifier:
     preprocessing's `hand_crop`, each image is first cut to the hand the landmarker finds in it."""
 
     input_name = "images"
+    kind = Kind.PIXELS
+    abstains = False  # always answers a class
+
+    @property
+    def members(self) -> list[Classifier]:
+        return [self]
 
     def __init__(self, network: nn.Module, preprocessing: Preprocessing, detector_file: Path | None = None) -> None:
         refuse_autoencoder(network, "this model")

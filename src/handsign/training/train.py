@@ -31,7 +31,8 @@ from handsign.core.runtime import pick_device, resolve_precision, seed_everythin
 from handsign.data import preprocessing
 from handsign.datasets import PreparedStore
 from handsign.hands import handfeatures
-from handsign.models import Kind, build_model, is_warm_start, kind_of
+from handsign.models import Kind, build_model, is_warm_start
+from handsign.recognition.checkpoint import Checkpoint
 from handsign.training import distributed
 from handsign.training.distributed import ONE, Processes, ShardedBatches
 from handsign.training.tasks import Task, task_for
@@ -44,13 +45,13 @@ class SplitImages(Dataset):
     `without` names a class left out (an autoencoder's `holdout_class`). Landmark rows where
     no hand was found (NaN) are left out: there is nothing to learn from them."""
 
-    def __init__(self, store: PreparedStore, split: np.ndarray, name: str, without: str = "") -> None:
+    def __init__(self, store: PreparedStore, split: np.ndarray, name: str, kind: Kind, without: str = "") -> None:
         keep = split == name
         if without:
             if without not in store.class_names:
                 raise ValueError(f"holdout_class {without!r} is not a class of this dataset ({', '.join(store.class_names)})")
             keep &= store.samples["label"].to_numpy() != store.class_names.index(without)
-        if store.landmarks is not None:
+        if kind is Kind.LANDMARKS:
             keep &= np.isfinite(store.images).all(axis=1)
         self.rows = np.flatnonzero(keep)
         if self.rows.size == 0:
@@ -281,8 +282,8 @@ def fit(
     bf16 = precision == "bf16"
     if t.batch_size // procs.world_size < 2:
         raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
-    train_set: Dataset = SplitImages(store, split, "train", t.holdout_class)
-    val_set: Dataset = SplitImages(store, split, "val", t.holdout_class)
+    train_set: Dataset = SplitImages(store, split, "train", exp.kind, t.holdout_class)
+    val_set: Dataset = SplitImages(store, split, "val", exp.kind, t.holdout_class)
     shape = store.images.shape[1:]  # channels, height, width; or a landmark row's width
     model = build_model(t.model, len(store.class_names), shape[0], shape[-1], t.init)
     warm: WarmStart | None = None
@@ -312,8 +313,8 @@ def fit(
     optimizer = make_optimizer(t, trainable)
     stepped = distributed.wrap(trainable, procs, device)  # what the training steps call: DDP when launched so
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=t.epochs * len(train_loader))
-    shift = handfeatures.augment if kind_of(t.model) is Kind.LANDMARKS else random_affine  # landmark rows or images
-    flip = handfeatures.mirror if kind_of(t.model) is Kind.LANDMARKS else mirror_images
+    shift = handfeatures.augment if exp.kind is Kind.LANDMARKS else random_affine  # landmark rows or images
+    flip = handfeatures.mirror if exp.kind is Kind.LANDMARKS else mirror_images
     augment = (lambda x: shift(flip(x, generator, t.mirror), generator)) if t.augment else None
 
     history: list[dict[str, float]] = []
@@ -361,20 +362,18 @@ def fit(
     if not procs.main:
         return result
     best_row = history[best["epoch"] - 1]
-    checkpoint = {
-        "model": best["model"],
-        "epoch": best["epoch"],
-        "val_loss": best_row["val_loss"],
-        "config": exp.to_flat_dict(),
-        "model_name": t.model,
-        "task": task.name,
-        "class_names": store.class_names,
-        "input_shape": list(store.images.shape[1:]),
-        # What a new image must go through to look like the training data (handsign.use.serving).
-        "preprocessing": preprocessing.of_store(store, kind_of(t.model), t.hand_crop, exp.hand_box_settings).to_dict(),
-    }
-    with atomic_path(checkpoint_path) as tmp:
-        torch.save(checkpoint, tmp)
+    Checkpoint(
+        model_name=t.model,
+        class_names=store.class_names,
+        input_shape=list(store.images.shape[1:]),
+        # What a new image must go through to look like the training data (handsign.recognition).
+        preprocessing=preprocessing.of_store(store, exp.kind, t.hand_crop, exp.hand_box_settings),
+        weights=best["model"],
+        config=exp.to_flat_dict(),
+        epoch=best["epoch"],
+        val_loss=best_row["val_loss"],
+        task=task.name,
+    ).save(checkpoint_path)
     # Done: a rerun of the same config (`dvc repro -f`) trains afresh rather than "resuming".
     with atomic_path(resume_path) as tmp:
         torch.save({"complete": True, "epoch": t.epochs, "run_id": run_id}, tmp)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from handsign.core.atomic import atomic_path, write_text
-from handsign.recognition import Classifier, from_checkpoint
+from handsign.recognition.loading import Classifier, from_checkpoint
 from handsign.use.serving import PREPROCESSING_FILE
 
 if TYPE_CHECKING:

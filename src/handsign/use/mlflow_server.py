@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -24,10 +25,13 @@ def mlflow_command() -> str:
 
 
 @contextlib.contextmanager
-def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = None, timeout: float = 180) -> Iterator[str]:
+def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = None, timeout: float = 180,
+                   log: Path | None = None) -> Iterator[str]:  # fmt: skip
     """`mlflow <args> -h 127.0.0.1 -p <free port>`, running until the block ends; yields its URL
-    once GET `ready` (`/ping`, `/health`) answers. A server that exits or never answers raises
-    RuntimeError with the command and the end of its output."""
+    once GET `ready` (`/ping`, `/health`) answers. Its output goes to `log` (else
+    handsign-mlflow-<port>.log in the temporary folder), never to a pipe that a talkative server
+    would fill and block on. A server that exits or never answers raises RuntimeError with the
+    command, the log's path and its last lines."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -35,26 +39,30 @@ def mlflow_process(args: list[str], ready: str, env: dict[str, str] | None = Non
     env = dict(os.environ if env is None else env)
     # `mlflow models serve` starts `uvicorn` by name: the venv's, though the venv was never activated.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    log = log or Path(tempfile.gettempdir()) / f"handsign-mlflow-{port}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                urllib.request.urlopen(url + ready, timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    with contextlib.suppress(ProcessLookupError):  # it exited, and its group with it
-                        os.killpg(proc.pid, signal.SIGTERM)
-                    said = proc.communicate(timeout=30)[0] or ""
-                    raise RuntimeError(f"`{' '.join(cmd)}` did not start:\n{said[-2000:]}") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
+    with log.open("w") as out:
+        proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    urllib.request.urlopen(url + ready, timeout=2)
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        with contextlib.suppress(ProcessLookupError):  # it exited, and its group with it
+                            os.killpg(proc.pid, signal.SIGTERM)
+                        proc.wait(timeout=30)
+                        said = log.read_text(errors="replace")[-2000:]
+                        raise RuntimeError(f"`{' '.join(cmd)}` did not start; its output is in {log}:\n{said}") from None
+                    time.sleep(0.5)
+            yield url
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(timeout=30)
 
 
 def invoke(url: str, images: list[str], timeout: float = 120) -> list[dict]:

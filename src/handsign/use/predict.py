@@ -7,22 +7,18 @@ import glob
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from handsign.core.imagefile import UnreadableImage, read_image
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.models import MLFLOW_SCHEMES
-from handsign.recognition import Classifier, Ensemble, from_checkpoint, load_logged
 from handsign.recognition.answers import labels
 from handsign.recognition.inference import NO_HAND_LABEL
-
-if TYPE_CHECKING:
-    from handsign.recognition.landmarks import HandClassifier
+from handsign.recognition.loading import Ensemble, Recogniser, from_checkpoint, load_logged
 
 
-def load_classifier(model: str, root: Path | None = None) -> Classifier | HandClassifier | Ensemble:
+def load_classifier(model: str, root: Path | None = None) -> Recogniser:
     """A checkpoint file (`models/<experiment>/model.pt`) or an MLflow model URI of ours
     (`models:/handsign-<experiment>-<source>@champion`, `runs:/<run id>/model`), read from the
     repository's MLflow store (or `MLFLOW_TRACKING_URI`). A pixel model or a landmark model."""
@@ -44,7 +40,7 @@ def load_classifier(model: str, root: Path | None = None) -> Classifier | HandCl
     return from_checkpoint(path)
 
 
-def load_model(models: list[str], root: Path | None = None) -> Classifier | HandClassifier | Ensemble:
+def load_model(models: list[str], root: Path | None = None) -> Recogniser:
     """One model (`load_classifier`), or several of the same classes as an ensemble: `-m PIXEL -m LANDMARKS`."""
     members = [load_classifier(m, root) for m in models]
     return members[0] if len(members) == 1 else Ensemble(members)
@@ -101,7 +97,7 @@ class Predictions:
         return "\n".join(lines)
 
 
-def predict_files(classifier: Classifier | HandClassifier | Ensemble, files: list[Path]) -> Predictions:
+def predict_files(classifier: Recogniser, files: list[Path]) -> Predictions:
     images, kept, errors = [], [], {}
     for f in files:
         try:

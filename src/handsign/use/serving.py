@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from handsign.core.imagefile import read_image
-from handsign.recognition import Ensemble, Recogniser, from_checkpoint, load_logged
+from handsign.recognition.loading import Ensemble, Recogniser, from_checkpoint, load_logged
 from handsign.tracking import CHECKPOINT_FILE, ENSEMBLE_FILE
 
 PREPROCESSING_FILE = "preprocessing.json"  # beside an export
