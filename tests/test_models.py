@@ -153,3 +153,48 @@ def test_the_world_landmark_model_reads_the_world_points_alone():
 
     with pytest.raises(ValueError, match="unknown landmark inputs 'pixels'"):
         LandmarkMLP(num_classes=3, in_channels=handfeatures.WIDTH, inputs="pixels")
+
+
+def test_a_new_model_is_a_module_and_a_registry_line(tmp_path):
+    """docs/extending.md's worked model, added as it says, in a copy of the package: the module alone
+    changes no stage's code fingerprint (it reruns nothing); registered, it builds, answers one logit
+    per class as head(features(x)), is a pixel classifier, and an experiment naming it resolves."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    from handsign.pipeline.fingerprint import fingerprint
+
+    guide = (REPO / "docs" / "extending.md").read_text()
+    module = guide.split("tests/test_models.py -->")[1].split("```python\n", 1)[1].split("```", 1)[0]
+    line = guide.split("models/__init__.py`'s `MODELS`")[1].split("```python\n", 1)[1].split("```", 1)[0]
+    shutil.copytree(REPO / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    shutil.copytree(REPO / "stages", tmp_path / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    scripts = ("configure", "train", "evaluate")
+    before = {s: fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) for s in scripts}
+    (tmp_path / "src/handsign/models/wide.py").write_text(module)
+    assert {s: fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) for s in scripts} == before
+    registry = tmp_path / "src/handsign/models/__init__.py"
+    anchor = '    "cnn_small": Entry("cnn", "SmallCNN", {}),\n'
+    assert anchor in registry.read_text()
+    registry.write_text(registry.read_text().replace(anchor, anchor + line))
+    assert all(fingerprint(tmp_path / "stages" / f"{s}.py", tmp_path) != before[s] for s in scripts)
+    check = f"""
+import torch, yaml
+from handsign.config import params_from_dict
+from handsign.models import Kind, build_model, kind_of
+from handsign.pipeline.resolve import check
+model = build_model("cnn_wide", 6, 1, 32).eval()
+x = torch.randint(0, 256, (4, 1, 32, 32)).float()
+assert model(x).shape == (4, 6) and torch.equal(model.head(model.features(x)), model(x))
+assert kind_of("cnn_wide") is Kind.PIXELS
+raw = yaml.safe_load(open({str(REPO / "params.yaml")!r}))
+raw["experiments"]["fingers_cnn_wide"] = dict(dataset="fingers", image_size=64, split="official", model="cnn_wide")
+check(params_from_dict(raw).experiment("fingers_cnn_wide"), "experiments.fingers_cnn_wide")
+print("ok")
+"""
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, cwd=tmp_path,
+                          env={"PYTHONPATH": str(tmp_path / "src"), "PATH": "/usr/bin:/bin"})  # fmt: skip
+    assert done.stdout.strip() == "ok", done.stderr

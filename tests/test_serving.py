@@ -265,7 +265,7 @@ def test_an_mlflow_server_that_fails_names_its_log(tmp_path):
     from handsign.use.mlflow_server import mlflow_process
 
     log = tmp_path / "server.log"
-    with pytest.raises(RuntimeError, match=f"its output is in {log}") as failed:
-        with mlflow_process(["no-such-command"], "/ping", log=log, timeout=60):
-            pass
+    server = mlflow_process(["no-such-command"], "/ping", log=log, timeout=60)
+    with pytest.raises(RuntimeError, match=f"its output is in {log}") as failed, server:
+        pass
     assert "no-such-command" in log.read_text() and "no-such-command" in str(failed.value).split(str(log))[1]

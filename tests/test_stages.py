@@ -338,6 +338,39 @@ def split_files(repo, experiment):
 
 
 @needs_detector
+def test_a_one_member_evaluation_gives_exactly_evaluates_reports(repo, monkeypatch):
+    """The path evaluate_ensemble scores its members by (evaluation/classifiers.py), given one member,
+    writes byte for byte the reports the evaluate stage wrote for it: test metrics, per class, per
+    group, predictions and every external set; a landmark member's missed hands included. And one
+    member's answers are its own network's: the product of one model's probabilities picks the class
+    `predict` picks from its logits, and "no hand" where it found none."""
+    from handsign.evaluation import classifiers
+    from handsign.evaluation.external import write_scores
+    from handsign.evaluation.report import write_reports
+    from handsign.recognition.inference import NO_HAND, predict
+
+    monkeypatch.chdir(repo)
+    for name in ("fingers_cnn", "fingers_landmarks"):
+        member = classifiers.load_member(name)
+        own = predict(member.model, member.data.images, member.data.rows("test"))
+        assert np.array_equal(classifiers.answer([member.probabilities("test")]), own)
+        assert (name == "fingers_landmarks") == bool((own == NO_HAND).any())  # a missed hand, kept as such
+        y_true = member.data.column("label")[member.data.rows("test")]
+        reported = json.loads((repo / layout.ExperimentPaths(name).metrics).read_text())
+        assert reported["accuracy"] == pytest.approx((own == y_true).mean())
+        assert reported.get("hand_found", 1.0) == pytest.approx((own != NO_HAND).mean())
+        copy = layout.ExperimentPaths(f"{name}_one_member")
+        results = classifiers.score_members([member], copy, name)
+        write_reports(copy, results.summary, results.per_class, results.per_group, results.predictions)
+        write_scores(copy, results.external, results.skipped, name)
+        paths = layout.ExperimentPaths(name)
+        for file in ("metrics", "per_class", "per_group", "predictions", "external_metrics"):
+            assert (repo / getattr(copy, file)).read_bytes() == (repo / getattr(paths, file)).read_bytes(), (name, file)
+        for f in sorted((repo / paths.external).rglob("*.csv")) + sorted((repo / paths.external).rglob("*.json")):
+            assert (repo / copy.external / f.relative_to(repo / paths.external)).read_bytes() == f.read_bytes(), f
+
+
+@needs_detector
 def test_predict_and_the_served_model_find_the_hand_as_the_pipeline_did(repo, monkeypatch):
     """The checkpoint carries landmarks.fingers, so `predict` on the test split's own files finds the
     hands the landmarks stage found and answers as evaluate did; the registered MLflow model (with
