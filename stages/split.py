@@ -3,7 +3,8 @@
 Each split file lists every sample; images found in two splits are listed and counted. The
 `loso` file holds one column per leave-one-subject-out fold (`fold_<subject>`) instead of one
 `split` column; every fold is checked as a subject split is. A combined split (data.<copy>.combined)
-is a strategy's file plus one training row per image of each external set it adds, with its source.
+is a strategy's file plus one training row per image of each external set it adds, with its source;
+with `hold_out`, one `fold_<set>` column per added set (leave one source out).
 """
 
 import pandas as pd
@@ -17,6 +18,7 @@ from handsign.data.split import (
     assign_splits,
     content_hashes,
     cross_split_duplicates,
+    leave_one_source_out,
     leave_one_subject_out,
     subjects_in_two_splits,
 )
@@ -81,12 +83,16 @@ def split(copy: str) -> None:
         for name, combined in params.data[copy].combined.items():
             added, summary[name] = [], {"split": combined.split}
             for set_name in combined.add:
-                rows = externalsets.training_rows(params.data[copy].dataset, set_name)
+                rows = externalsets.training_rows(params.data[copy].dataset, set_name, -1 - sum(map(len, added)))
                 summary[name][f"n_train_{set_name}"] = len(rows)
                 if rows.empty:
                     print(f"split: warning: {copy} {name}: external set {set_name} is absent; it adds nothing")
                 added.append(rows)
             table = pd.concat([tables[combined.split], *added], ignore_index=True)
+            if combined.hold_out:  # leave one source out: a fold per present set
+                present = [s for s, rows in zip(combined.add, added, strict=True) if not rows.empty]
+                table = pd.concat([table, leave_one_source_out(table, present)], axis=1)
+                summary[name]["folds"] = len(present)
             table.to_csv(tmp / f"{name}.csv", index=False)
             summary[name]["n_train"] = int((table["split"] == "train").sum())
             print(f"split {copy} {name}: " + ", ".join(f"{k} {v}" for k, v in summary[name].items()))

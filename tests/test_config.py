@@ -71,7 +71,9 @@ def write(tmp_path, **changes):
         ({"threads": -1}, "threads: 0 (one per core) or a count, got -1"),
         ({"on_synthetic": {"dataset": "fingers"}}, "on_synthetic: only training keys may be shrunk, not dataset"),
         ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
-        ({"crossval__leapgestrecog_resnet18_loso__split": "subject"}, "crossval.leapgestrecog_resnet18_loso: has no split key"),
+        ({"crossval__leapgestrecog_resnet18_loso__split": "subject"},
+         "crossval.leapgestrecog_resnet18_loso.split: loso (leave one subject out) or a combined split"),
+        ({"data__sign_mnist_28__combined__official_webcam__hold_out": "yes"}, "hold_out: expected true or false"),
         ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
         (
             {"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}},

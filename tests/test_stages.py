@@ -47,7 +47,8 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
         "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small",
                              "mirror": 0.5, "hand_crop": 1.0},
     },
-    "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "model": "cnn_small"}},
+    "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "split": "loso",
+                                             "model": "cnn_small"}},
     "landmark_experiments": {
         "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"}
     },
@@ -57,7 +58,13 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
 }
 PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
 PARAMS["landmarks"]["fingers"] = PARAMS["landmarks"]["fingers"] | {"readings": "every"}  # as sign_mnist's
-PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2}}
+PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "synthetic", "per_class": 2},
+                      "fingers_someone": {"dataset": "fingers", "path": "someone"}}  # (made by the fixture)
+# Leave one source out: the official split plus the two sets, each held out in turn.
+PARAMS["data"]["fingers_64"]["combined"]["sources"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
+                                                       "hold_out": True}
+PARAMS["landmark_crossval"] = {"fingers_landmarks_sources": {"dataset": "fingers", "image_size": 64, "split": "sources",
+                                                             "recipe": "landmark_mlp", "epochs": 3}}
 
 
 MISSED = 5  # test images whose hand the detector is made to miss
@@ -79,6 +86,7 @@ def repo(tmp_path_factory):
     """A working directory holding params.yaml, with every stage run in it once, in order."""
     root = tmp_path_factory.mktemp("stages")
     (root / "params.yaml").write_text(yaml.safe_dump(PARAMS))
+    someone_photos(root / "someone")
     (root / "dvc.yaml").write_text("stages: {}\n")  # marks the repository root (the MLflow store goes there)
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(root)
@@ -105,7 +113,22 @@ def repo(tmp_path_factory):
             stage("train")("fingers_landmarks")
             stage("evaluate")("fingers_landmarks")
             stage("evaluate_ensemble")("fingers_ensemble")
+            stage("crossval")("fingers_landmarks_sources")
     return root
+
+
+def someone_photos(dest):
+    """Another source's finger counts, `<count>/<image>`: renders of other hands (another seed)."""
+    from conftest import synthetic_params
+
+    from handsign.datasets import get_spec
+    from handsign.synth import render_dataset
+
+    raw = dest.parent / "someone_raw"
+    render_dataset("fingers", raw, synthetic_params(per_class_train=2, per_class_test=1, subjects=2), 7)
+    for path, _, count, _ in get_spec("fingers").locate(raw):
+        (dest / str(count)).mkdir(parents=True, exist_ok=True)
+        path.rename(dest / str(count) / path.name)
 
 
 def test_download_prepare_and_split_write_the_prepared_copies(repo):
@@ -130,7 +153,7 @@ def test_configure_train_and_evaluate_score_the_experiment(repo):
     assert (repo / "mlflow.db").exists()
     if HAS_DETECTOR:  # and on the renderer's other camera, beside its own test split
         carried = json.loads((repo / layout.ExperimentPaths("fingers_cnn").external_metrics).read_text())
-        assert list(carried) == ["fingers_other_camera"] and carried["fingers_other_camera"]["n_test"] == 6 * 2
+        assert list(carried) == ["fingers_other_camera", "fingers_someone"] and carried["fingers_other_camera"]["n_test"] == 6 * 2
         # `handsign score --external` on the set's folder reads it as the pipeline did
         from handsign.evaluation.score import score_external_folder
 
@@ -561,6 +584,62 @@ def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracke
     assert not found[:3].any() and found[3:].mean() >= 0.9
     assert shown == pytest.approx(np.array(expected), abs=1e-5)
     assert not np.allclose(shown[found], np.array(alone)[found], atol=1e-3)  # the pixel model had its say
+
+
+@needs_detector
+def test_leaving_one_source_out_tests_each_source_on_a_model_that_never_saw_it(repo, monkeypatch):
+    """The combined split's folds: a source's images are the test of its fold and in no fold's
+    training but the others'; the copy's own test rows are in no fold. The cross-validation scores
+    each source by the model of its fold: per source, the mean and the worst."""
+    table = pd.read_csv(repo / layout.split_dir("fingers_64") / "sources.csv", keep_default_na=False, dtype={"group": str})
+    sources = ["fingers_other_camera", "fingers_someone"]
+    assert sorted(c for c in table.columns if c.startswith("fold_")) == [f"fold_{s}" for s in sources]
+    added = table["sample_id"] < 0
+    assert table.loc[added, "sample_id"].is_unique and set(table.loc[added, "group"]) == set(sources)
+    for s in sources:
+        fold = table[f"fold_{s}"]
+        assert set(fold[table["group"] == s]) == {"test"} and (fold == "test").sum() == (table["group"] == s).sum()
+        assert set(fold[added & (table["group"] != s)]) == {"train"}
+        assert set(fold[~added]) <= {"train", "val", ""} and (fold[~added & (table["split"] == "test")] == "").all()
+    paths = layout.ExperimentPaths("fingers_landmarks_sources")
+    metrics = json.loads((repo / paths.metrics).read_text())
+    per_group = json.loads((repo / paths.per_group).read_text())
+    predictions = pd.read_csv(repo / paths.predictions, dtype=str)
+    assert per_group["group"] == "source" and sorted(per_group["test"]) == sources
+    assert len(predictions) == added.sum() and set(predictions["held_out"]) == set(sources)
+    accuracies = [per_group["test"][s]["accuracy"] for s in sources]
+    assert metrics["accuracy_mean"] == pytest.approx(np.mean(accuracies)) and metrics["group_accuracy_min"] == min(accuracies)
+    assert metrics["folds"] == 2 and "hand_found" in metrics
+    # Then the recipe on every source, registered, its champion chosen by the held-out mean (registry:).
+    import mlflow
+
+    from handsign import tracking
+
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(repo))
+    champion = client.get_model_version_by_alias("handsign-fingers_landmarks_sources-synthetic", "champion")
+    run = client.get_run(champion.run_id)
+    assert run.data.metrics["test_accuracy_mean"] == pytest.approx(metrics["accuracy_mean"])
+    assert run.data.metrics["held_out_fingers_someone_accuracy"] == pytest.approx(per_group["test"]["fingers_someone"]["accuracy"])
+    assert (repo / paths.model).exists()
+    # handsign results: a row per cross-validation, a column per source held out, the mean and the worst.
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+
+    monkeypatch.chdir(repo)
+    shown = CliRunner().invoke(app, ["results"]).output
+    assert "| each source held out | fingers_other_camera | fingers_someone | mean | worst |" in shown, shown
+    cells = [f"{a:.2%}" for a in accuracies] + [f"**{np.mean(accuracies):.2%}**", f"{min(accuracies):.2%}"]
+    assert "| `fingers_landmarks_sources` | " + " | ".join(cells) + " |" in shown, shown
+
+
+def test_leaving_one_source_out_needs_a_source(tmp_path):
+    """Every added set absent: a clear error naming what is missing, not a crash later."""
+    from handsign.data.split import leave_one_source_out
+
+    table = pd.DataFrame({"sample_id": [0, 1], "group": ["", ""], "split": ["train", "test"]})
+    with pytest.raises(ValueError, match="no added source is present"):
+        leave_one_source_out(table, [])
 
 
 def test_crossval_scores_every_subject_once(repo):

@@ -484,10 +484,12 @@ def results(
 ) -> None:
     """Does it carry over? Each classifier's (and ensemble's) test accuracy on its own dataset's test
     split beside its accuracy on every external set of that dataset (external: in params.yaml; other
-    people, other cameras), read from reports/<experiment>/. `make demo` and `make real` end with it."""
+    people, other cameras); then each cross-validation's accuracy on every subject or source it held
+    out, their mean and the worst. Read from reports/<experiment>/. `make demo` and `make real` end with it."""
     from handsign.config import load_params
     from handsign.core import layout
     from handsign.evaluation.external import carry_over_table
+    from handsign.evaluation.results import held_out_table
 
     params = load_params(params_file)
     single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
@@ -495,6 +497,11 @@ def results(
               if where.split(".")[0] in single and (not dataset or e.dataset == dataset)]  # fmt: skip
     chosen += [(name, ens.dataset) for name, ens in params.ensembles.items() if not dataset or ens.dataset == dataset]
     typer.echo(carry_over_table(layout.REPORTS, chosen) or "no evaluated classifier yet (dvc repro)")
+    crossvals = [e.name for where, e in params.every_experiment()
+                 if where.split(".")[0] not in single and (not dataset or e.dataset == dataset)]  # fmt: skip
+    held_out = held_out_table(layout.REPORTS, crossvals)
+    if held_out:
+        typer.echo("\n" + held_out)
 
 
 @command(app, "repro")

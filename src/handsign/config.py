@@ -31,6 +31,7 @@ LOSO = "loso"  # leave one subject out: one fold per subject, for cross-validati
 OPTIMIZERS = ("sgd", "adam")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 READINGS = ("first", "every")  # landmarks.<dataset>.readings: which detector readings a landmark model trains on
+CHOOSE_BY = ("mean", "worst")  # registry.choose_by: a cross-validation's held-out score that picks its champion
 PRECISIONS = ("auto", "fp32", "bf16")  # auto: bf16 where the device computes it fast (handsign.core.runtime)
 
 
@@ -87,10 +88,16 @@ class CombinedSplit:
     """`data.<copy>.combined.<name>`: more than one source for the experiments that name it as their
     split: the `split` strategy's file as it is, plus every image of the external sets in `add`
     (their own split rule: `external.<set>.take`), all of them for training. Its file lists every
-    sample with its source; an absent set adds nothing, and the split stage says so."""
+    sample with its source; an absent set adds nothing, and the split stage says so.
+
+    With `hold_out: true` the added sets are the sources a cross-validation holds out in turn
+    (leave one source out: a person's camera the model never saw): the file has a `fold_<set>`
+    column per present set, in which that set's images are the test and the other sets' train; the
+    `split` strategy's rows keep their train and validation roles in every fold, its test rows none."""
 
     split: str
     add: tuple[str, ...]
+    hold_out: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,15 @@ class DataCopyParams:
     # image_size). The copy keeps its name, so experiments and real data (always image_size) are unchanged.
     on_synthetic: dict[str, int] = field(default_factory=dict)
     combined: dict[str, CombinedSplit] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistryParams:
+    """`registry:`: what moves a registered model's `champion` alias. A cross-validation's model
+    (trained on everything once its folds are scored) is chosen by its held-out score: the `mean`
+    or the `worst` over the subjects or sources it held out."""
+
+    choose_by: str = "mean"
 
 
 @dataclass(frozen=True)
@@ -233,6 +249,7 @@ class Params(TrainingDefaults):
     landmark_crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A pixel and a landmark classifier combined (evaluate_ensemble@<name>): no training of its own.
     ensembles: dict[str, EnsembleParams] = field(default_factory=dict)
+    registry: RegistryParams = field(default_factory=RegistryParams)
     # Training keys every experiment takes on the synthetic source, under its recipe's and its own
     # on_synthetic (the demo's one torch thread per stage, two stages at a time).
     on_synthetic: dict[str, Any] = field(default_factory=dict)
@@ -287,15 +304,18 @@ class Params(TrainingDefaults):
         return exp
 
     def crossval_experiment(self, name: str) -> Experiment:
-        """The cross-validation `name`: an experiment trained once per leave-one-subject-out fold."""
+        """The cross-validation `name`: an experiment trained once per fold of its split: `loso`
+        (leave one subject out), or a combined split with `hold_out` (leave one source out)."""
         folds = {**self.crossval, **self.landmark_crossval}
         if name not in folds:
             raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(folds) or 'none'}")
         where = f"{self.section(name)}.{name}"
-        raw = dict(folds[name])
-        if "split" in raw:
-            raise ConfigError(f"{where}: has no split key (its folds are always {LOSO})")
-        return self._resolve(name, {**raw, "split": LOSO}, where)
+        exp = self._resolve(name, dict(folds[name]), where)
+        copy = self.data[exp.data_copy]
+        if exp.split != LOSO and not (exp.split in copy.combined and copy.combined[exp.split].hold_out):
+            raise ConfigError(f"{where}.split: {LOSO} (leave one subject out) or a combined split of data.{exp.data_copy} "
+                              f"with hold_out: true (leave one source out), not {exp.split!r}")  # fmt: skip
+        return exp
 
     def _with_recipe(self, raw: dict[str, Any], where: str) -> dict[str, Any]:
         """An experiment's keys over those of the recipe it names; on_synthetic merges key by key."""
@@ -486,6 +506,7 @@ def _check(p: Params) -> None:
         if DATASETS[name].local_only and d.source != "local":
             raise ConfigError(f"datasets.{name}: is a folder of your own images; set source: local and local_path")
     check_synthetic(p.synthetic)
+    _one_of("registry.choose_by", p.registry.choose_by, CHOOSE_BY)
     for key, value in (("split.val_fraction", p.split.val_fraction), ("split.test_fraction", p.split.test_fraction)):
         if not 0 < value < 0.5:
             raise ConfigError(f"{key}: must be between 0 and 0.5, got {value}")

@@ -87,16 +87,17 @@ def sets_of(dataset: str) -> list[ExternalSet]:
 EXTERNAL_SOURCE = "external:"  # a split file's `source` of an external set's image: external:<set>/<file>
 
 
-def training_rows(dataset: str, name: str) -> pd.DataFrame:
+def training_rows(dataset: str, name: str, first_id: int = -1) -> pd.DataFrame:
     """Split-file rows (all `train`) of the external set `name`'s images, for a combined split:
-    negative sample ids (the prepared copy's are 0 and up), the source naming the set and file, the
-    set as the group, the file's content hash. Empty when the set is absent."""
+    negative sample ids from `first_id` down (the prepared copy's are 0 and up; a second set starts
+    below the first's), the source naming the set and file, the set as the group, the file's
+    content hash. Empty when the set is absent."""
     s = next((s for s in sets_of(dataset) if s.name == name), None)
     if s is None or s.absent:
         return pd.DataFrame()
     files = s.files()
     return pd.DataFrame({
-        "sample_id": -1 - np.arange(len(files)),
+        "sample_id": first_id - np.arange(len(files)),
         "source": [f"{EXTERNAL_SOURCE}{name}/{f}" for f in s.table["file"]],
         "label": s.table["label"].to_numpy(),
         "class_name": s.table["class"].to_numpy(),

@@ -84,6 +84,23 @@ def leave_one_subject_out(samples: pd.DataFrame, params: SplitParams) -> pd.Data
     return pd.DataFrame(folds, index=samples.index)
 
 
+def leave_one_source_out(table: pd.DataFrame, sources: list[str]) -> pd.DataFrame:
+    """One column per added source, `fold_<source>` (a combined split's `hold_out`): that source's
+    rows are `test`, the other sources' `train`; the copy's own rows keep their `split` role
+    (train or val) in every fold, but not test: a fold tests the held-out source alone. `table` is
+    a combined split's file, each added row's `group` the set it came from."""
+    if not sources:
+        raise ValueError("leave one source out: no added source is present to hold out (every set is absent)")
+    added = table["group"].isin(sources).to_numpy() & (table["sample_id"].to_numpy() < 0)
+    own = np.where(table["split"].to_numpy() == "test", "", table["split"].to_numpy())
+    folds = {}
+    for source in sources:
+        column = np.where(added, "train", own).astype(object)
+        column[added & (table["group"].to_numpy() == source)] = "test"
+        folds[fold_column(source)] = column
+    return pd.DataFrame(folds, index=table.index)
+
+
 def fold_column(subject: str) -> str:
     return f"fold_{subject}"
 
