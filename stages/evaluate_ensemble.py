@@ -39,6 +39,8 @@ def evaluate_ensemble(name: str) -> None:
         raise ConfigError(f"no ensemble {name!r} under ensembles: in params.yaml ({', '.join(params.ensembles) or 'none'})")
     spec = params.ensembles[name]
     members = {role: load_member(getattr(spec, role), kind) for role, kind in ROLES.items()}
+    for role, m in members.items():
+        m.weight = spec.weight(role)
     pixel = members["pixel"]
     use_threads(pixel.exp.training.threads)
     paths = layout.ExperimentPaths(name)
@@ -53,13 +55,15 @@ def evaluate_ensemble(name: str) -> None:
     for role, m in members.items():
         tags[f"{role}_run"] = classifiers.run_of(layout.ExperimentPaths(m.exp.name))
     run_params = {role: m.exp.name for role, m in members.items()} | {"combine": "product of probabilities"}
+    run_params |= {f"{role}_weight": m.weight for role, m in members.items()}
     run_id = tracking.start_ensemble_run(name, tags, run_params, root)
     val_accuracy = classifiers.validation_accuracy(list(members.values()))
 
     def log_model(run_id: str, tracking_uri: str) -> None:
         # Both checkpoints and the hand landmarker, served as one model.
         examples = [Image.fromarray(pixel.data.images[i, 0]) for i in pixel.data.rows("test")[:2]]
-        log_served_ensemble(run_id, tracking_uri, {role: m.path for role, m in members.items()}, examples)
+        log_served_ensemble(run_id, tracking_uri, {role: m.path for role, m in members.items()}, examples,
+                            [m.weight for m in members.values()])  # fmt: skip
 
     classifiers.publish(name, pixel.exp.source, paths, results, run_id, val_accuracy, log_model, [], "evaluate_ensemble",
                         {"val_accuracy": val_accuracy})  # fmt: skip

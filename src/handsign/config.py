@@ -69,6 +69,12 @@ class EnsembleParams:
     split: str
     pixel: str
     landmarks: str
+    # Each member's probabilities are raised to its weight before the product (1 unless given; 0:
+    # it takes no part, and the ensemble answers as the other alone).
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def weight(self, role: str) -> float:
+        return self.weights.get(role, 1.0)
 
 
 # The sections below that params.yaml declares (synthetic, split, the training defaults) have no
@@ -575,6 +581,11 @@ def _check_ensemble(p: Params, name: str, ens: EnsembleParams, seen: dict[str, s
     where = f"ensembles.{name}"
     if name in seen:
         raise ConfigError(f"{where}: {seen[name]} has this name too; reports/{name}/ can hold one")
+    unknown = sorted(set(ens.weights) - {"pixel", "landmarks"})
+    if unknown:
+        raise ConfigError(f"{where}.weights: pixel and landmarks only, not {', '.join(unknown)}")
+    if any(w < 0 for w in ens.weights.values()) or not (ens.weight("pixel") or ens.weight("landmarks")):
+        raise ConfigError(f"{where}.weights: each 0 or more, not both 0, got {ens.weights}")
     for role, section in (("pixel", "experiments"), ("landmarks", "landmark_experiments")):
         member = getattr(ens, role)
         if member not in getattr(p, section):

@@ -41,6 +41,7 @@ class Member:
     model: nn.Module
     checkpoint: Checkpoint
     data: SplitData
+    weight: float = 1.0  # its probabilities' power in an ensemble's product; 0: it takes no part
 
     @property
     def kind(self) -> Kind:
@@ -70,13 +71,15 @@ def load_member(name: str, device: str = "cpu") -> Member:
 
 
 def can_abstain(members: list[Member]) -> bool:
-    """Whether the answers may be "no hand": every member is a landmark model (a pixel member always answers)."""
-    return all(m.kind is Kind.LANDMARKS for m in members)
+    """Whether the answers may be "no hand": every member taking part is a landmark model (a pixel
+    member always answers)."""
+    return all(m.kind is Kind.LANDMARKS for m in members if m.weight)
 
 
-def answer(member_probabilities: list[np.ndarray]) -> np.ndarray:
-    """The members' answers together: the most probable class of their product, NO_HAND where none answers."""
-    return answers(combine(member_probabilities), NO_HAND)
+def answer(member_probabilities: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """The members' answers together: the most probable class of their (weighted) product, NO_HAND
+    where none answers."""
+    return answers(combine(member_probabilities, weights), NO_HAND)
 
 
 @dataclass
@@ -104,7 +107,7 @@ def score_members(members: list[Member], paths: ExperimentPaths, title: str) -> 
             raise ValueError(f"{m.exp.name} and {first.exp.name} were not tested on the same samples and classes; "
                              "retrain both on this split (dvc repro)")  # fmt: skip
     y_true = first.data.column("label")[test_idx]
-    y_pred = answer([m.probabilities("test") for m in members])
+    y_pred = answer([m.probabilities("test") for m in members], [m.weight for m in members])
     summary, per_class = report.classification_metrics(y_true, y_pred, names)
     if can_abstain(members):
         summary.update(hand_found_scores(y_true, y_pred))
@@ -132,7 +135,8 @@ def score_external(members: list[Member]) -> tuple[dict[str, Scored], dict[str, 
         if why is not None:
             skipped[s.name] = why
             continue
-        y_pred = answer([probabilities(m.model, rows, np.arange(len(rows))) for m, rows in zip(members, inputs, strict=True)])
+        each = [probabilities(m.model, rows, np.arange(len(rows))) for m, rows in zip(members, inputs, strict=True)]
+        y_pred = answer(each, [m.weight for m in members])
         scored[s.name] = score(s.table["label"].to_numpy(), y_pred, names, s.table["file"].tolist(), can_abstain(members))
     return scored, skipped
 
@@ -141,7 +145,8 @@ def validation_accuracy(members: list[Member]) -> float:
     """The members' accuracy together on their validation rows (what picks an ensemble's champion)."""
     data = members[0].data
     y_true = data.column("label")[data.rows("val")]
-    return float((answer([m.probabilities("val") for m in members]) == y_true).mean()) if len(y_true) else 0.0
+    y_pred = answer([m.probabilities("val") for m in members], [m.weight for m in members])
+    return float((y_pred == y_true).mean()) if len(y_true) else 0.0
 
 
 def publish(name: str, source: str, paths: ExperimentPaths, results: Results, run_id: str, val_score: float,

@@ -21,21 +21,33 @@ from handsign.recognition.pixels import Classifier
 FLOOR = 1e-6  # added to each probability before the log: a member's zero is a strong no, not minus infinity
 
 
-def combine(members: list[np.ndarray]) -> np.ndarray:
-    """The members' probabilities (each N x classes) multiplied and renormalised per row. A member's row
-    of zeros (a landmark model that found no hand) abstains: the others decide that row; a row where
-    every member abstains stays zeros, as a landmark model answers "no hand"."""
+def combine(members: list[np.ndarray], weights: list[float] | None = None) -> np.ndarray:
+    """The members' probabilities (each N x classes), each raised to its weight (1 unless given),
+    multiplied and renormalised per row. A member's row of zeros (a landmark model that found no hand)
+    abstains: the others decide that row; a row where every member abstains stays zeros, as a landmark
+    model answers "no hand". A member of weight 0 takes no part: the others answer as they would alone."""
+    weights = checked_weights(weights, len(members))
     logs = np.zeros(members[0].shape, dtype=np.float64)
     answered = np.zeros(len(logs), dtype=bool)
-    for p in members:
+    for p, w in zip(members, weights, strict=True):
+        if w == 0:
+            continue
         present = p.sum(1) > 0
-        logs[present] += np.log(p[present].astype(np.float64) + FLOOR)
+        logs[present] += w * np.log(p[present].astype(np.float64) + FLOOR)
         answered |= present
     logs -= logs.max(1, keepdims=True)
     out = np.exp(logs)
     out /= out.sum(1, keepdims=True)
     out[~answered] = 0.0
     return out.astype(np.float32)
+
+
+def checked_weights(weights: list[float] | None, n: int) -> list[float]:
+    """One weight per member (all 1 when None), each 0 or more, not all 0."""
+    weights = [1.0] * n if weights is None else [float(w) for w in weights]
+    if len(weights) != n or any(not w >= 0 for w in weights) or not any(weights):
+        raise ValueError(f"an ensemble's weights are one per member ({n}), 0 or more, not all 0: {weights}")
+    return weights
 
 
 def answers(probabilities: np.ndarray, no_answer: int) -> np.ndarray:
@@ -49,12 +61,14 @@ class Ensemble:
     evaluate_ensemble stage scores them. `handsign predict -m PIXEL -m LANDMARKS`, `live` with both,
     and the MLflow model the stage logs and registers (`log_served_ensemble`) all answer through it."""
 
-    def __init__(self, members: list[Classifier | HandClassifier]) -> None:
+    def __init__(self, members: list[Classifier | HandClassifier], weights: list[float] | None = None) -> None:
         names = [m.preprocessing.class_names for m in members]
         if any(n != names[0] for n in names):
             raise ValueError(f"an ensemble's models must answer the same classes, not {' and '.join(map(str, names))}")
         self.members = members
-        self.abstains = all(m.abstains for m in members)  # "no hand" only where every member may say so
+        self.weights = checked_weights(weights, len(members))
+        # "No hand" only where every member that takes part may say so.
+        self.abstains = all(m.abstains for m, w in zip(members, self.weights, strict=True) if w)
         self.preprocessing = members[0].preprocessing  # its class_names: what the answers are called
 
     @property
@@ -68,7 +82,7 @@ class Ensemble:
     def probabilities(self, images: list[Image.Image | np.ndarray]) -> np.ndarray:
         hands = self._finder()
         if hands is None:
-            return combine([m.probabilities(images) for m in self.members])
+            return combine([m.probabilities(images) for m in self.members], self.weights)
         # One detection per image for all: the cropping pixel models would find the same hand again.
         return self.given_hands(images, *hands.hands(images))
 
@@ -84,7 +98,7 @@ class Ensemble:
                 answers.append(m.classify(m.crops(images, found)))
             else:
                 answers.append(m.probabilities(images))
-        return combine(answers)
+        return combine(answers, self.weights)
 
     def _finder(self) -> HandClassifier | None:
         """The landmark member whose detector settings every cropping pixel member shares (as the

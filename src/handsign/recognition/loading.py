@@ -41,10 +41,13 @@ def load_logged(local: Path) -> Classifier | HandClassifier | Ensemble:
     manifest = local / "data" / ENSEMBLE_FILE
     if not manifest.is_file():
         return _logged_classifier(checkpoint_in(local), local)
-    names = json.loads(manifest.read_text()).get("members", [])
+    listed = json.loads(manifest.read_text())
+    names, weights = listed.get("members", []), listed.get("weights")
     if not names or any(not isinstance(n, str) or Path(n).name != n or n in ("", ".", "..") for n in names):
         raise ValueError(f"{manifest}: `members` must name checkpoint files in data/, not {names!r}")
-    return Ensemble([_logged_classifier(local / "data" / name, local) for name in names])
+    if weights is not None and (not isinstance(weights, list) or not all(isinstance(w, int | float) for w in weights)):
+        raise ValueError(f"{manifest}: `weights` must be numbers, one per member, not {weights!r}")
+    return Ensemble([_logged_classifier(local / "data" / name, local) for name in names], weights)
 
 
 def _logged_classifier(checkpoint: Path, local: Path) -> Classifier | HandClassifier:

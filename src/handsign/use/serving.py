@@ -74,13 +74,15 @@ def log_served_model(run_id: str, tracking_uri: str, checkpoint: Path, examples:
     _log_served(run_id, tracking_uri, from_checkpoint(checkpoint), {CHECKPOINT_FILE: checkpoint}, examples)
 
 
-def log_served_ensemble(run_id: str, tracking_uri: str, checkpoints: dict[str, Path], examples: list[Image.Image]) -> None:
+def log_served_ensemble(run_id: str, tracking_uri: str, checkpoints: dict[str, Path], examples: list[Image.Image],
+                        weights: list[float] | None = None) -> None:  # fmt: skip
     """Log an ensemble (`checkpoints`: role -> a member's checkpoint) to the run as the MLflow model
     `model`, served as one: data/ holds each member's checkpoint as `<role>.pt`, the hand landmarker
-    once, and ensemble.json naming the members in order."""
+    once, and ensemble.json naming the members in order, with their weights."""
     files = {f"{role}.pt": path for role, path in checkpoints.items()}
-    classifier = Ensemble([from_checkpoint(path) for path in checkpoints.values()])
-    _log_served(run_id, tracking_uri, classifier, files, examples, {ENSEMBLE_FILE: {"members": list(files)}})
+    classifier = Ensemble([from_checkpoint(path) for path in checkpoints.values()], weights)
+    manifest = {"members": list(files), "weights": classifier.weights}
+    _log_served(run_id, tracking_uri, classifier, files, examples, {ENSEMBLE_FILE: manifest})
 
 
 def _log_served(run_id: str, tracking_uri: str, classifier: Recogniser, checkpoints: dict[str, Path],
