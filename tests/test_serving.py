@@ -61,7 +61,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
     result = json.loads(out.stdout)
     assert [r["path"] for r in result["predictions"]] == [str(folder / f.name) for f in raw[:3]] + [str(rgb)]
     assert list(result["errors"]) == [str(broken)] and "not an image file" in result["errors"][str(broken)]
-    assert f"skipped {broken}" in out.stderr
+    assert f"skipped {broken}" in out.stderr and "handsign: error" not in out.stderr  # skipped, named, no more
     classifier = from_checkpoint(checkpoint)
     expected = classifier.probabilities([Image.open(f) for f in raw[:3]] + [Image.open(rgb)])
     for row, p in zip(result["predictions"], expected, strict=True):
@@ -69,6 +69,48 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
         assert row["top"][0]["probability"] == pytest.approx(p.max(), abs=1e-5)
     table = handsign("predict", folder, "--model", checkpoint)
     assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:2] == ["path", "top"]
+
+
+def test_predict_decodes_and_classifies_in_batches_bounded_by_pixels(trained, tmp_path):
+    """Batches of at most `batch_pixels` decoded pixels (memory flat whatever the count: `handsign
+    bench memory`) give the answers of one batch; an image over `max_pixels` is refused by name,
+    before it is decoded; no image at all is no crash; a landmark-free pixel model answers all."""
+    from handsign.use.predict import predict_files
+
+    checkpoint, raw = trained
+    classifier = from_checkpoint(checkpoint)
+    files = raw[:10]
+    whole = predict_files(classifier, files)
+    seen = []
+    batched = predict_files(classifier, files, batch_pixels=3 * 128 * 128, progress=lambda done, total: seen.append(done))
+    assert np.allclose(batched.probabilities, whole.probabilities, atol=1e-6) and batched.files == whole.files
+    assert seen == [3, 6, 9, 10]  # three 128x128 images a batch
+    big = tmp_path / "big.png"
+    Image.new("RGB", (3000, 2000)).save(big)
+    refused = predict_files(classifier, [files[0], big], max_pixels=5_000_000)
+    assert refused.files == [files[0]]
+    assert "3000x2000 is 6,000,000 pixels, over the limit of 5,000,000" in refused.errors[str(big)]
+    empty = predict_files(classifier, [])
+    assert empty.probabilities.shape == (0, 6) and empty.to_table(3).splitlines()[0].startswith("path")
+
+
+def test_folders_and_globs_skip_hidden_files_and_never_follow_a_link_loop(trained, tmp_path):
+    from handsign.use.predict import image_files
+
+    _, raw = trained
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.png").write_bytes(raw[0].read_bytes())
+    (folder / "._a.png").write_bytes(b"macOS resource fork")
+    (folder / ".hidden.png").write_bytes(raw[1].read_bytes())
+    (folder / "sub" / "loop").symlink_to(folder, target_is_directory=True)
+    (folder / "again").symlink_to(folder, target_is_directory=True)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    found, missing = image_files([str(folder), f"{folder}/**/*.png", str(empty), str(tmp_path / "nope.png")])
+    assert found == [folder / "sub" / "a.png"]
+    nope = str(tmp_path / "nope.png")
+    assert missing == {str(empty): "a folder with no image files in it", nope: "no such file, folder or match"}
 
 
 def test_export_torchscript_and_onnx_match_pytorch_on_real_images(trained, tmp_path):

@@ -44,13 +44,15 @@ def read_grey(source: str | Path | bytes, name: str | None = None) -> np.ndarray
     return _read(source, name, grey_pixels)
 
 
-def read_image(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
+def read_image(source: str | Path | bytes, name: str | None = None, max_pixels: int | None = None) -> np.ndarray:
     """An image file's pixels with its colour kept: uint8 H x W x 3 RGB for a colour file, H x W for
-    a greyscale one (`image_pixels`). What the hand landmarker is shown: it was trained on colour."""
-    return _read(source, name, image_pixels)
+    a greyscale one (`image_pixels`). What the hand landmarker is shown: it was trained on colour.
+    An image of more than `max_pixels` pixels is refused before it is decoded."""
+    return _read(source, name, image_pixels, max_pixels)
 
 
-def _read(source: str | Path | bytes, name: str | None, pixels: Callable[[Image.Image, str], np.ndarray]) -> np.ndarray:
+def _read(source: str | Path | bytes, name: str | None, pixels: Callable[[Image.Image, str], np.ndarray],
+          max_pixels: int | None = None) -> np.ndarray:  # fmt: skip
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     if isinstance(source, bytes):
         data = source
@@ -65,6 +67,9 @@ def _read(source: str | Path | bytes, name: str | None, pixels: Callable[[Image.
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as img:
+                if max_pixels is not None and img.width * img.height > max_pixels:  # known from the header alone
+                    raise UnreadableImage(f"{label}: {img.width}x{img.height} is {img.width * img.height:,} pixels, "
+                                          f"over the limit of {max_pixels:,} (--max-pixels)")  # fmt: skip
                 img.load()  # the first frame of a multi-frame file
                 return pixels(img, label)
     except UnreadableImage:

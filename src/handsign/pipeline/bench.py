@@ -275,3 +275,40 @@ def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo 
         found = said != NO_HAND_LABEL
         echo(f"a hand found in {(found & hand).sum()} of them, and in {(found & ~hand).sum()} of the {(~hand).sum()} "
              "that show none")  # fmt: skip
+
+
+def predict_memory(model: str, counts: list[int], size: tuple[int, int], echo: Echo = print) -> None:
+    """Peak resident memory of `handsign predict` (a fresh process each) on `counts` colour JPEG
+    photos of hands (the renderer's other camera, drawn at `size`): flat when decoding and
+    classifying go in batches bounded by pixels, whatever the number of images."""
+    import shutil
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from handsign.synth.othercamera import write_other_camera
+
+    handsign = Path(sys.executable).parent / "handsign"
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        drawn = Path(tmp) / "drawn"
+        write_other_camera(drawn, "fingers", 4, 0)
+        photos = sorted(drawn.rglob("*.png"))
+        for n in counts:
+            folder = Path(tmp) / f"photos_{n}"
+            folder.mkdir()
+            for i in range(n):
+                target = folder / f"{i:05d}.jpg"
+                if i < len(photos):
+                    Image.open(photos[i]).convert("RGB").resize(size).save(target, quality=90)
+                else:  # the same photos again: what memory holds grows with the count, not the content
+                    shutil.copyfile(folder / f"{i % len(photos):05d}.jpg", target)
+            start = time.perf_counter()
+            proc = subprocess.Popen([str(handsign), "predict", str(folder), "-m", model, "--json"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+            _, status, usage = os.wait4(proc.pid, 0)
+            seconds = time.perf_counter() - start
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise RuntimeError(f"handsign predict failed on {n} images: {proc.stderr.read().decode()[-500:]}")
+            echo(f"predict {n} photos {size[0]}x{size[1]} with {model}: peak {usage.ru_maxrss / 1024:.0f} MB "
+                 f"in {seconds:.1f} s")  # fmt: skip

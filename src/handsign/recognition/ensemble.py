@@ -80,6 +80,8 @@ class Ensemble:
         return {name: path for m in self.members for name, path in m.files().items()}
 
     def probabilities(self, images: list[Image.Image | np.ndarray]) -> np.ndarray:
+        if not len(images):
+            return np.zeros((0, len(self.preprocessing.class_names)), dtype=np.float32)
         hands = self._finder()
         if hands is None:
             return combine([m.probabilities(images) for m in self.members], self.weights)

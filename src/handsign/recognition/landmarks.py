@@ -68,6 +68,8 @@ class HandClassifier:
 
     def probabilities(self, images: list[Image.Image | np.ndarray], batch_size: int = 64) -> np.ndarray:
         """N x classes probabilities, rows in the order of `images`; zeros where no hand was found."""
+        if not len(images):
+            return np.zeros((0, len(self.preprocessing.class_names)), dtype=np.float32)
         return self.classify(*self.hands(images))
 
     def tracker(self) -> Detector:

@@ -1,10 +1,16 @@
 """What `handsign predict` (and `live`, `export`) share: find a model by checkpoint path or MLflow
-URI, find image files by path, folder or glob, and classify them, skipping the unreadable."""
+URI, find image files by path, folder or glob, and classify them, skipping the unreadable.
+
+Memory stays flat whatever the number of images: files are decoded and classified in batches of
+at most `BATCH_PIXELS` decoded pixels, and an image over `MAX_PIXELS` is refused before it is
+decoded (both settable). Folder walks and `**` globs never follow a link to a folder, so a link
+loop neither hangs them nor answers an image twice; hidden files and macOS `._` forks are left out."""
 
 from __future__ import annotations
 
 import glob
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,21 +52,25 @@ def load_model(models: list[str], root: Path | None = None) -> Recogniser:
     return members[0] if len(members) == 1 else Ensemble(members)
 
 
-def image_files(targets: list[str]) -> tuple[list[Path], list[str]]:
+MAX_PIXELS = 50_000_000  # per image: a 50-megapixel photo decodes to 150 MB; larger is refused unread
+BATCH_PIXELS = 20_000_000  # decoded pixels held at once before they are classified (about 60 MB in colour)
+
+
+def image_files(targets: list[str]) -> tuple[list[Path], dict[str, str]]:
     """Image files named by `targets` (files, folders searched recursively, globs), sorted within
-    each target and without repeats; and the targets that matched nothing."""
+    each target and without repeats; and the targets that gave none, each with why."""
     files: list[Path] = []
-    missing: list[str] = []
+    missing: dict[str, str] = {}
     for target in targets:
         path = Path(target)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+            found = sorted(p for p in path.rglob("*") if _wanted(p.relative_to(path)) and p.is_file())
         elif path.is_file():
             found = [path]
         else:
-            found = sorted(Path(p) for p in glob.glob(target, recursive=True) if Path(p).is_file())
+            found = sorted(p for p in _glob(target) if p.is_file() and _wanted(Path(p.name)))
         if not found:
-            missing.append(target)
+            missing[target] = "a folder with no image files in it" if path.is_dir() else "no such file, folder or match"
         files.extend(found)
     return list(dict.fromkeys(files)), missing
 
@@ -97,12 +107,51 @@ class Predictions:
         return "\n".join(lines)
 
 
-def predict_files(classifier: Recogniser, files: list[Path]) -> Predictions:
-    images, kept, errors = [], [], {}
+def _wanted(path: Path) -> bool:
+    """An image file's name, not a hidden file's or a macOS resource fork's (`._x.jpg`, __MACOSX/)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not any(p.startswith((".", "__MACOSX")) for p in path.parts if p != "..")
+
+
+def _glob(pattern: str) -> list[Path]:
+    """The paths `pattern` matches (`**` any depth), found by pathlib, which never follows a link to
+    a folder (glob.glob(recursive=True) does, and a link loop never ends)."""
+    parts = Path(pattern).parts
+    first = next((i for i, part in enumerate(parts) if glob.has_magic(part)), len(parts))
+    if first == len(parts):
+        return []
+    root = Path(*parts[:first]) if first else Path()
+    return list(root.glob(str(Path(*parts[first:]))))
+
+
+def predict_files(classifier: Recogniser, files: list[Path], max_pixels: int = MAX_PIXELS, batch_pixels: int = BATCH_PIXELS,
+                  progress: Callable[[int, int], None] | None = None) -> Predictions:  # fmt: skip
+    """Classify `files`, decoded (in colour: a landmark model's detector needs it) and classified a
+    batch of at most `batch_pixels` decoded pixels at a time; a file that cannot be read, or holds
+    more than `max_pixels` pixels, is skipped with the reason. `progress(done, total)` after each batch."""
+    names = classifier.preprocessing.class_names
+    kept, errors, answers = [], {}, []
+    batch: list[np.ndarray] = []
+    held = 0
+
+    def classify() -> None:
+        nonlocal batch, held
+        if batch:
+            answers.append(classifier.probabilities(batch))
+            batch, held = [], 0
+            if progress is not None:
+                progress(len(kept) + len(errors), len(files))
+
     for f in files:
         try:
-            images.append(read_image(f))  # in colour: a landmark model's detector needs it
-            kept.append(f)
+            image = read_image(f, max_pixels=max_pixels)
         except UnreadableImage as e:
             errors[str(f)] = str(e).removeprefix(f"{f}: ")
-    return Predictions(kept, classifier.probabilities(images), classifier.preprocessing.class_names, errors)
+            continue
+        batch.append(image)
+        kept.append(f)
+        held += image.shape[0] * image.shape[1]
+        if held >= batch_pixels:
+            classify()
+    classify()
+    probabilities = np.concatenate(answers) if answers else np.zeros((0, len(names)), dtype=np.float32)
+    return Predictions(kept, probabilities, names, errors)
