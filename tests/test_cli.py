@@ -4,6 +4,7 @@ import json
 
 import pytest
 from conftest import split_params, training
+from PIL import Image
 from typer.testing import CliRunner
 
 from handsign.cli import app
@@ -92,3 +93,35 @@ def test_experiments_lists_the_crossvalidations_and_their_stages():
     (ensemble,) = [line for line in listing if line.startswith("sign_mnist_ensemble ")]
     assert "sign_mnist_cnn x sign_mnist_landmarks" in ensemble
     assert "evaluate_ensemble@sign_mnist_ensemble" in runner.invoke(app, ["experiments", "--stages"]).output.split()
+    # Each as its stages run it: the demo's smaller size after the declared one.
+    listing = runner.invoke(app, ["experiments"]).output.splitlines()
+    (resnet,) = [line for line in listing if line.startswith("leapgestrecog_resnet18 ")]
+    assert " 224->48px " in resnet
+
+
+class Payload:
+    """An object in a checkpoint: unpickled, it could run anything."""
+
+
+def test_a_users_mistake_is_one_line_and_exit_1_never_a_traceback(checkpoint, tmp_path, monkeypatch):
+    """A checkpoint carrying an object (refused unread), a camera source that is no video, a window
+    with no display: each a `handsign: error:` line naming it, and exit code 1."""
+    import torch
+
+    pickled = tmp_path / "pickled.pt"
+    torch.save({"model": Payload()}, pickled)
+    image = tmp_path / "hand.png"
+    Image.new("L", (28, 28)).save(image)
+    out = runner.invoke(app, ["predict", str(image), "-m", str(pickled)])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit), out.exception  # no traceback
+    assert f"handsign: error: {pickled}: not a checkpoint of plain tensors and values; refused" in out.output
+    text = tmp_path / "notes.jpg"
+    text.write_text("not a video")
+    out = runner.invoke(app, ["collect", "--label", "3L", "--out", str(tmp_path / "mine"), "--source", str(text), "--headless"])
+    assert out.exit_code == 1 and isinstance(out.exception, SystemExit), out.exception
+    assert f"--source {text}: not a single frame could be read" in out.output, out.output
+    assert not (tmp_path / "mine").exists()
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    out = runner.invoke(app, ["live", "-m", str(checkpoint / "model.pt"), "--source", str(text)])
+    assert out.exit_code == 1 and "no display to open a window on" in out.output and "--headless" in out.output, out.output

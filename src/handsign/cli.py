@@ -478,7 +478,8 @@ def experiments(
     stages: bool = typer.Option(False, "--stages", help="Print evaluate@<name> targets for `dvc repro` / `dvc exp run`."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
 ) -> None:
-    """List the experiments and cross-validations (split loso) declared in params.yaml, resolved."""
+    """List the experiments and cross-validations declared in params.yaml, resolved: each as its stages
+    run it (on the synthetic source, the demo's smaller size is shown after the declared one)."""
     from handsign.config import load_params
 
     params = load_params(params_file)
@@ -490,7 +491,9 @@ def experiments(
         return
     for _, e in chosen:
         t = e.training
-        typer.echo(f"{e.name:31} {e.dataset:14} {e.source:10} {e.image_size:>4}px {e.split:9} {t.model:18} "
+        shown = params.prepared_size(e.data_copy)
+        size = f"{e.image_size}px" if shown == e.image_size else f"{e.image_size}->{shown}px"
+        typer.echo(f"{e.name:31} {e.dataset:14} {e.source:10} {size:>9} {e.split:15} {t.model:18} "
                    f"{t.optimizer} lr {t.lr:g}, {t.epochs} epochs, batch {t.batch_size}")  # fmt: skip
     for name, ens in ensembles.items():
         source = params.datasets[ens.dataset].source

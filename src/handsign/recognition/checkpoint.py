@@ -6,6 +6,7 @@ the checkpoints of earlier versions carry, which are read as they are."""
 from __future__ import annotations
 
 import math
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,13 @@ class Checkpoint:
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"{path} is missing: run the train stage first")
-        raw = torch.load(path, map_location=device, weights_only=True)
+        try:
+            raw = torch.load(path, map_location=device, weights_only=True)
+        except pickle.UnpicklingError as e:  # weights_only: an object in it would run code; refused, never run
+            raise ValueError(f"{path}: not a checkpoint of plain tensors and values; refused, nothing in it was run "
+                             f"({str(e).splitlines()[0]})") from None  # fmt: skip
+        except (RuntimeError, EOFError, OSError) as e:  # truncated, not a torch file
+            raise ValueError(f"{path}: not a readable checkpoint ({type(e).__name__}: {str(e).splitlines()[0]})") from None
         return cls(
             model_name=raw["model_name"],
             class_names=list(raw["class_names"]),

@@ -7,6 +7,8 @@ which has the GUI for the interactive window; `--headless` needs none.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,15 +70,20 @@ def open_source(source: str):
         raise RuntimeError(f"--source {source}: cannot open it (no such camera, or a video OpenCV cannot read)")
     return capture
 
-def frames(capture, max_frames: int | None = None) -> Iterator[np.ndarray]:
-    """BGR frames until the video ends (or `max_frames`)."""
+def frames(capture, max_frames: int | None = None, source: str = "") -> Iterator[np.ndarray]:
+    """BGR frames until the video ends (or `max_frames`). A source that gives not even one frame (a
+    file OpenCV opens but cannot decode, say a text file named .jpg) is an error, not an empty run."""
     n = 0
     while max_frames is None or n < max_frames:
         ok, frame = capture.read()
         if not ok:
+            if n == 0 and max_frames != 0:
+                raise RuntimeError(f"--source {source or 'the source'}: not a single frame could be read from it "
+                                   "(not a video or camera OpenCV can read)")  # fmt: skip
             return
         n += 1
         yield frame
+
 
 def grey(region: np.ndarray) -> np.ndarray:
     """A BGR (or already greyscale) crop as uint8 greyscale, the way Pillow converts RGB."""
@@ -96,6 +103,10 @@ class Window:
     def __init__(self, title: str, headless: bool) -> None:
         self.title, self.headless = title, headless
         if not headless:
+            if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+                # OpenCV's Qt would abort the process (exit 134) rather than raise.
+                raise RuntimeError("no display to open a window on (DISPLAY is not set): run with --headless "
+                                   "and --out-video / --out-csv")  # fmt: skip
             cv2 = _cv2()
             try:
                 cv2.namedWindow(title)

@@ -48,7 +48,7 @@ def collect(
     saved: list[Path] = []
     roi = None
     try:
-        for n, frame in enumerate(frames(capture, max_frames), 1):
+        for n, frame in enumerate(frames(capture, max_frames, source), 1):
             if roi is None:
                 h, w = frame.shape[:2]
                 roi = Roi.parse(roi_text, aspect) if roi_text else Roi.centred(w, h, aspect=aspect)

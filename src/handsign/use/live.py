@@ -50,7 +50,7 @@ def live(
     fps: float | None = None
     n = hands = 0
     try:
-        for n, frame in enumerate(frames(capture, max_frames), 1):
+        for n, frame in enumerate(frames(capture, max_frames, source), 1):
             t0 = time.perf_counter()
             reading = read(frame, n)
             p = reading.probabilities
