@@ -183,3 +183,43 @@ def test_halves_are_taken_per_class_in_frame_order():
     assert sorted(first) == ["A/1.jpg", "A/2.jpg", "A/9.jpg", "B/3.jpg"]  # 9 before 10; the odd middle goes first
     assert sorted(second) == ["A/10.jpg", "A/11.jpg", "B/4.jpg"]
     assert len(taken(iter(files), "all")) == 7
+
+
+def test_check_names_what_the_external_stage_would_refuse_before_any_stage_runs(tmp_path):
+    """A pinned zip that changed, a folder that is no class, a 0-byte image, no image at all, a
+    truncated archive: `handsign check` names each (the stage would fail on it, minutes later), and
+    `score --external` on a non-zip says so in one line."""
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+    from handsign.data.external import set_problems
+
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as z:
+        z.writestr("s/a/1.png", png((200, 150, 120)))
+    assert set_problems("good", ExternalSetParams(dataset="sign_mnist", path=str(good)), tmp_path) == []
+    pinned = ExternalSetParams(dataset="sign_mnist", path=str(good), sha256="0" * 64)
+    assert "params.yaml pins 000" in set_problems("pinned", pinned, tmp_path)[0]
+    bad = tmp_path / "bad"
+    (bad / "a").mkdir(parents=True)
+    (bad / "a" / "empty.png").write_bytes(b"")
+    (bad / "hello").mkdir()
+    (bad / "hello" / "1.png").write_bytes(png((1, 2, 3)))
+    found = set_problems("bad", ExternalSetParams(dataset="sign_mnist", path=str(bad)), tmp_path)
+    assert any("empty.png: empty file (0 bytes)" in f for f in found) and any("folder 'hello' is no class" in f for f in found)
+    (tmp_path / "none" / "a").mkdir(parents=True)
+    assert "no image files" in set_problems("none", ExternalSetParams(dataset="sign_mnist", path=str(tmp_path / "none")),
+                                            tmp_path)[0]  # fmt: skip
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(good.read_bytes()[:40])
+    assert "not a readable zip archive" in set_problems("t", ExternalSetParams(dataset="sign_mnist", path=str(truncated)),
+                                                        tmp_path)[0]  # fmt: skip
+    # handsign check, on params.yaml with such a set: exit 1, each named
+    raw = yaml.safe_load((REPO / "params.yaml").read_text())
+    raw["external"]["bad"] = {"dataset": "sign_mnist", "path": str(bad)}
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(raw))
+    out = CliRunner().invoke(app, ["check", "--params", str(params), "sign_mnist_cnn"])
+    assert out.exit_code == 1 and "check: external.bad: " in out.output and "empty file (0 bytes)" in out.output, out.output
+    out = CliRunner().invoke(app, ["score", str(REPO / "params.yaml"), str(truncated), "--external"])
+    assert isinstance(out.exception, SystemExit) and "not a readable zip archive" in out.output, out.output

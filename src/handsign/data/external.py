@@ -72,13 +72,51 @@ def labelled_files(source: Path) -> Iterator[tuple[str, bytes]]:
             if f.is_file() and wanted(rel) and len(rel.parts) >= 2:
                 yield str(rel), f.read_bytes()
         return
-    with zipfile.ZipFile(source) as z:
+    try:
+        z = zipfile.ZipFile(source)
+    except (zipfile.BadZipFile, OSError) as e:
+        raise ValueError(f"{source}: not a readable zip archive or folder ({e})") from None
+    with z:
         for info in sorted(z.infolist(), key=lambda i: i.filename):
             rel = PurePosixPath(info.filename)
             if ".." in rel.parts or rel.is_absolute():
                 raise ValueError(f"{source}: {info.filename}: a path that leaves the archive; refused")
             if not info.is_dir() and wanted(rel) and len(rel.parts) >= 2:
-                yield str(rel), z.read(info)
+                try:
+                    data = z.read(info)
+                except (zipfile.BadZipFile, OSError, EOFError) as e:  # a damaged member: CRC, truncation
+                    raise ValueError(f"{source}: {info.filename}: damaged in the archive ({e})") from None
+                yield str(rel), data
+
+
+def set_problems(name: str, p: ExternalSetParams, repo: Path) -> list[str]:
+    """What the external stage would refuse in a present set, found before any stage runs (`handsign
+    check`): another file than the pinned sha256, a damaged or unreadable archive, a folder that is no
+    class, an image that cannot be read, no image at all. [] for a set that is fine, absent or rendered."""
+    from handsign.core.archives import resolve_path
+    from handsign.core.imagefile import UnreadableImage, read_image
+    from handsign.core.weights import sha256_of
+    from handsign.datasets import get_spec
+
+    if p.source == "synthetic" or absent_reason(p, repo):
+        return []
+    source, where = resolve_path(p.path, repo), f"external.{name}"
+    if source.is_file() and p.sha256 and (found := sha256_of(source)) != p.sha256:
+        return [f"{where}: {source} has sha256 {found}, params.yaml pins {p.sha256}: a different file"]
+    class_names, problems, images = list(get_spec(p.dataset).class_names), [], 0
+    try:
+        for rel, data in labelled_files(source):
+            images += 1
+            try:
+                class_of(PurePosixPath(rel).parts[-2], class_names, p.classes, f"{source}/{rel}")
+                read_image(data, f"{source}/{rel}")
+            except (ValueError, UnreadableImage) as e:
+                problems.append(f"{where}: {e}")
+    except ValueError as e:  # the archive itself
+        return [f"{where}: {e}"]
+    if not images:
+        problems.append(f"{where}: no image files laid out <class>/<image> in {source}")
+    return problems[:5] + ([f"{where}: and {len(problems) - 5} more"] if len(problems) > 5 else [])
 
 
 def taken(files: Iterator[tuple[str, bytes]], take: str) -> list[tuple[str, bytes]]:

@@ -64,19 +64,18 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
     from handsign.core.imagefile import read_image
     from handsign.data.external import class_of, labelled_files
     from handsign.evaluation.external import score
+    from handsign.recognition.batches import probabilities_in_batches
     from handsign.recognition.inference import NO_HAND
     from handsign.recognition.loading import from_checkpoint
 
+    found = list(labelled_files(data))  # the archive read (and refused, if need be) before the model loads
+    if not found:
+        raise ValueError(f"{data}: no image files laid out <class>/<image>")
     classifier = from_checkpoint(checkpoint)
     names = classifier.preprocessing.class_names
-    pictures, labels, files = [], [], []
-    for rel, blob in labelled_files(data):
-        labels.append(names.index(class_of(Path(rel).parent.name, names, classes, f"{data}/{rel}")))
-        pictures.append(read_image(blob, f"{data}/{rel}"))
-        files.append(rel)
-    if not files:
-        raise ValueError(f"{data}: no image files laid out <class>/<image>")
-    probabilities = classifier.probabilities(pictures)
+    files = [rel for rel, _ in found]
+    labels = [names.index(class_of(Path(rel).parent.name, names, classes, f"{data}/{rel}")) for rel in files]
+    probabilities = probabilities_in_batches(classifier, (read_image(blob, f"{data}/{rel}") for rel, blob in found))
     y_pred = np.where(probabilities.sum(1) > 0, probabilities.argmax(1), NO_HAND)  # a landmark model's zeros: no hand
     scored = score(np.array(labels), y_pred, names, files, classifier.abstains)
     return {**scored.summary, "per_class_accuracy": scored.per_class}

@@ -52,6 +52,12 @@ def problems(params: Params, experiments: list[Experiment]) -> list[str]:
             found.append(f"landmarks: {e}")
         if importlib.util.find_spec("mediapipe") is None:
             found.append("landmarks: mediapipe is not installed; `make install` installs it")
+    from handsign.data.external import set_problems
+
+    datasets = {e.dataset for e in experiments}
+    for name, p in params.external.items():  # read as the external stage will read them
+        if p.dataset in datasets:
+            found += set_problems(name, p, root)
     return found
 
 

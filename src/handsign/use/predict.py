@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import glob
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from handsign.core.imagefile import UnreadableImage, read_image
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.models import MLFLOW_SCHEMES
 from handsign.recognition.answers import labels
+from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
 from handsign.recognition.inference import NO_HAND_LABEL
 from handsign.recognition.loading import Ensemble, Recogniser, from_checkpoint, load_logged
 
@@ -53,7 +54,6 @@ def load_model(models: list[str], root: Path | None = None) -> Recogniser:
 
 
 MAX_PIXELS = 50_000_000  # per image: a 50-megapixel photo decodes to 150 MB; larger is refused unread
-BATCH_PIXELS = 20_000_000  # decoded pixels held at once before they are classified (about 60 MB in colour)
 
 
 def image_files(targets: list[str]) -> tuple[list[Path], dict[str, str]]:
@@ -128,30 +128,19 @@ def predict_files(classifier: Recogniser, files: list[Path], max_pixels: int = M
     """Classify `files`, decoded (in colour: a landmark model's detector needs it) and classified a
     batch of at most `batch_pixels` decoded pixels at a time; a file that cannot be read, or holds
     more than `max_pixels` pixels, is skipped with the reason. `progress(done, total)` after each batch."""
-    names = classifier.preprocessing.class_names
-    kept, errors, answers = [], {}, []
-    batch: list[np.ndarray] = []
-    held = 0
+    kept: list[Path] = []
+    errors: dict[str, str] = {}
 
-    def classify() -> None:
-        nonlocal batch, held
-        if batch:
-            answers.append(classifier.probabilities(batch))
-            batch, held = [], 0
-            if progress is not None:
-                progress(len(kept) + len(errors), len(files))
+    def decoded() -> Iterator[np.ndarray]:
+        for f in files:
+            try:
+                image = read_image(f, max_pixels=max_pixels)
+            except UnreadableImage as e:
+                errors[str(f)] = str(e).removeprefix(f"{f}: ")
+                continue
+            kept.append(f)
+            yield image
 
-    for f in files:
-        try:
-            image = read_image(f, max_pixels=max_pixels)
-        except UnreadableImage as e:
-            errors[str(f)] = str(e).removeprefix(f"{f}: ")
-            continue
-        batch.append(image)
-        kept.append(f)
-        held += image.shape[0] * image.shape[1]
-        if held >= batch_pixels:
-            classify()
-    classify()
-    probabilities = np.concatenate(answers) if answers else np.zeros((0, len(names)), dtype=np.float32)
-    return Predictions(kept, probabilities, names, errors)
+    report = None if progress is None else (lambda done: progress(len(kept) + len(errors), len(files)))
+    probabilities = probabilities_in_batches(classifier, decoded(), batch_pixels, report)
+    return Predictions(kept, probabilities, classifier.preprocessing.class_names, errors)
