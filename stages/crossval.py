@@ -27,7 +27,7 @@ from handsign.core.layout import repo_root
 from handsign.core.runtime import pick_device
 from handsign.data.splitdata import load_split
 from handsign.datasets import PreparedStore
-from handsign.evaluation import report
+from handsign.evaluation import classifiers, report
 from handsign.models import Kind
 from handsign.pipeline.stage import run_stage
 from handsign.recognition.checkpoint import load_checkpoint
@@ -127,7 +127,9 @@ def crossval(name: str) -> None:
     score = summary["accuracy_mean"] if load_params().registry.choose_by == "mean" else summary["group_accuracy_min"]
     examples = [Image.fromarray(np.asarray(PreparedStore.load(exp.data_paths[0]).images[i, 0])) for i in range(2)]
     log_served_model(run_id, tracking.tracking_uri(root), paths.model, examples)
-    registered = tracking.register(root, run_id, tracking.registered_model_name(name, exp.source), score)
+    card = classifiers.model_card(name, exp.source, classifiers.Results(summary, per_class, {}, predictions, figures), root,
+                                  f"every {unit}, after each was held out in turn")  # fmt: skip
+    registered = tracking.register(root, run_id, tracking.registered_model_name(name, exp.source), score, card=card)
     print(f"crossval: {name}: accuracy {mean:.4f} +- {std:.4f} (mean, std over {len(folds)} held-out {unit}s), "
           f"worst {unit} {summary['group_accuracy_min']:.4f}, pooled {pooled:.4f}")  # fmt: skip
     print(f"crossval: MLflow run {run_id}; registered {registered} (its champion by the held-out score)")

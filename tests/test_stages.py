@@ -678,6 +678,64 @@ def test_leaving_one_source_out_needs_a_source(tmp_path):
         leave_one_source_out(table, [])
 
 
+@needs_detector
+@pytest.mark.skipif(not (REPO.parent / "shared/data/finger-count-digits.zip").exists(), reason="real photos: workplace only")
+def test_the_python_api_answers_as_handsign_predict(repo, tmp_path, monkeypatch):
+    """handsign.load(...).predict on real colour photos (paths, a PIL image, an array): the labels and
+    probabilities `handsign predict --json` prints, for one model and for an ensemble."""
+    import zipfile
+
+    from typer.testing import CliRunner
+
+    import handsign
+    from handsign.cli import app
+
+    monkeypatch.chdir(repo)
+    monkeypatch.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
+    with zipfile.ZipFile(REPO.parent / "shared/data/finger-count-digits.zip") as z:
+        names = sorted(n for n in z.namelist() if n.lower().endswith(".jpg"))[::25][:8]
+        photos = []
+        for n in names:
+            photos.append(tmp_path / n.replace("/", "_"))
+            photos[-1].write_bytes(z.read(n))
+    for models in (["fingers_landmarks"], ["fingers_cnn", "fingers_landmarks"]):
+        checkpoints = [str(repo / layout.ExperimentPaths(m).model) for m in models]
+        cli = CliRunner().invoke(app, ["predict", *map(str, photos), *[a for c in checkpoints for a in ("-m", c)], "--json",
+                                       "-k", "6"])  # fmt: skip
+        assert cli.exit_code == 0, cli.output
+        printed = json.loads(cli.output)["predictions"]
+        model = handsign.load(*checkpoints)
+        inputs = [*photos[:-2], Image.open(photos[-2]), np.asarray(Image.open(photos[-1]).convert("RGB"))]
+        answers = model.predict(inputs)
+        assert [a.label for a in answers] == [row["top"][0]["label"] for row in printed]
+        for a, row in zip(answers, printed, strict=True):
+            for top in row["top"]:
+                assert a.probabilities.get(top["label"], 0.0) == pytest.approx(top["probability"], abs=1e-5)
+    with pytest.raises(ValueError, match="nope.jpg: cannot read file"):
+        handsign.load(checkpoints[0]).predict([tmp_path / "nope.jpg"])
+
+
+def test_every_registered_model_carries_its_model_card(repo):
+    """The registry's description: what it was trained on, its numbers (own test split, external
+    sets, or held out in turn), the environment lock and its intended use."""
+    import mlflow
+
+    from handsign import tracking
+
+    client = mlflow.MlflowClient(tracking_uri=tracking.tracking_uri(repo))
+    metrics = json.loads((repo / layout.ExperimentPaths("fingers_cnn").metrics).read_text())
+    card = client.get_registered_model("handsign-fingers_cnn-synthetic").description
+    assert card.startswith("handsign model `fingers_cnn`, trained on synthetic data.")
+    assert f"Own test split: accuracy {metrics['accuracy']:.2%}" in card and "Intended use:" in card
+    assert f"requirements.lock sha256 {tracking.environment_lock(REPO)}" in card or "sha256 none" in card
+    version = client.get_model_version_by_alias("handsign-fingers_cnn-synthetic", "newest")
+    assert version.description == card
+    if HAS_DETECTOR:
+        assert "External set fingers_other_camera: accuracy" in card
+        held = client.get_registered_model("handsign-fingers_landmarks_sources-synthetic").description
+        assert "Held out in turn (2 folds): mean" in held
+
+
 def test_crossval_scores_every_subject_once(repo):
     metrics = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").metrics).read_text())
     per_group = json.loads((repo / layout.ExperimentPaths("leapgestrecog_cnn_loso").per_group).read_text())

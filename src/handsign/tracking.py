@@ -211,17 +211,21 @@ def log_files(root: Path, run_id: str, files: list[Path], folder: str, metrics: 
     return client
 
 
-def register(root: Path, run_id: str, name: str, val_score: float, artifact_path: str = "model") -> str:
+def register(root: Path, run_id: str, name: str, val_score: float, artifact_path: str = "model", card: str = "") -> str:
     """Register the model the run logged at `artifact_path` as `name` (`registered_model_name`), point
-    `newest` at it, and `champion` too when its validation score (higher is better) beats the champion's."""
+    `newest` at it, and `champion` too when its validation score (higher is better) beats the champion's.
+    `card`, the model card, becomes the version's description (and the registered model's)."""
     with store(root) as mlflow:
-        return _register(mlflow, run_id, name, val_score, artifact_path)
+        return _register(mlflow, run_id, name, val_score, artifact_path, card)
 
 
-def _register(mlflow: Any, run_id: str, name: str, val_score: float, artifact_path: str) -> str:
+def _register(mlflow: Any, run_id: str, name: str, val_score: float, artifact_path: str, card: str = "") -> str:
     client = mlflow.MlflowClient()
     version = _retry(lambda: mlflow.register_model(f"runs:/{run_id}/{artifact_path}", name)).version
     _retry(lambda: client.set_model_version_tag(name, version, "val_score", repr(val_score)))
+    if card:
+        _retry(lambda: client.update_model_version(name, version, description=card))
+        _retry(lambda: client.update_registered_model(name, description=card))
     _retry(lambda: client.set_registered_model_alias(name, NEWEST, version))
     champion = _champion_score(client, name)
     crowned = champion is None or val_score > champion

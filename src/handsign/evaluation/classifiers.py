@@ -162,7 +162,8 @@ def publish(name: str, source: str, paths: ExperimentPaths, results: Results, ru
     tracking.log_results(root, run_id, logged | (metrics or {}), [*artifacts, paths.metrics, paths.per_class, paths.per_group,
                                                 *results.figures, *external_files])  # fmt: skip
     log_model(run_id, tracking.tracking_uri(root))
-    registered = tracking.register(root, run_id, tracking.registered_model_name(name, source), val_score)
+    card = model_card(name, source, results, root)
+    registered = tracking.register(root, run_id, tracking.registered_model_name(name, source), val_score, card=card)
     print(f"{stage}: {name}: " + _scores(results.summary))
     for set_name, s in results.external.items():
         print(f"{stage}: {name} on {set_name}: " + _scores(s.summary))
@@ -170,6 +171,32 @@ def publish(name: str, source: str, paths: ExperimentPaths, results: Results, ru
         print(f"{stage}: {name}: external set {set_name} skipped: {why}")
     print(f"{stage}: registered {registered}")
     return registered
+
+
+INTENDED_USE = ("Intended use: research and prototyping of hand-gesture recognition from camera images "
+                "(`handsign predict`, `handsign.load`, `mlflow models serve`). Its test numbers are on the "
+                "data named here; read the external sets' numbers (other people, other cameras) before "
+                "trusting it on yours. Not for decisions about people.")
+
+
+def model_card(name: str, source: str, results: Results, root: Path, trained_on: str = "") -> str:
+    """The registered model's description: what it was trained on, its in-domain and external-set
+    numbers, the environment lock it came from and its intended use."""
+    s = results.summary
+    lines = [f"handsign model `{name}`, trained on {source} data{f' ({trained_on})' if trained_on else ''}."]
+    if "accuracy" in s:
+        found = f", a hand found in {s['hand_found']:.1%}" if "hand_found" in s else ""
+        lines.append(f"Own test split: accuracy {s['accuracy']:.2%}, macro F1 {s.get('f1_macro', 0):.4f} "
+                     f"({s.get('n_test', '?')} images{found}).")  # fmt: skip
+    if "accuracy_mean" in s:
+        lines.append(f"Held out in turn ({s.get('folds', '?')} folds): mean {s['accuracy_mean']:.2%}, "
+                     f"worst {s['group_accuracy_min']:.2%}.")  # fmt: skip
+    for set_name, scored in results.external.items():
+        found = f", hand found {scored.summary['hand_found']:.0%}" if "hand_found" in scored.summary else ""
+        lines.append(f"External set {set_name}: accuracy {scored.summary['accuracy']:.2%}{found}.")
+    lines.append(f"Environment: requirements.lock sha256 {tracking.environment_lock(root)}.")
+    lines.append(INTENDED_USE)
+    return "\n".join(lines)
 
 
 def _scores(summary: dict[str, Any]) -> str:

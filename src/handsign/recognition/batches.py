@@ -7,18 +7,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 import numpy as np
+from PIL import Image
 
 BATCH_PIXELS = 20_000_000  # decoded pixels held at once before they are classified (about 60 MB in colour)
 
 
-def probabilities_in_batches(recogniser, images: Iterable[np.ndarray], batch_pixels: int = BATCH_PIXELS,
+def probabilities_in_batches(recogniser, images: Iterable[np.ndarray | Image.Image], batch_pixels: int = BATCH_PIXELS,
                              progress: Callable[[int], None] | None = None) -> np.ndarray:  # fmt: skip
     """N x classes probabilities of `images` (decoded one at a time as they are drawn), classified
     whenever the decoded pixels held reach `batch_pixels`; `progress(done)` after each batch."""
     answers, batch, held, done = [], [], 0, 0
     for image in images:
         batch.append(image)
-        held += image.shape[0] * image.shape[1]
+        held += image.shape[0] * image.shape[1] if isinstance(image, np.ndarray) else image.width * image.height
         if held >= batch_pixels:
             answers.append(recogniser.probabilities(batch))
             done += len(batch)
