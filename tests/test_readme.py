@@ -83,3 +83,24 @@ def test_the_pipeline_docs_map_names_every_module_in_its_folder():
         missing += [f"{folder}/{m.name}" for m in sorted((src / folder).glob("*.py"))
                     if m.name != "__init__.py" and m.name not in named]  # fmt: skip
     assert not missing, f"docs/pipeline.md's layout does not name: {missing}"
+
+
+def test_the_docs_tables_are_the_committed_reports(tmp_path):
+    """Every `<!-- handsign results: ... -->` block of README.md and docs/ is what `handsign results
+    --write` makes of the reports as committed (git HEAD: a demo run on another CPU, which moves some
+    numbers in the workspace, does not fail it; a number changed by hand in a committed report, or a
+    table not regenerated after a change, does)."""
+    import io
+    import tarfile
+
+    from handsign.evaluation.results import blocks, tables
+
+    archive = subprocess.run(["git", "archive", "HEAD", "reports", "params.yaml"], cwd=REPO, capture_output=True,
+                             check=True)  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as committed:
+        committed.extractall(tmp_path, filter="data")
+    rendered = tables(tmp_path / "reports", load_params(tmp_path / "params.yaml"))
+    shown = {name: blocks(text) for name, text in {"README.md": README, **DOCS}.items()}
+    assert {"demo", "carry-over"} <= set(shown["README.md"]), "the README shows the demo's tables from the reports"
+    stale = [f"{name}: {what}" for name, found in shown.items() for what, body in found.items() if body != rendered[what]]
+    assert not stale, f"regenerate them: handsign results --write README.md --write docs/results.md ({stale})"

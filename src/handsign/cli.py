@@ -505,27 +505,28 @@ def experiments(
 def results(
     dataset: str = typer.Option("", help="Only the experiments on this dataset."),
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
+    write: list[Path] = typer.Option([], "--write", help="Rewrite the `<!-- handsign results: ... -->` blocks of "
+                                     "this markdown file (repeatable) instead of printing."),  # fmt: skip
 ) -> None:
     """Does it carry over? Each classifier's (and ensemble's) test accuracy on its own dataset's test
     split beside its accuracy on every external set of that dataset (external: in params.yaml; other
     people, other cameras); then each cross-validation's accuracy on every subject or source it held
-    out, their mean and the worst. Read from reports/<experiment>/. `make demo` and `make real` end with it."""
+    out, their mean and the worst. Read from reports/<experiment>/. `make demo` and `make real` end
+    with it. With --write, the docs' tables are rewritten from the same reports."""
     from handsign.config import load_params
     from handsign.core import layout
-    from handsign.evaluation.external import carry_over_table
-    from handsign.evaluation.results import held_out_table
+    from handsign.core.atomic import write_text
+    from handsign.evaluation.results import rewrite_blocks, tables
 
-    params = load_params(params_file)
-    single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
-    chosen = [(e.name, e.dataset) for where, e in params.every_experiment()
-              if where.split(".")[0] in single and (not dataset or e.dataset == dataset)]  # fmt: skip
-    chosen += [(name, ens.dataset) for name, ens in params.ensembles.items() if not dataset or ens.dataset == dataset]
-    typer.echo(carry_over_table(layout.REPORTS, chosen) or "no evaluated classifier yet (dvc repro)")
-    crossvals = [e.name for where, e in params.every_experiment()
-                 if where.split(".")[0] not in single and (not dataset or e.dataset == dataset)]  # fmt: skip
-    held_out = held_out_table(layout.REPORTS, crossvals)
-    if held_out:
-        typer.echo("\n" + held_out)
+    rendered = tables(layout.REPORTS, load_params(params_file), dataset)
+    for path in write:
+        text = path.read_text()
+        new = rewrite_blocks(text, rendered)
+        if new != text:
+            write_text(path, new)
+        typer.echo(f"{path}: {'rewritten' if new != text else 'as the reports say already'}")
+    if not write:
+        typer.echo(rendered["carry-over"])
 
 
 @command(app, "repro")

@@ -1,10 +1,16 @@
-"""`handsign results`' table of the cross-validations: each subject or source held out in turn,
-its accuracy by the model that never saw it, the mean and the worst (reports/<name>/)."""
+"""The tables the docs show, read from reports/ (never copied by hand): `handsign results` prints
+them and `handsign results --write README.md` rewrites each block between `<!-- handsign results:
+<what> -->` and `<!-- /handsign results -->` markers; tests/test_readme.py checks the committed docs
+against the committed reports. The cross-validations' table: each subject or source held out in
+turn, its accuracy by the model that never saw it, the mean and the worst."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+
+from handsign.config import Params
 
 
 def held_out_table(reports: Path, crossvals: list[str]) -> str:
@@ -27,3 +33,65 @@ def held_out_table(reports: Path, crossvals: list[str]) -> str:
             summary = f"**{m['accuracy_mean']:.2%}** | {m['group_accuracy_min']:.2%}"
             lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {summary} |")
     return "\n".join(lines).lstrip("\n")
+
+
+def demo_table(reports: Path, experiments: list[tuple[str, str]], chance: dict[str, int]) -> str:
+    """Markdown, a row per experiment, cross-validation or ensemble (`experiments`: (name, dataset)),
+    read from its reports: its test score (a classifier's accuracy, and the share of hands found; a
+    cross-validation's mean and worst held-out accuracy; an autoencoder's probe accuracy and PSNR),
+    chance (1 / `chance[dataset]` classes), the test images and its epochs."""
+    lines = ["| experiment | test score | chance | test images | epochs |", "|---|---|---|---|---|"]
+    for name, dataset in experiments:
+        metrics, config = reports / name / "metrics.json", reports / "configs" / name / "config.json"
+        if not metrics.exists():
+            continue
+        m = json.loads(metrics.read_text())
+        if "accuracy_mean" in m:
+            score = f"mean {m['accuracy_mean']:.2%}, worst {m['group_accuracy_min']:.2%} ({m['folds']} held out)"
+        elif "psnr" in m:
+            score = f"probe {m['probe_accuracy']:.2%}, PSNR {m['psnr']:.1f} dB"
+        else:
+            found = f" (hand found {m['hand_found']:.1%})" if "hand_found" in m else ""
+            score = f"{m['accuracy']:.2%}{found}"
+        epochs = json.loads(config.read_text())["training"]["epochs"] if config.exists() else "-"
+        odds = f"{1 / chance[dataset]:.1%}" if chance.get(dataset) else "-"
+        lines.append(f"| `{name}` | {score} | {odds} | {m.get('n_test', '-')} | {epochs} |")
+    return "\n".join(lines)
+
+
+BLOCK = re.compile(r"(<!-- handsign results: (?P<what>[a-z-]+) -->\n)(?P<body>.*?)(<!-- /handsign results -->)", re.S)
+
+
+def rewrite_blocks(text: str, render: dict[str, str]) -> str:
+    """`text` with each block between `<!-- handsign results: <what> -->` and `<!-- /handsign
+    results -->` replaced by `render[<what>]`; an unknown <what> is named."""
+
+    def fill(m: re.Match) -> str:
+        if m["what"] not in render:
+            raise ValueError(f"<!-- handsign results: {m['what']} -->: no such table ({', '.join(render)})")
+        return f"{m[1]}{render[m['what']].rstrip()}\n{m[4]}"
+
+    return BLOCK.sub(fill, text)
+
+
+def blocks(text: str) -> dict[str, str]:
+    """The generated blocks of a document, by what they show."""
+    return {m["what"]: m["body"].rstrip() for m in BLOCK.finditer(text)}
+
+
+def tables(reports: Path, params: Params, dataset: str = "") -> dict[str, str]:
+    """Every table the docs can show, by name: `demo` (each experiment's test score) and `carry-over`
+    (each classifier on its dataset's external sets, then each cross-validation's held-out groups)."""
+    from handsign.datasets import get_spec
+    from handsign.evaluation.external import carry_over_table
+
+    single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
+    resolved = [(where.split(".")[0], e) for where, e in params.every_experiment() if not dataset or e.dataset == dataset]
+    classifiers = [(e.name, e.dataset) for section, e in resolved if section in single]
+    classifiers += [(n, ens.dataset) for n, ens in params.ensembles.items() if not dataset or ens.dataset == dataset]
+    crossvals = [e.name for section, e in resolved if section not in single]
+    everything = classifiers + [(e.name, e.dataset) for section, e in resolved if section not in single]
+    chance = {d: len(get_spec(d).class_names) for _, d in everything}
+    carry = carry_over_table(reports, classifiers) or "no evaluated classifier yet (dvc repro)"
+    held = held_out_table(reports, crossvals)
+    return {"demo": demo_table(reports, everything, chance), "carry-over": carry + (f"\n\n{held}" if held else "")}
