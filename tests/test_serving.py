@@ -311,3 +311,62 @@ def test_an_mlflow_server_that_fails_names_its_log(tmp_path):
     with pytest.raises(RuntimeError, match=f"its output is in {log}") as failed, server:
         pass
     assert "no-such-command" in log.read_text() and "no-such-command" in str(failed.value).split(str(log))[1]
+
+
+def test_handsign_serve_answers_every_readable_row_and_refuses_the_rest_in_a_line(trained, tmp_path):
+    """The front door: answers as predict does; a bad row gets its own error while the others are
+    answered; 0 rows, a body that is no JSON, an oversized request, an unknown path: a 4xx with a
+    short JSON reason, never a stack trace nor the body echoed; the server stays up."""
+    import http.client
+    import threading
+
+    from handsign.use.server import make_server
+
+    checkpoint, raw = trained
+    classifier = from_checkpoint(checkpoint)
+    server = make_server(classifier, port=0, max_request_bytes=200_000, max_pixels=1_000_000)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+
+    def post(body: bytes, path: str = "/invocations") -> tuple[int, dict]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        conn.request("POST", path, body, {"Content-Type": "application/json"})
+        reply = conn.getresponse()
+        return reply.status, json.loads(reply.read())
+
+    big = tmp_path / "big.png"
+    Image.new("L", (1200, 1000)).save(big)
+    rows = [encode_file(raw[0]), "not base64!", encode_file(raw[1]), base64_of(b"GIF89a no image"), encode_file(big)]
+    try:
+        status, answer = post(json.dumps({"dataframe_split": {"columns": ["image"], "data": [[r] for r in rows]}}).encode())
+        assert status == 200
+        rows_out = answer["predictions"]
+        expected = classifier.table(classifier.probabilities([Image.open(raw[0]), Image.open(raw[1])]))
+        assert [rows_out[0]["label"], rows_out[2]["label"]] == list(expected["label"])
+        assert rows_out[1] == {"error": "row 1: `image` is not base64 text"}
+        assert rows_out[3]["error"].startswith("row 3: not an image file")
+        assert "over the limit of 1,000,000" in rows_out[4]["error"]
+        records = post(json.dumps({"dataframe_records": [{"image": encode_file(raw[0])}]}).encode())
+        assert records[0] == 200 and records[1]["predictions"][0]["label"] == rows_out[0]["label"]
+        secret = b"{not json " + b"x" * 1000 + b"SECRET"
+        for body, code, said in [
+            (json.dumps({"dataframe_split": {"columns": ["image"], "data": []}}).encode(), 400, "no rows to answer"),
+            (secret, 400, "the body is not JSON"),
+            (b"x" * 300_000, 413, "a body of 300,000 bytes is over the limit of 200,000"),
+            (json.dumps({"inputs": []}).encode(), 400, "expected {\"dataframe_split\""),
+            (json.dumps({"dataframe_split": {"columns": ["image"], "data": [["!!"]]}}).encode(), 400, "no row could be read"),
+        ]:
+            status, reply = post(body)
+            assert status == code and said in reply["error"] and "SECRET" not in reply["error"], reply
+            assert "Traceback" not in reply["error"] and len(reply["error"]) < 400
+        assert post(b"{}", "/nowhere")[0] == 404
+        assert post(json.dumps({"dataframe_records": [{"image": encode_file(raw[2])}]}).encode())[0] == 200  # still up
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def base64_of(data: bytes) -> str:
+    import base64
+
+    return base64.b64encode(data).decode("ascii")

@@ -159,6 +159,30 @@ def predict_command(
         raise typer.Exit(1)
 
 
+@command(app, "serve")
+def serve_command(
+    model: list[str] = typer.Option(..., "--model", "-m", help=MODEL_HELP + " Given twice: an ensemble."),
+    host: str = typer.Option("127.0.0.1", help="The address to listen on (0.0.0.0: every interface)."),
+    port: int = typer.Option(8080, help="The port to listen on."),
+    max_request_bytes: int = typer.Option(16 * 1024 * 1024, min=1, help="A larger request body is refused (413), unread."),
+    max_pixels: int = typer.Option(50_000_000, min=1, help="An image with more pixels is refused (its row), never decoded."),
+) -> None:
+    """Serve a model over HTTP with MLflow's scoring protocol (POST /invocations, GET /ping), safe
+    with any input: a short JSON reason for every refusal (no stack trace, no echo of the body), an
+    error per unreadable row while the others are answered, bounded request size and memory."""
+    from handsign.use.predict import load_model
+    from handsign.use.server import make_server
+
+    server = make_server(load_model(model), host, port, max_request_bytes, max_pixels)
+    typer.echo(f"handsign serve: {' x '.join(model)} on http://{host}:{server.server_address[1]} (Ctrl-C stops it)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
 @command(app, "export")
 def export_command(
     experiment: str = typer.Argument(..., help="An experiment of params.yaml: its models/<experiment>/model.pt is exported."),
