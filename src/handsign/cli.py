@@ -117,6 +117,7 @@ def score(
 
     from handsign.evaluation.score import score_checkpoint, score_external_folder
 
+    typer.echo(f"score: {checkpoint} on {data}: reading the images and classifying them (seconds to minutes)", err=True)
     if external:
         summary = score_external_folder(checkpoint, data, dict(c.split("=", 1) for c in classes))
     else:
@@ -197,6 +198,8 @@ def export_command(
     from handsign.use.export import TOLERANCE, export_experiment
 
     chosen = tuple(f.strip() for f in formats.split(",") if f.strip())
+    typer.echo(f"export: {experiment} to {', '.join(chosen)}, then each checked against PyTorch on {parity_images} "
+               "test images (tens of seconds)", err=True)  # fmt: skip
     results, checked, run_id = export_experiment(experiment, out, chosen, parity_images, log)
     for r in results:
         verdict = "ok" if r.max_abs_diff <= TOLERANCE and r.same_labels else "MISMATCH"
@@ -492,6 +495,7 @@ def landmarks_detect(
     from handsign.config import load_params
     from handsign.hands.detection import detection_report
 
+    typer.echo(f"landmarks detect: reading {data} and finding the hand in each image", err=True)
     for line in detection_report(data, dataset, load_params(params_file).landmark_settings(dataset)):
         typer.echo(line)
 
