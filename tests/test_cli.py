@@ -48,7 +48,8 @@ def checkpoint(tmp_path_factory):
 def test_score_reports_metrics_on_the_official_test_part(checkpoint):
     result = runner.invoke(app, ["score", str(checkpoint / "model.pt"), str(checkpoint / "raw")])
     assert result.exit_code == 0, result.output
-    scored = json.loads(result.output)
+    scored = json.loads(result.stdout)  # (what it is doing goes to stderr)
+    assert result.stderr.startswith("score: ")
     assert scored["n_test"] == 24 * 2 and 0.0 <= scored["accuracy"] <= 1.0
 
 

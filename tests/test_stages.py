@@ -703,7 +703,7 @@ def test_the_python_api_answers_as_handsign_predict(repo, tmp_path, monkeypatch)
         cli = CliRunner().invoke(app, ["predict", *map(str, photos), *[a for c in checkpoints for a in ("-m", c)], "--json",
                                        "-k", "6"])  # fmt: skip
         assert cli.exit_code == 0, cli.output
-        printed = json.loads(cli.output)["predictions"]
+        printed = json.loads(cli.stdout)["predictions"]
         model = handsign.load(*checkpoints)
         inputs = [*photos[:-2], Image.open(photos[-2]), np.asarray(Image.open(photos[-1]).convert("RGB"))]
         answers = model.predict(inputs)
