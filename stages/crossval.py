@@ -105,6 +105,8 @@ def crossval(name: str) -> None:
         accuracy_std=float(accuracies.std(ddof=1)) if len(accuracies) > 1 else 0.0,
         folds=len(folds),
         **report.group_summary(per_subject),
+        # each held-out subject's or source's own accuracy: in `dvc exp show`, `dvc metrics diff`, the PR report
+        **{f"held_out_{g}_accuracy": v["accuracy"] for g, v in per_subject.items()},
     )
     if exp.kind is Kind.LANDMARKS:
         summary.update(hand_found_scores(y_true, y_pred))
@@ -121,8 +123,7 @@ def crossval(name: str) -> None:
     report.plot_per_group(per_subject, figures[0], f"{title}\nmean {mean:.4f} +- {std:.4f} over {len(folds)} {unit}s", unit)
     report.plot_confusion_matrix(y_true, y_pred, names, figures[1], f"{title}\npooled out-of-fold accuracy {pooled:.4f}")
     artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.history, *figures]
-    logged = {f"test_{k}": v for k, v in summary.items()}
-    logged |= {f"held_out_{g}_accuracy": v["accuracy"] for g, v in per_subject.items()}  # each subject or source
+    logged = {f"test_{k}" if not k.startswith("held_out_") else k: v for k, v in summary.items()}
     tracking.log_results(root, run_id, logged, artifacts)
     score = summary["accuracy_mean"] if load_params().registry.choose_by == "mean" else summary["group_accuracy_min"]
     examples = [Image.fromarray(np.asarray(PreparedStore.load(exp.data_paths[0]).images[i, 0])) for i in range(2)]
