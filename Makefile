@@ -95,7 +95,8 @@ bench-demo: install
 
 # Every experiment whose dataset has a real archive in ../shared/data/, through the `local`
 # source, as one temporary experiment (params.yaml stays as committed); results land in
-# `dvc exp show` and MLflow (registered as handsign-<experiment>-local).
+# `dvc exp show`, MLflow (registered as handsign-<experiment>-local) and reports/real/ (the reports
+# copied from the experiment's git ref), from which the docs' real-data tables are rewritten.
 REAL_ARCHIVES := sign_mnist:sign-language-mnist.zip leapgestrecog:leapgestrecog.zip fingers:fingers.zip
 real: install
 	@set -e; sets=""; targets=""; \
@@ -108,9 +109,13 @@ real: install
 	done; \
 	if [ -z "$$targets" ]; then echo "make real: no real archive in $(SHARED_DATA) (see docs/real-data.md)"; exit 1; fi; \
 	handsign check $$sets $$targets; \
-	echo "dvc exp run --temp$$sets$$targets"; \
-	dvc exp run --temp $$sets $$targets
-	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy$$|.*external\.json:.*\.accuracy$$|.*train\.json:train_seconds$$'
+	name=real-$$(date +%Y%m%d-%H%M%S); \
+	echo "dvc exp run --temp -n $$name$$sets$$targets"; \
+	dvc exp run --temp -n $$name $$sets $$targets; \
+	ref=$$(git for-each-ref --format='%(refname)' refs/exps | grep "/$$name$$"); \
+	handsign results --snapshot "$$ref" $$targets; \
+	handsign results --write README.md --write docs/results.md
+	dvc exp show --md --drop '.*' --keep '^Experiment$$|^datasets\..*\.source$$|.*metrics\.json:accuracy.*$$|.*external\.json:.*\.accuracy$$|.*train\.json:train_seconds$$'
 
 # Offline ImageNet weights: link ../shared/weights/*.pth into torchvision's cache ($TORCH_HOME or
 # ~/.cache/torch), where its weights API looks before downloading. Nothing is copied.

@@ -535,6 +535,9 @@ def results(
     params_file: Path = typer.Option(Path("params.yaml"), "--params", help="The params file to read."),
     write: list[Path] = typer.Option([], "--write", help="Rewrite the `<!-- handsign results: ... -->` blocks of "
                                      "this markdown file (repeatable) instead of printing."),  # fmt: skip
+    snapshot: str = typer.Option("", help="Copy these experiments' reports from a git revision (a `dvc exp run --temp` "
+                                 "experiment's ref) into reports/real/ first: what `make real` does."),  # fmt: skip
+    names: list[str] = typer.Argument(None, help="With --snapshot: the experiments (or their stages) to copy."),
 ) -> None:
     """Does it carry over? Each classifier's (and ensemble's) test accuracy on its own dataset's test
     split beside its accuracy on every external set of that dataset (external: in params.yaml; other
@@ -546,6 +549,13 @@ def results(
     from handsign.core.atomic import write_text
     from handsign.evaluation.results import rewrite_blocks, tables
 
+    if snapshot:
+        from handsign.core.layout import repo_root
+        from handsign.evaluation.results import snapshot as copy_reports
+
+        wanted = [n.split("@", 1)[-1] for n in names or []]
+        copied = copy_reports(snapshot, wanted, layout.REPORTS / "real", repo_root())
+        typer.echo(f"reports/real/: {', '.join(copied) or 'nothing'} from {snapshot}")
     rendered = tables(layout.REPORTS, load_params(params_file), dataset)
     for path in write:
         text = path.read_text()

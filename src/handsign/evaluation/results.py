@@ -94,4 +94,32 @@ def tables(reports: Path, params: Params, dataset: str = "") -> dict[str, str]:
     chance = {d: len(get_spec(d).class_names) for _, d in everything}
     carry = carry_over_table(reports, classifiers) or "no evaluated classifier yet (dvc repro)"
     held = held_out_table(reports, crossvals)
-    return {"demo": demo_table(reports, everything, chance), "carry-over": carry + (f"\n\n{held}" if held else "")}
+    out = {"demo": demo_table(reports, everything, chance), "carry-over": carry + (f"\n\n{held}" if held else "")}
+    real = reports / "real"  # `make real`'s snapshot (handsign results --snapshot): the same tables of real data
+    if real.is_dir():
+        out["real"] = demo_table(real, everything, chance)
+        found = (carry_over_table(real, classifiers), held_out_table(real, crossvals))
+        out["real-carry-over"] = "\n\n".join(t for t in found if t)
+    return out
+
+
+SNAPSHOT_FILES = ("metrics.json", "external.json", "per_group.json")
+
+
+def snapshot(rev: str, names: list[str], out: Path, root: Path) -> list[str]:
+    """The reports of experiments `names` as git revision `rev` holds them (a `dvc exp run --temp`
+    experiment's ref: DVC commits the reports it wrote there), copied to `out/<name>/` with their
+    configs (`out/configs/<name>/`), so the docs' tables of real data are generated from files in the
+    repository: `handsign results --snapshot <ref> <names>`. Returns the names it found."""
+    import subprocess
+
+    from handsign.core.atomic import write_text
+
+    found = []
+    for name in names:
+        for rel in [*(f"{name}/{f}" for f in SNAPSHOT_FILES), f"configs/{name}/config.json"]:
+            shown = subprocess.run(["git", "show", f"{rev}:reports/{rel}"], cwd=root, capture_output=True, text=True)
+            if shown.returncode == 0:
+                write_text(out / rel, shown.stdout)
+                found.append(name)
+    return list(dict.fromkeys(found))
