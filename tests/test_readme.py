@@ -104,3 +104,27 @@ def test_the_docs_tables_are_the_committed_reports(tmp_path):
     assert {"demo", "carry-over"} <= set(shown["README.md"]), "the README shows the demo's tables from the reports"
     stale = [f"{name}: {what}" for name, found in shown.items() for what, body in found.items() if body != rendered[what]]
     assert not stale, f"regenerate them: handsign results --write README.md --write docs/results.md ({stale})"
+
+
+def heading_anchor(heading: str) -> str:
+    """GitHub's anchor of a markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_relative_link_in_the_readme_and_docs_leads_somewhere():
+    """Links and images: the file exists (relative to the page), and a `#anchor` is a heading of it."""
+    broken = []
+    for page in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]:
+        prose = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for target in re.findall(r"\[[^\]]*\]\(([^)\s]+)\)", prose):
+            if re.match(r"[a-z]+:", target):  # https:, mailto:
+                continue
+            path, _, anchor = target.partition("#")
+            dest = page.parent / path if path else page
+            markdown = dest.read_text() if dest.is_file() and dest.suffix == ".md" else ""
+            headings = {heading_anchor(h) for h in re.findall(r"(?m)^#+ (.*)$", markdown)}
+            if not dest.exists():
+                broken.append(f"{page.name}: {target}")
+            elif anchor and dest.suffix == ".md" and anchor not in headings:
+                broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, broken
