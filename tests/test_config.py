@@ -213,3 +213,14 @@ def test_params_yaml_is_the_one_source_of_defaults(tmp_path):
             load_params(path)
     fields = dataclasses.fields(load_params(REPO / "params.yaml").synthetic)
     assert all(f.default is dataclasses.MISSING for f in fields)
+
+
+def test_the_demo_reads_each_image_once_and_real_data_every_reading(tmp_path):
+    """landmarks.<dataset>.on_synthetic: the synthetic source's detections are shrunk, never the real recipe's."""
+    demo = load_params(REPO / "params.yaml")
+    assert demo.landmarks["sign_mnist"].readings == "every" and demo.landmark_settings("sign_mnist").readings == "first"
+    real = load_params(write(tmp_path, datasets__sign_mnist__source="local"))
+    assert real.landmark_settings("sign_mnist").readings == "every"
+    assert dataclasses.replace(real.landmark_settings("sign_mnist"), readings="first") == demo.landmark_settings("sign_mnist")
+    with pytest.raises(ConfigError, match="on_synthetic: only readings may change, not confidence"):
+        load_params(write(tmp_path, landmarks__sign_mnist__on_synthetic={"confidence": 0.5}))

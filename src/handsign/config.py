@@ -268,7 +268,10 @@ class Params(TrainingDefaults):
         """How `dataset`'s images are shown to the hand landmarker: `landmarks.<dataset>`."""
         if dataset not in self.landmarks:
             raise ConfigError(f"no landmarks.{dataset} entry in the params file: how to show its images to the hand landmarker")
-        return self.landmarks[dataset]
+        settings = self.landmarks[dataset]
+        if settings.on_synthetic and self.datasets[dataset].source == "synthetic":  # the demo, shrunk
+            settings = dataclasses.replace(settings, **settings.on_synthetic)
+        return dataclasses.replace(settings, on_synthetic={})  # what the stages apply
 
     def prepared_size(self, copy: str) -> int:
         """The image size `prepare` writes for `copy`: its `on_synthetic.image_size` when its dataset's
@@ -548,6 +551,10 @@ def _check(p: Params) -> None:
             if len(a.tint) != 3 or a.size < 16 or not 0 <= a.margin <= 1 or a.gamma <= 0:
                 raise ConfigError(f"landmarks.{name}.attempts[{i}]: tint is 3 numbers, size >= 16, margin 0..1, gamma > 0")
         _one_of(f"landmarks.{name}.readings", lm.readings, READINGS)
+        if set(lm.on_synthetic) - {"readings"}:
+            changed = ", ".join(sorted(lm.on_synthetic))
+            raise ConfigError(f"landmarks.{name}.on_synthetic: only readings may change, not {changed}")
+        _one_of(f"landmarks.{name}.on_synthetic.readings", lm.on_synthetic.get("readings", "first"), READINGS)
     for name, ext in p.external.items():
         if ext.dataset not in DATASETS:  # declared or not under datasets: (a set of an undeclared one is not read)
             raise ConfigError(f"external.{name}.dataset: {ext.dataset!r} is no dataset handsign knows ({', '.join(DATASETS)})")

@@ -5,7 +5,8 @@ params.yaml; datasets, the renderer and the detector read them without importing
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -34,6 +35,9 @@ class LandmarkParams:
     # every image, and a landmark model trains on each attempt's reading of its training images (the
     # detector's own variation as augmentation); validation and test keep the first reading.
     readings: str = "first"
+    # What the synthetic source (the demo) shows instead: keys of this entry (only `readings`), applied
+    # by Params.landmark_settings. Not part of a setting's identity: hashing and equality ignore it.
+    on_synthetic: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
     info["images"] = len(rows)
     info["classes"] = sorted({r["class"] for r in rows}, key=class_names.index)
     if p.dataset in params.landmarks:
-        found = hands_in(pictures, digests, params.landmarks[p.dataset], landmarker, name, seen)
+        found = hands_in(pictures, digests, params.landmark_settings(p.dataset), landmarker, name, seen)
         found.save(out / LANDMARKS)
         info["hand_found"] = round(float(found.found.mean()), 4)
     write_json(out / SET_FILE, info)
