@@ -216,5 +216,5 @@ def test_the_pinned_landmarker_file_is_a_dependency_of_every_detection():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     model = str(layout.landmarker())
     assert stages["landmarker"]["outs"] == [model]
-    assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["deps"]
+    assert model in stages["landmarks"]["do"]["deps"] and model in stages["external"]["do"]["deps"]
     assert "src/handsign/core/weights.py" in (REPO / CODE / "landmarker.txt").read_text()  # where the pin is written

@@ -96,7 +96,8 @@ def repo(tmp_path_factory):
         if HAS_DETECTOR:  # the external sets' hands are found by the pinned landmarker
             mp.setenv("HANDSIGN_WEIGHTS", str(SHARED_WEIGHTS))
             stage("landmarker")()
-            stage("external")()
+            for dataset in ("fingers", "leapgestrecog"):
+                stage("external")(dataset)
         for copy in ("fingers_64", "leapgestrecog_24"):
             stage("prepare")(copy)
             stage("split")(copy)
