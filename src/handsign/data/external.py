@@ -94,7 +94,7 @@ def set_problems(name: str, p: ExternalSetParams, repo: Path) -> list[str]:
     check`): another file than the pinned sha256, a damaged or unreadable archive, a folder that is no
     class, an image that cannot be read, no image at all. [] for a set that is fine, absent or rendered."""
     from handsign.core.archives import resolve_path
-    from handsign.core.imagefile import UnreadableImage, read_image
+    from handsign.core.imagefile import UnreadableImage, check_image
     from handsign.core.weights import sha256_of
     from handsign.datasets import get_spec
 
@@ -109,7 +109,7 @@ def set_problems(name: str, p: ExternalSetParams, repo: Path) -> list[str]:
             images += 1
             try:
                 class_of(PurePosixPath(rel).parts[-2], class_names, p.classes, f"{source}/{rel}")
-                read_image(data, f"{source}/{rel}")
+                check_image(data, f"{source}/{rel}")
             except (ValueError, UnreadableImage) as e:
                 problems.append(f"{where}: {e}")
     except ValueError as e:  # the archive itself
