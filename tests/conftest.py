@@ -47,12 +47,12 @@ def no_tracking_uri_leaks() -> Iterator[None]:
 def without_external_sets(params: dict) -> dict:
     """The committed params (as loaded YAML) without external sets and the combined splits and
     experiments that train on them: for tests of other things, which then need no detection of
-    those photos (tests/test_external.py and tests/test_pipeline.py cover them)."""
+    those photos (tests/test_external.py and tests/test_pipeline.py cover them); cross-validations too."""
     params["external"] = {}
     for copy in params["data"].values():
         combined = copy.pop("combined", {})
-        for section in ("experiments", "landmark_experiments"):
-            params[section] = {k: v for k, v in params[section].items() if v.get("split") not in combined}
+        for section in ("experiments", "landmark_experiments", "crossval", "landmark_crossval"):
+            params[section] = {k: v for k, v in params.get(section, {}).items() if v.get("split") not in combined}
     return params
 
 

@@ -264,11 +264,13 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     # Every experiment, cross-validation and ensemble the run declares has its reports, its MLflow run
     # and its registered model (a cross-validation registers the recipe trained on every subject).
     declared = params_from_dict(yaml.safe_load((repo / "params.yaml").read_text()))
-    for name in [e.name for _, e in declared.every_experiment()] + list(declared.ensembles):
+    every = [(e.name, e.source) for _, e in declared.every_experiment()]
+    every += [(name, declared.datasets[ens.dataset].source) for name, ens in declared.ensembles.items()]
+    for name, source in every:
         assert (repo / f"reports/{name}/metrics.json").exists(), name
         (exp,) = client.search_experiments(filter_string=f"name = 'handsign-{name}'")
         assert client.search_runs([exp.experiment_id]), name
-        assert client.get_model_version_by_alias(f"handsign-{name}-synthetic", "champion"), name
+        assert client.get_model_version_by_alias(f"handsign-{name}-{source}", "champion"), name
     (fingers_exp,) = client.search_experiments(filter_string="name = 'handsign-fingers_cnn'")
     (first,) = client.search_runs([fingers_exp.experiment_id])
     assert first.data.metrics["test_accuracy"] == pytest.approx(fingers["accuracy"])
