@@ -4,6 +4,7 @@ the script can run), on the paths the code reads and on the params it reads."""
 import dataclasses
 from pathlib import Path
 
+import pytest
 import yaml
 
 from handsign.pipeline.fingerprint import CODE, closure, fingerprint
@@ -54,6 +55,7 @@ def test_only_what_renders_runs_the_renderer():
     assert renders == {"download", "external"}, renders
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast does not
 def test_a_new_module_changes_no_fingerprint(tmp_path):
     import shutil
 

@@ -155,6 +155,7 @@ def test_the_world_landmark_model_reads_the_world_points_alone():
         LandmarkMLP(num_classes=3, in_channels=handfeatures.WIDTH, inputs="pixels")
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast does not
 def test_a_new_model_is_a_module_and_a_registry_line(tmp_path):
     """docs/extending.md's worked model, added as it says, in a copy of the package: the module alone
     changes no stage's code fingerprint (it reruns nothing); registered, it builds, answers one logit

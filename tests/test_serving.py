@@ -301,6 +301,7 @@ def test_a_logged_ensemble_reads_only_checkpoint_files_in_its_own_folder(trained
     assert pair.probabilities(images).argmax(1).tolist() == alone.argmax(1).tolist()
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast does not
 def test_an_mlflow_server_that_fails_names_its_log(tmp_path):
     """The server's output goes to a log file (a pipe would fill and block a talkative server), and
     a server that does not start says where that log is and what it said."""
