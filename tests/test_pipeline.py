@@ -134,11 +134,9 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     assert ran(again, "code") and ran(again, "download@fingers"), again
     rerun = [line.split("'")[1] for line in again.splitlines() if line.startswith("Running stage")]
     assert all(s == "code" or s.startswith(("download@", "external@")) for s in rerun), rerun
-    for path in unused:
+    for path in unused:  # (the next `handsign repro` below reruns the code stage and the renders once more)
         path.unlink()
     renderer.write_text(drawn)
-    run([DVC, "repro"], repo)
-    assert "up to date" in run([DVC, "status"], repo).stdout
 
     # Landmark classifiers, in their own stages; finger counting from 21 points learns (chance 1/6).
     assert ran(out, "landmarks@fingers") and ran(out, "train_landmarks@fingers_landmarks")
