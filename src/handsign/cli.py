@@ -98,8 +98,6 @@ def synth(
     typer.echo(f"wrote synthetic {dataset} to {out}")
 
 
-
-
 @command(app)
 def score(
     checkpoint: Path = typer.Argument(..., help="A checkpoint written by the train stage (models/model.pt)."),
