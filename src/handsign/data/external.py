@@ -89,6 +89,14 @@ def labelled_files(source: Path) -> Iterator[tuple[str, bytes]]:
                 yield str(rel), data
 
 
+def pin_problem(name: str, p: ExternalSetParams, source: Path, found: str) -> str:
+    """Why a zip whose sha256 is `found` is refused: not the file params.yaml pins ("" when it is, or none is)."""
+    if not p.sha256 or found == p.sha256:
+        return ""
+    return (f"external.{name}: {source} has sha256 {found}, params.yaml pins {p.sha256}: a different file; "
+            f"update external.{name}.sha256 if it is meant to be")  # fmt: skip
+
+
 def set_problems(name: str, p: ExternalSetParams, repo: Path) -> list[str]:
     """What the external stage would refuse in a present set, found before any stage runs (`handsign
     check`): another file than the pinned sha256, a damaged or unreadable archive, a folder that is no
@@ -101,8 +109,8 @@ def set_problems(name: str, p: ExternalSetParams, repo: Path) -> list[str]:
     if p.source == "synthetic" or absent_reason(p, repo):
         return []
     source, where = resolve_path(p.path, repo), f"external.{name}"
-    if source.is_file() and p.sha256 and (found := sha256_of(source)) != p.sha256:
-        return [f"{where}: {source} has sha256 {found}, params.yaml pins {p.sha256}: a different file"]
+    if source.is_file() and p.sha256 and (problem := pin_problem(name, p, source, sha256_of(source))):
+        return [problem]
     class_names, problems, images = list(get_spec(p.dataset).class_names), [], 0
     try:
         for rel, data in labelled_files(source):
@@ -170,9 +178,8 @@ def write_set(name: str, p: ExternalSetParams, params: Params, repo: Path, out: 
         info["path"] = p.path
         if source.is_file():
             found = sha256_of(source)
-            if p.sha256 and found != p.sha256:
-                raise ValueError(f"external.{name}: {source} has sha256 {found}, params.yaml pins {p.sha256}: "
-                                 f"a different file; update external.{name}.sha256 if it is meant to be")  # fmt: skip
+            if problem := pin_problem(name, p, source, found):
+                raise ValueError(problem)
             info["sha256"] = found
     rows, pictures, digests = [], [], []
     for k, (rel, data) in enumerate(taken(labelled_files(source), p.take)):

@@ -65,6 +65,7 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
     from handsign.data.external import class_of, labelled_files
     from handsign.evaluation.external import score
     from handsign.recognition.batches import probabilities_in_batches
+    from handsign.recognition.ensemble import answers
     from handsign.recognition.inference import NO_HAND
     from handsign.recognition.loading import from_checkpoint
 
@@ -76,6 +77,6 @@ def score_external_folder(checkpoint: Path, data: Path, classes: dict[str, str])
     files = [rel for rel, _ in found]
     labels = [names.index(class_of(Path(rel).parent.name, names, classes, f"{data}/{rel}")) for rel in files]
     probabilities = probabilities_in_batches(classifier, (read_image(blob, f"{data}/{rel}") for rel, blob in found))
-    y_pred = np.where(probabilities.sum(1) > 0, probabilities.argmax(1), NO_HAND)  # a landmark model's zeros: no hand
+    y_pred = answers(probabilities, NO_HAND)  # a landmark model's zeros: no hand
     scored = score(np.array(labels), y_pred, names, files, classifier.abstains)
     return {**scored.summary, "per_class_accuracy": scored.per_class}

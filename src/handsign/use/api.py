@@ -20,7 +20,6 @@ import numpy as np
 from PIL import Image
 
 from handsign.core.imagefile import read_image
-from handsign.recognition.answers import labels
 from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
 from handsign.recognition.loading import Recogniser
 from handsign.use.predict import MAX_PIXELS, load_model
@@ -54,10 +53,8 @@ class Model:
             for image in images:
                 yield read_image(image, max_pixels=max_pixels) if isinstance(image, str | Path) else image
 
-        probabilities = probabilities_in_batches(self.recogniser, pictures(), batch_pixels)
-        names = self.class_names
-        return [Answer(label, float(p.max(initial=0.0)), dict(zip(names, map(float, p), strict=True)))
-                for label, p in zip(labels(probabilities, names), probabilities, strict=True)]  # fmt: skip
+        rows = self.recogniser.table(probabilities_in_batches(self.recogniser, pictures(), batch_pixels)).to_dict("records")
+        return [Answer(row.pop("label"), row.pop("probability"), row) for row in rows]  # predict's table, row by row
 
 
 def load(*models: str | Path, root: Path | None = None) -> Model:

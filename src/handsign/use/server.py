@@ -26,7 +26,6 @@ from typing import Any
 import numpy as np
 
 from handsign.core.imagefile import UnreadableImage, read_image
-from handsign.recognition.answers import labels
 from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
 from handsign.recognition.loading import Recogniser
 
@@ -90,9 +89,7 @@ def answer(recogniser: Recogniser, rows: list[Any], max_pixels: int, batch_pixel
     probabilities = probabilities_in_batches(recogniser, decoded(), batch_pixels)
     if not good:
         raise Refused(HTTPStatus.BAD_REQUEST, "no row could be read: " + "; ".join(list(errors.values())[:3]))
-    names = recogniser.preprocessing.class_names
-    answered = {i: {"label": label, "probability": float(p.max(initial=0.0)), **dict(zip(names, map(float, p), strict=True))}
-                for i, label, p in zip(good, labels(probabilities, names), probabilities, strict=True)}  # fmt: skip
+    answered = dict(zip(good, recogniser.table(probabilities).to_dict("records"), strict=True))  # predict's table
     return [answered[i] if i in answered else {"error": errors[i]} for i in range(len(rows))]
 
 
