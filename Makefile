@@ -79,10 +79,10 @@ demo: install
 # module's shared repository is built once.
 TEST_ENV := OMP_NUM_THREADS=1
 test: install
-	$(TEST_ENV) $(BIN)/pytest -v -n 2 --dist loadfile
+	$(TEST_ENV) $(BIN)/pytest -v -n 2 --dist loadfile --no-loadscope-reorder
 
 test-fast: install
-	$(TEST_ENV) $(BIN)/pytest -m "not slow" -n 2 --dist loadfile
+	$(TEST_ENV) $(BIN)/pytest -m "not slow" -n 2 --dist loadfile --no-loadscope-reorder
 
 # Every CUDA branch (bf16 autocast, channels_last, pinned batches, NCCL DDP, GPU resume, export and
 # serving of a GPU-trained model) in about a minute on one GPU; skips with the reason without one.

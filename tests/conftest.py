@@ -32,6 +32,17 @@ def webcam_photos(dest: Path, every: int, count: int = 6) -> list[Path]:
     return [dest / n for n in names]
 
 
+# The test files that take longest, run first. With `--dist loadfile` (the Makefile) a file runs on
+# one worker; collected in name order, test_stages.py would start last and run on alone for half a
+# minute after the other worker had finished everything else.
+LONGEST_FIRST = ("test_pipeline.py", "test_stages.py", "test_repro.py", "test_workflow.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: name order otherwise
+
+
 @pytest.fixture(autouse=True)
 def no_tracking_uri_leaks() -> Iterator[None]:
     """mlflow.set_tracking_uri() exports MLFLOW_TRACKING_URI for the whole process: a test that calls
@@ -97,6 +108,20 @@ def warm_stage_host(root: Path) -> Iterator[dict[str, str]]:
     with stagehost.started(root) as env:
         env["PATH"] = env["PATH"].replace(os.pathsep, f"{os.pathsep}{BIN}{os.pathsep}", 1)  # the shim, then the venv
         yield env
+
+
+def cli(*args: object, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """`handsign ARGS` run in this process, answered as a finished subprocess would be. A subprocess
+    would import torch again, seconds a call; tests/test_pipeline.py runs the installed command."""
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+
+    with contextlib.chdir(cwd or Path.cwd()):
+        result = CliRunner().invoke(app, [str(a) for a in args])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # a traceback here is a bug: the command must say its reason in a line
+    return subprocess.CompletedProcess(args, result.exit_code, result.stdout, result.stderr)
 
 
 def run(cmd: list[str], cwd: Path, **extra: str) -> subprocess.CompletedProcess:

@@ -11,7 +11,6 @@ from handsign.config import load_params
 from handsign.core.imagefile import UnreadableImage
 from handsign.core.schema import ConfigError
 from handsign.datasets import DatasetFormatError, get_spec
-from handsign.evaluation import embeddings
 from handsign.models import Kind, build_model, check_model
 from handsign.recognition.checkpoint import load_checkpoint
 from handsign.recognition.loading import from_checkpoint
@@ -49,6 +48,7 @@ def test_autoencoders_give_back_an_image_in_0_1_through_a_64_number_code(size):
     assert sum(p.numel() for p in conv.parameters()) * 5 < sum(p.numel() for p in mlp.parameters())
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast leaves it out
 def test_the_conv_autoencoder_learns_and_reconstructs_better_than_the_mlp(root, tmp_path):
     # The loop trains on MSE without labels: the validation error falls, and the smaller conv net wins.
     final = {}
@@ -80,6 +80,8 @@ def test_embedding_scores_tell_structure_from_none():
     rng = np.random.default_rng(0)
     labels = np.repeat(np.arange(4), 50)
     blobs = rng.normal(size=(200, 8)) + 20 * np.eye(8)[labels]  # four far-apart clusters
+    from handsign.evaluation import embeddings  # scikit-learn: seconds to import, for this test alone
+
     _, scores = embeddings.cluster(blobs, labels, 4, seed=0)
     assert scores["kmeans_ari"] > 0.99 and scores["kmeans_nmi"] > 0.99
     _, shuffled = embeddings.cluster(blobs, rng.permutation(labels), 4, seed=0)

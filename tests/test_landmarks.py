@@ -205,6 +205,7 @@ def raised_fingers(image: np.ndarray) -> np.ndarray:
     return fingers + thumb
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast leaves it out
 @needs_model
 def test_rendered_fingers_show_the_hand_and_the_count_their_labels_say(tmp_path):
     """As in the real Fingers photos (an L hand shows its palm, thumb on the image's left: 140 of

@@ -8,11 +8,18 @@ import torch
 
 from handsign.hands import handfeatures
 from handsign.models import AUTOENCODERS, LANDMARK_MODELS, MODELS, build_model, check_model
-from handsign.models.imagenet import IMAGENET_WEIGHTS, WeightsUnavailable, imagenet_state_dict, imagenet_weights_file
 from handsign.models.weights import IMAGENET_FILES, find_imagenet, hub_cache
 
 REPO = Path(__file__).resolve().parents[1]
 MOBILENET = REPO.parent / "shared" / "weights" / "mobilenet_v2-b0353104.pth"
+
+
+def imagenet():
+    """handsign.models.imagenet, imported by the tests that use it: torchvision takes seconds to
+    import, which every pytest worker would otherwise pay while collecting."""
+    from handsign.models import imagenet as module
+
+    return module
 
 
 @pytest.mark.parametrize("name", ["handsign_resnet18", "resnet18", "mobilenet_v2"])
@@ -48,15 +55,15 @@ def test_init_choices_are_checked_against_the_registry():
 
 def test_weight_file_names_and_cache_folder_are_torchvisions():
     for arch, name in IMAGENET_FILES.items():
-        assert IMAGENET_WEIGHTS[arch].url.endswith("/" + name)
+        assert imagenet().IMAGENET_WEIGHTS[arch].url.endswith("/" + name)
     assert hub_cache() == Path(torch.hub.get_dir()) / "checkpoints"
 
 
 def test_imagenet_offline_without_the_file_fails_fast_naming_file_and_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     start = time.monotonic()
-    with pytest.raises(WeightsUnavailable) as err:
-        imagenet_state_dict("resnet18")
+    with pytest.raises(imagenet().WeightsUnavailable) as err:
+        imagenet().imagenet_state_dict("resnet18")
     assert time.monotonic() - start < 10
     assert "resnet18-f37072fd.pth" in str(err.value) and str(tmp_path / "torch" / "hub" / "checkpoints") in str(err.value)
     assert "HANDSIGN_WEIGHTS" in str(err.value)
@@ -71,7 +78,7 @@ def test_imagenet_weights_are_found_in_a_search_folder_with_an_empty_cache(tmp_p
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "elsewhere" / IMAGENET_FILES["mobilenet_v2"]).symlink_to(MOBILENET)
     assert find_imagenet("mobilenet_v2") == tmp_path / "elsewhere" / IMAGENET_FILES["mobilenet_v2"]
-    state = imagenet_state_dict("mobilenet_v2")
+    state = imagenet().imagenet_state_dict("mobilenet_v2")
     assert torch.equal(state["features.18.0.weight"], torch.load(MOBILENET, weights_only=True)["features.18.0.weight"])
     monkeypatch.delenv("HANDSIGN_WEIGHTS")
     monkeypatch.chdir(REPO)  # the repository: ../shared/weights beside it is searched
@@ -81,7 +88,7 @@ def test_imagenet_weights_are_found_in_a_search_folder_with_an_empty_cache(tmp_p
 @pytest.mark.skipif(not MOBILENET.exists(), reason=f"real ImageNet weights absent: {MOBILENET} is only in the workplace")
 def test_imagenet_mobilenet_loads_through_torchvisions_cache_and_sums_rgb_into_grey(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    cached = imagenet_weights_file("mobilenet_v2")
+    cached = imagenet().imagenet_weights_file("mobilenet_v2")
     cached.parent.mkdir(parents=True)
     cached.symlink_to(MOBILENET)  # the weights API's own cache path; nothing is copied
     rgb = torch.load(MOBILENET, weights_only=True)
@@ -104,7 +111,7 @@ def test_an_experiment_with_init_imagenet_trains_from_the_pretrained_weights(tmp
     from handsign.training.train import fit
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    cached = imagenet_weights_file("mobilenet_v2")
+    cached = imagenet().imagenet_weights_file("mobilenet_v2")
     cached.parent.mkdir(parents=True)
     cached.symlink_to(MOBILENET)
     exp, store, split = tiny_experiment(tmp_path, per_class_train=4, model="mobilenet_v2", init="imagenet",

@@ -3,7 +3,8 @@
 import dataclasses
 import hashlib
 
-from conftest import REPO
+import yaml
+from conftest import REPO, without_external_sets
 from typer.testing import CliRunner
 
 from handsign.cli import app
@@ -42,14 +43,17 @@ def test_missing_archive_weights_and_checkpoint_are_each_named(tmp_path, monkeyp
 def test_check_exits_1_naming_the_fix_and_0_when_ready(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
     runner = CliRunner()
+    # Without the external sets, which tests/test_external.py checks: reading them takes a second a run.
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump(without_external_sets(yaml.safe_load((REPO / "params.yaml").read_text()))))
     local = ["-S", "datasets.sign_mnist.source=local", "-S", f"datasets.sign_mnist.local_path={tmp_path / 'none.zip'}"]
-    bad = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), *local, "evaluate@sign_mnist_cnn"])
+    bad = runner.invoke(app, ["check", "--params", str(params), *local, "evaluate@sign_mnist_cnn"])
     assert bad.exit_code == 1 and "none.zip does not exist" in bad.output
-    good = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), "evaluate@sign_mnist_cnn"])
+    good = runner.invoke(app, ["check", "--params", str(params), "evaluate@sign_mnist_cnn"])
     assert good.exit_code == 0 and "1 experiment(s) ready" in good.output
     # An ensemble (what `make real` passes) is checked as its two members: the archive is named.
     ensemble = "evaluate_ensemble@sign_mnist_ensemble"
-    members = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), *local, ensemble])
+    members = runner.invoke(app, ["check", "--params", str(params), *local, ensemble])
     assert members.exit_code == 1 and "none.zip does not exist" in members.output
-    both = runner.invoke(app, ["check", "--params", str(REPO / "params.yaml"), ensemble])
+    both = runner.invoke(app, ["check", "--params", str(params), ensemble])
     assert both.exit_code == 0 and "2 experiment(s) ready" in both.output

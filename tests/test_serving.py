@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import BIN, mlflow_serving, synthetic_params, tiny_experiment, tool_env, training
+from conftest import BIN, cli, mlflow_serving, synthetic_params, tiny_experiment, tool_env, training
 from PIL import Image
 
 from handsign.config import DatasetParams
@@ -37,6 +37,7 @@ def trained(tmp_path_factory):
 
 
 def handsign(*args, cwd=None):
+    """The installed command, as a user runs it (where the environment it starts in matters)."""
     return subprocess.run([str(BIN / "handsign"), *map(str, args)], capture_output=True, text=True, env=tool_env(), cwd=cwd)
 
 
@@ -56,7 +57,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
     Image.open(raw[3]).convert("RGB").resize((200, 150)).save(rgb)
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG not really")
-    out = handsign("predict", folder, str(tmp_path / "*.jpg"), broken, "--model", checkpoint, "--json", "-k", "2")
+    out = cli("predict", folder, str(tmp_path / "*.jpg"), broken, "--model", checkpoint, "--json", "-k", "2")
     assert out.returncode == 1  # one file failed
     result = json.loads(out.stdout)
     assert [r["path"] for r in result["predictions"]] == [str(folder / f.name) for f in raw[:3]] + [str(rgb)]
@@ -67,7 +68,7 @@ def test_predict_files_folders_and_globs_and_skips_what_it_cannot_read(trained, 
     for row, p in zip(result["predictions"], expected, strict=True):
         assert [t["label"] for t in row["top"]] == [classifier.preprocessing.class_names[i] for i in np.argsort(-p)[:2]]
         assert row["top"][0]["probability"] == pytest.approx(p.max(), abs=1e-5)
-    table = handsign("predict", folder, "--model", checkpoint)
+    table = cli("predict", folder, "--model", checkpoint)
     assert table.returncode == 0 and table.stdout.splitlines()[0].split()[:2] == ["path", "top"]
 
 
@@ -113,6 +114,7 @@ def test_folders_and_globs_skip_hidden_files_and_never_follow_a_link_loop(traine
     assert missing == {str(empty): "a folder with no image files in it", nope: "no such file, folder or match"}
 
 
+@pytest.mark.slow  # seconds (the ONNX exporter traces the model): make test runs it
 def test_export_torchscript_and_onnx_match_pytorch_on_real_images(trained, tmp_path):
     checkpoint, raw = trained
     classifier = from_checkpoint(checkpoint)
@@ -140,10 +142,10 @@ def test_live_headless_classifies_the_region_of_interest_of_every_frame(trained,
     checkpoint, raw = trained
     roi = Roi.centred(320, 240)
     video = tmp_path / "hands.avi"
-    made = handsign("demo-video", *raw[:12], "--out", video, "--repeat", 1)
+    made = cli("demo-video", *raw[:12], "--out", video, "--repeat", 1)
     assert made.returncode == 0, made.stderr
-    out = handsign("live", "--model", checkpoint, "--source", video, "--headless", "--screenshot", tmp_path / "live.png",
-                   "--out-video", tmp_path / "annotated.avi", "--out-csv", tmp_path / "frames.csv")  # fmt: skip
+    out = cli("live", "--model", checkpoint, "--source", video, "--headless", "--screenshot", tmp_path / "live.png",
+              "--out-video", tmp_path / "annotated.avi", "--out-csv", tmp_path / "frames.csv")  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "live: 12 frames" in out.stdout
     with Image.open(tmp_path / "live.png") as screenshot:

@@ -29,6 +29,7 @@ def test_a_model_overfits_a_small_training_set(root, tmp_path):
     assert last["train_loss"] < 0.3 * first["train_loss"]  # dropout keeps it above 0
 
 
+@pytest.mark.slow  # seconds: make test runs it, make test-fast leaves it out
 def test_training_beats_chance_by_a_wide_margin_on_held_out_images(root, tmp_path):
     exp, store, split = tiny_experiment(root, per_class_train=30, epochs=20)
     fit(exp, store, split, tmp_path / "model.pt", tmp_path / "last.pt")
