@@ -373,3 +373,23 @@ def base64_of(data: bytes) -> str:
     import base64
 
     return base64.b64encode(data).decode("ascii")
+
+
+def test_the_registered_models_pyfunc_answers_each_readable_row_and_names_the_rest(trained, tmp_path):
+    """What `mlflow models serve` runs: a bad row gets its reason in the `error` column while the
+    others are answered as predict answers them, in batches bounded by decoded pixels; a request
+    with no readable row is refused, naming the rows."""
+    from handsign.use.serving import ServedModel
+
+    checkpoint, raw = trained
+    classifier = from_checkpoint(checkpoint)
+    rows = pd.DataFrame({"image": [encode_file(raw[0]), "not base64!", encode_file(raw[1]), base64_of(b"GIF89a no image")]})
+    served = ServedModel(classifier).predict(rows)
+    expected = classifier.table(classifier.probabilities([Image.open(raw[0]), Image.open(raw[1])]))
+    assert list(served.columns) == [*expected.columns, "error"]
+    assert list(served["label"].iloc[[0, 2]]) == list(expected["label"])
+    np.testing.assert_allclose(served[["0", "5"]].iloc[[0, 2]].to_numpy(float), expected[["0", "5"]].to_numpy(float), atol=1e-6)
+    assert list(served["error"].iloc[[0, 2]]) == ["", ""] and served["error"][1] == "row 1: `image` is not base64 text"
+    assert served["error"][3].startswith("row 3: not an image file") and served["label"].iloc[[1, 3]].isna().all()
+    with pytest.raises(ValueError, match="no row could be read: row 0: `image` is not base64 text"):
+        ServedModel(classifier).predict(pd.DataFrame({"image": ["!!"]}))

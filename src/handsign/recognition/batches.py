@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 BATCH_PIXELS = 20_000_000  # decoded pixels held at once before they are classified (about 60 MB in colour)
+MAX_PIXELS = 50_000_000  # per image: a 50-megapixel photo decodes to 150 MB; larger is refused unread
 
 
 def probabilities_in_batches(recogniser, images: Iterable[np.ndarray | Image.Image], batch_pixels: int = BATCH_PIXELS,

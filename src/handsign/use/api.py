@@ -20,9 +20,9 @@ import numpy as np
 from PIL import Image
 
 from handsign.core.imagefile import read_image
-from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
+from handsign.recognition.batches import BATCH_PIXELS, MAX_PIXELS, probabilities_in_batches
 from handsign.recognition.loading import Recogniser
-from handsign.use.predict import MAX_PIXELS, load_model
+from handsign.use.predict import load_model
 
 
 @dataclass(frozen=True)

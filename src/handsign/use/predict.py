@@ -20,7 +20,7 @@ from handsign.core.imagefile import UnreadableImage, read_image
 from handsign.datasets.images import SUFFIXES as IMAGE_SUFFIXES  # what a folder of your own images may hold
 from handsign.models import MLFLOW_SCHEMES
 from handsign.recognition.answers import labels
-from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
+from handsign.recognition.batches import BATCH_PIXELS, MAX_PIXELS, probabilities_in_batches
 from handsign.recognition.inference import NO_HAND_LABEL
 from handsign.recognition.loading import Ensemble, Recogniser, from_checkpoint, load_logged
 
@@ -52,8 +52,6 @@ def load_model(models: list[str], root: Path | None = None) -> Recogniser:
     members = [load_classifier(m, root) for m in models]
     return members[0] if len(members) == 1 else Ensemble(members)
 
-
-MAX_PIXELS = 50_000_000  # per image: a 50-megapixel photo decodes to 150 MB; larger is refused unread
 
 
 def image_files(targets: list[str]) -> tuple[list[Path], dict[str, str]]:

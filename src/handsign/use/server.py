@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from handsign.core.imagefile import UnreadableImage, read_image
-from handsign.recognition.batches import BATCH_PIXELS, probabilities_in_batches
+from handsign.recognition.batches import BATCH_PIXELS, MAX_PIXELS, probabilities_in_batches
 from handsign.recognition.loading import Recogniser
 
 MAX_REQUEST_BYTES = 16 * 1024 * 1024  # a request's body; base64 makes a 12 MB image 16 MB
@@ -60,33 +60,38 @@ def rows_of(body: bytes) -> list[Any]:
                                           'or {"dataframe_records": [{"image": <base64>}, ...]}')  # fmt: skip
 
 
-def answer(recogniser: Recogniser, rows: list[Any], max_pixels: int, batch_pixels: int = BATCH_PIXELS) -> list[dict]:
+def decoded(text: Any, i: int) -> bytes:
+    """Row `i`'s base64 text as the file's bytes; anything else is refused, naming the row."""
+    if not isinstance(text, str):
+        raise UnreadableImage(f"row {i}: `image` is not base64 text")
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise UnreadableImage(f"row {i}: `image` is not base64 text") from None
+
+
+def answer(recogniser: Recogniser, rows: list[Any], max_pixels: int = MAX_PIXELS, batch_pixels: int = BATCH_PIXELS,
+           max_rows: int | None = MAX_ROWS) -> list[dict]:  # fmt: skip
     """One answer per row: label, probability and every class's, or `{"error": why}` for a row that
-    cannot be read (the others are answered)."""
+    cannot be read (the others are answered). The served model (handsign.use.serving) answers so too."""
     if not rows:
         raise Refused(HTTPStatus.BAD_REQUEST, "no rows to answer")
-    if len(rows) > MAX_ROWS:
-        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{len(rows)} rows, over the limit of {MAX_ROWS} per request")
+    if max_rows is not None and len(rows) > max_rows:
+        raise Refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"{len(rows)} rows, over the limit of {max_rows} per request")
     errors: dict[int, str] = {}
     good: list[int] = []
 
-    def decoded() -> Iterator[np.ndarray]:
+    def images() -> Iterator[np.ndarray]:
         for i, text in enumerate(rows):
             try:
-                if not isinstance(text, str):
-                    raise UnreadableImage(f"row {i}: `image` is not base64 text")
-                try:
-                    data = base64.b64decode(text, validate=True)
-                except (binascii.Error, ValueError):
-                    raise UnreadableImage(f"row {i}: `image` is not base64 text") from None
-                image = read_image(data, f"row {i}", max_pixels=max_pixels)
+                image = read_image(decoded(text, i), f"row {i}", max_pixels=max_pixels)
             except UnreadableImage as e:
                 errors[i] = str(e)
                 continue
             good.append(i)
             yield image
 
-    probabilities = probabilities_in_batches(recogniser, decoded(), batch_pixels)
+    probabilities = probabilities_in_batches(recogniser, images(), batch_pixels)
     if not good:
         raise Refused(HTTPStatus.BAD_REQUEST, "no row could be read: " + "; ".join(list(errors.values())[:3]))
     answered = dict(zip(good, recogniser.table(probabilities).to_dict("records"), strict=True))  # predict's table
@@ -94,7 +99,7 @@ def answer(recogniser: Recogniser, rows: list[Any], max_pixels: int, batch_pixel
 
 
 def make_server(recogniser: Recogniser, host: str = "127.0.0.1", port: int = 8080, max_request_bytes: int = MAX_REQUEST_BYTES,
-                max_pixels: int = 50_000_000) -> ThreadingHTTPServer:  # fmt: skip
+                max_pixels: int = MAX_PIXELS) -> ThreadingHTTPServer:  # fmt: skip
     """The server (`serve_forever()` runs it); port 0 picks a free one (`server.server_address`)."""
 
     class Handler(BaseHTTPRequestHandler):

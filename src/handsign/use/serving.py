@@ -19,8 +19,10 @@ import torch
 from PIL import Image
 
 from handsign.core.imagefile import read_image
+from handsign.recognition.batches import MAX_PIXELS
 from handsign.recognition.loading import Ensemble, Recogniser, from_checkpoint, load_logged
 from handsign.tracking import CHECKPOINT_FILE, ENSEMBLE_FILE
+from handsign.use.server import answer, decoded
 
 PREPROCESSING_FILE = "preprocessing.json"  # beside an export
 
@@ -34,13 +36,21 @@ class ServedModel:
     """The `python_function` flavor of the logged model (what `mlflow models serve` and
     `mlflow.pyfunc.load_model` run). Input: a table with an `image` column of base64-encoded
     image files (PNG, JPEG; any size, greyscale or colour), as a REST client posts them. Output:
-    `label`, `probability` and one column per class."""
+    `label`, `probability` and one column per class, and `error`: empty, or why that row could not
+    be read (the other rows are answered). Rows are decoded and classified in batches bounded by
+    decoded pixels, as `handsign serve` does (handsign.use.server.answer: the same answers)."""
 
     def __init__(self, classifier: Recogniser) -> None:
         self.classifier = classifier
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
-        return self.classifier.table(self.classifier.probabilities(images_from_table(model_input)))
+        import pandas as pd
+
+        if "image" not in getattr(model_input, "columns", []):
+            raise ValueError("expected a table with an `image` column of base64-encoded image files")
+        answers = answer(self.classifier, list(model_input["image"]), MAX_PIXELS, max_rows=None)
+        table = pd.DataFrame([row if "error" in row else row | {"error": ""} for row in answers])
+        return table[[c for c in table.columns if c != "error"] + ["error"]]
 
 
 def images_from_table(model_input: Any) -> list[np.ndarray]:
@@ -49,14 +59,7 @@ def images_from_table(model_input: Any) -> list[np.ndarray]:
     shows the detector their colours); a bad row is named."""
     if "image" not in getattr(model_input, "columns", []):
         raise ValueError("expected a table with an `image` column of base64-encoded image files")
-    images = []
-    for i, text in enumerate(model_input["image"]):
-        try:
-            data = base64.b64decode(text, validate=True)
-        except (ValueError, TypeError):
-            raise ValueError(f"row {i}: `image` is not base64 text") from None
-        images.append(read_image(data, f"row {i}"))
-    return images
+    return [read_image(decoded(text, i), f"row {i}") for i, text in enumerate(model_input["image"])]
 
 
 def _load_pyfunc(data_path: str, model_config: dict[str, Any] | None = None) -> ServedModel:
