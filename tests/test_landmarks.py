@@ -278,3 +278,41 @@ def test_real_colour_photos_reach_the_detector_in_colour():
     detector = Detector(settings, find_model())
     found = sum(detector.detect(p).found for p in photos)
     assert found >= 45, f"a hand in {found} of 50 colour photos (48 when they reach the detector in colour)"
+
+
+@pytest.mark.slow  # a two-worker Dask cluster starts in seconds
+@needs_model
+@pytest.mark.skipif(not (FINGERS_SAMPLE.exists() and COUNTS.exists()), reason="the real samples are only in ../shared/data/")
+def test_detection_on_a_two_worker_dask_cluster_gives_exactly_the_local_results(monkeypatch):
+    """$HANDSIGN_DASK_SCHEDULER sends every detection to a Dask cluster's workers (a local cluster of
+    two worker processes here): every reading of real greyscale photos and the first hand in real
+    colour photos come back exactly as local processes find them, in order. A scheduler that does
+    not answer is named, with the way back to local detection."""
+    import zipfile
+
+    from distributed import LocalCluster
+
+    from handsign.core.imagefile import read_image
+    from handsign.hands import cluster
+
+    settings = shipped_params().landmark_settings("fingers")
+    grey = np.stack([sample_photo(i) for i in range(0, 300, 12)])[:, None]  # 25 photos, 4 attempts each
+    with zipfile.ZipFile(COUNTS) as z:
+        names = sorted(n for n in z.namelist() if n.lower().endswith(".jpg"))[::20]
+        colour = [read_image(z.read(n), n) for n in names]
+    monkeypatch.delenv(cluster.SCHEDULER_ENV, raising=False)
+    local_first, local_every = landmarks.detect_every(grey, settings, MODEL, workers=2)
+    local_pictures = landmarks.detect_pictures(colour, settings, MODEL, workers=2)
+    assert local_every.found.sum() > len(grey) and local_pictures.found.sum() > len(colour) // 2  # hands to compare
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as dask:
+        monkeypatch.setenv(cluster.SCHEDULER_ENV, dask.scheduler_address)
+        first, every = landmarks.detect_every(grey, settings, MODEL)
+        pictures = landmarks.detect_pictures(colour, settings, MODEL)
+        assert len(dask.scheduler.workers) == 2 and "detect_job" in dask.scheduler.task_prefixes  # sent there
+    for ours, theirs in ((first, local_first), (every, local_every), (pictures, local_pictures)):
+        for field in dataclasses.fields(ours):
+            assert np.array_equal(getattr(ours, field.name), getattr(theirs, field.name), equal_nan=True), field.name
+    monkeypatch.setenv(cluster.SCHEDULER_ENV, "tcp://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
+    with pytest.raises(RuntimeError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9 .*unset it to detect in local"):
+        landmarks.detect_all(grey[:2], settings, MODEL)

@@ -23,7 +23,7 @@ import os
 import sys
 import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,13 +109,15 @@ class Detector:
     following one hand from frame to frame of a colour video (`track`), which runs the palm detector
     only when the hand was lost: what makes live classification fast."""
 
-    def __init__(self, params: LandmarkParams, model: Path, video: bool = False) -> None:
+    def __init__(self, params: LandmarkParams, model: Path | bytes, video: bool = False) -> None:
         try:
             from mediapipe.tasks.python import BaseOptions, vision
         except ImportError as e:
             raise RuntimeError(f"mediapipe is not installed ({e}): `make install` installs it") from None
+        # The file's bytes where a worker on another machine has no path to it (handsign.hands.cluster).
+        base = BaseOptions(model_asset_buffer=model) if isinstance(model, bytes) else BaseOptions(model_asset_path=str(model))
         options = vision.HandLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(model)),
+            base_options=base,
             running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
             num_hands=1,
             min_hand_detection_confidence=params.confidence,
@@ -356,13 +358,27 @@ def _run(job: _Job | _Pictures, n: int, workers: int | None, progress: str, per_
     from tqdm import tqdm
 
     out = Landmarks.empty(n)
-    images = n // per_image
-    with _pool(workers or os.cpu_count() or 1, job) as pool:
-        rows = pool.map(_detect, _chunks(images, CHUNK))
-        for start, found in tqdm(rows, total=-(-images // CHUNK), desc=progress or "landmarks", unit="batch", disable=None):
+    chunks = list(_chunks(n // per_image, CHUNK))
+    with _detections(job, chunks, workers) as rows:
+        for start, found in tqdm(rows, total=len(chunks), desc=progress or "landmarks", unit="batch", disable=None):
             for i, hand in enumerate(found, start * per_image):
                 out.put(i, hand)
     return out
+
+
+@contextlib.contextmanager
+def _detections(job: _Job | _Pictures, chunks: list[tuple[int, int]],
+                workers: int | None) -> Iterator[Iterable[tuple[int, list]]]:  # fmt: skip
+    """Each chunk's first row and hands, in any order: from the workers of the Dask cluster that
+    $HANDSIGN_DASK_SCHEDULER names, where it names one, else from local processes."""
+    from handsign.hands import cluster
+
+    if address := os.environ.get(cluster.SCHEDULER_ENV):
+        with cluster.detections(address, job, chunks, _detect_job) as rows:
+            yield rows
+        return
+    with _pool(workers or os.cpu_count() or 1, job) as pool:
+        yield pool.map(_detect, chunks)
 
 
 @dataclass
@@ -396,17 +412,24 @@ class _Job:
         return square
 
 
-_worker: tuple[_Job | _Pictures, Detector] | None = None
+_worker = threading.local()  # .job and its .detector: one per worker thread (a Dask worker may run several)
 
 
 def _start(job: _Job | _Pictures) -> None:
-    global _worker
-    _worker = (job, Detector(job.params, job.model))
+    _worker.job, _worker.detector = job, Detector(job.params, job.model)
+
+
+def _detect_job(job: _Job | _Pictures, rows: tuple[int, int]) -> tuple[int, list]:
+    """`_detect` where no initializer ran (a Dask worker): the detector is built on the first chunk
+    of a job and kept for the rest of it."""
+    if getattr(_worker, "job", None) is not job:
+        _start(job)
+    return _detect(rows)
 
 
 def _detect(rows: tuple[int, int]) -> tuple[int, list]:
-    assert _worker is not None, "a landmark worker starts with _start"
-    job, detector = _worker
+    assert getattr(_worker, "job", None) is not None, "a landmark worker starts with _start"
+    job, detector = _worker.job, _worker.detector
     start, stop = rows
     if isinstance(job, _Job) and job.every:
         return start, [hand for i in range(start, stop) for hand in detector.readings(job.frame(i))]
