@@ -11,7 +11,7 @@ scored by handsign/evaluation/classifiers.py, the path the evaluate stage shares
 from PIL import Image
 
 from handsign import tracking
-from handsign.config import load_params
+from handsign.config import EnsembleParams, load_params
 from handsign.core import layout
 from handsign.core.layout import repo_root
 from handsign.core.runtime import use_threads
@@ -45,10 +45,17 @@ def evaluate_ensemble(name: str) -> None:
     use_threads(pixel.exp.training.threads)
     paths = layout.ExperimentPaths(name)
     title = f"{name}: {spec.pixel} x {spec.landmarks} ({pixel.exp.source} data, {spec.split} split)"
+    external = classifiers.external_probabilities(list(members.values()))
+    choice, not_registered, note = chosen_on_held_out_people(name, spec, list(members.values()), external,
+                                                             params.registry.choose_by)  # fmt: skip
     try:
-        results = classifiers.score_members(list(members.values()), paths, title)
+        results = classifiers.score_members(list(members.values()), paths, title, external)
     except ValueError as e:
         raise ValueError(f"ensembles.{name}: {e}") from None
+    if choice is not None:
+        results.summary |= {"held_out_score": choice.score, "registered": float(not not_registered),
+                            "best_member_held_out_score": choice.member_scores[choice.best_member]}  # fmt: skip
+        results.summary |= {f"weight_{role}": m.weight for role, m in members.items()}
     # A run of its own in MLflow experiment handsign-<name>: its members as params, their runs as tags.
     root = repo_root()
     tags = {"dataset": pixel.exp.dataset, "data_source": pixel.exp.source, "split": pixel.exp.split, "model": "ensemble"}
@@ -65,8 +72,39 @@ def evaluate_ensemble(name: str) -> None:
         log_served_ensemble(run_id, tracking_uri, {role: m.path for role, m in members.items()}, examples,
                             [m.weight for m in members.values()])  # fmt: skip
 
+    if choice is not None:
+        search = {"choose_by": params.registry.choose_by, "members_alone": choice.member_scores, "tried": choice.tried}
+        tracking.log_dict(root, run_id, search, "weight_search.json")
     classifiers.publish(name, pixel.exp.source, paths, results, run_id, val_accuracy, log_model, [], "evaluate_ensemble",
-                        {"val_accuracy": val_accuracy})  # fmt: skip
+                        {"val_accuracy": val_accuracy}, not_registered, note)  # fmt: skip
+
+
+def chosen_on_held_out_people(name: str, spec: EnsembleParams, members: list[Member], external: classifiers.External,
+                              choose_by: str) -> tuple[classifiers.WeightChoice | None, str, str]:  # fmt: skip
+    """The member weights from `search`, chosen on the held-out sets present (set on `members`),
+    and, where the ensemble does not beat its better member alone there, why it is not registered;
+    the model card's note. With no held-out set present, the declared weights and the validation split."""
+    held = {n: (s.table["label"].to_numpy(), each) for n, (s, each) in external[0].items() if n in spec.held_out}
+    if not held:
+        absent = f" ({', '.join(spec.held_out)}: absent)" if spec.held_out else ""
+        note = f"No held-out people{absent}: its weights are as declared and its validation split picks its champion."
+        print(f"evaluate_ensemble: {name}: {note}")
+        return None, "", note
+    grid = [list(spec.search.get(role, [spec.weight(role)])) for role in ROLES]
+    choice = classifiers.choose_weights([m.exp.name for m in members], held, grid, choose_by)
+    for m, w in zip(members, choice.weights, strict=True):
+        m.weight = w
+    on = f"{choose_by} accuracy over {', '.join(held)}"
+    for t in choice.tried:
+        print(f"evaluate_ensemble: {name}: weights {t['weights']}: {on} {t['score']:.4f}")
+    best = choice.best_member
+    said = (f"Weights {choice.weights} ({', '.join(ROLES)}) chosen on held-out people: {on} {choice.score:.2%}, "
+            f"its better member alone ({best}) {choice.member_scores[best]:.2%}.")  # fmt: skip
+    print(f"evaluate_ensemble: {name}: {said}")
+    if choice.beats_its_members:
+        return choice, "", said
+    return choice, (f"it does not beat {best} alone on held-out people "
+                    f"({choice.score:.2%} against {choice.member_scores[best]:.2%})"), said
 
 
 if __name__ == "__main__":

@@ -31,3 +31,25 @@ def test_rows_are_probabilities_even_where_every_member_is_sure_of_another_class
     combined = combine([pixel, hands])
     assert combined.sum() == pytest.approx(1.0) and np.isfinite(combined).all()
     assert combined[0, 1] < combined[0, 0] == pytest.approx(combined[0, 2])
+
+
+def test_member_weights_are_chosen_on_held_out_people_and_compared_with_each_member_alone():
+    """The search scores every combination of the declared weights on each held-out set, keeps the
+    best by the mean (or the worst) of their accuracies, and scores each member alone the same way:
+    the ensemble is registered only where it beats the better of them."""
+    from handsign.evaluation.classifiers import choose_weights
+
+    y = np.array([0, 1, 1])
+    pixel = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9]], dtype=np.float32)  # wrong, and sure, on the middle one
+    hands = np.array([[0.6, 0.4], [0.25, 0.75], [0.6, 0.4]], dtype=np.float32)  # right there, wrong on the last
+    held = {"someone": (y, [pixel, hands])}
+    choice = choose_weights(["pixel", "hands"], held, [[0.5, 1.0], [1.0]], "mean")
+    assert [t["weights"] for t in choice.tried] == [[0.5, 1.0], [1.0, 1.0]]
+    # Half the pixel model's say lets the hands decide the middle image: every image right.
+    assert choice.weights == [0.5, 1.0] and choice.score == 1.0 and choice.tried[1]["score"] == pytest.approx(2 / 3)
+    assert choice.member_scores == {"pixel": pytest.approx(2 / 3), "hands": pytest.approx(2 / 3)} and choice.beats_its_members
+    # Another person on whom the pixel model alone is right every time: no weights beat it there.
+    other = {"another": (np.array([0, 0, 1]), [pixel, hands])}
+    worse = choose_weights(["pixel", "hands"], held | other, [[0.5, 1.0], [1.0]], "worst")
+    assert worse.member_scores["pixel"] == pytest.approx(2 / 3) and worse.score == pytest.approx(2 / 3)
+    assert worse.best_member == "pixel" and not worse.beats_its_members  # equal is not better

@@ -5,6 +5,7 @@ end-to-end check (seconds); tests/test_pipeline.py runs the same scripts through
 import dataclasses
 import importlib.util
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -54,7 +55,12 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
     },
     "landmark_crossval": {},
     "ensembles": {"fingers_ensemble": {"dataset": "fingers", "image_size": 64, "split": "official",
-                                       "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"}},
+                                       "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"},
+                  # The same pair, its weights chosen on the two sets of other hands neither member trained on.
+                  "fingers_ensemble_chosen": {"dataset": "fingers", "image_size": 64, "split": "official",
+                                              "pixel": "fingers_cnn", "landmarks": "fingers_landmarks",
+                                              "held_out": ["fingers_other_camera", "fingers_someone"],
+                                              "search": {"pixel": [0.25, 1.0]}}},
 }
 PARAMS["landmarks"] = {name: PARAMS["landmarks"][name] for name in PARAMS["datasets"]}
 # Every reading, as sign_mnist's, of the first two ways of showing a hand (each way a detection an image).
@@ -116,6 +122,7 @@ def repo(tmp_path_factory):
             stage("train")("fingers_landmarks")
             stage("evaluate")("fingers_landmarks")
             stage("evaluate_ensemble")("fingers_ensemble")
+            stage("evaluate_ensemble")("fingers_ensemble_chosen")
             stage("crossval")("fingers_landmarks_sources")
     return root
 
@@ -768,3 +775,33 @@ def test_one_repositorys_store_does_not_leak_into_the_next_in_one_process(tmp_pa
     with tracking.store(tmp_path / "a"):
         pass
     assert tracking.tracking_uri(tmp_path / "b") == "http://127.0.0.1:5000"
+
+
+@needs_detector
+def test_an_ensembles_weights_are_chosen_on_held_out_people_and_it_is_registered_only_if_it_beats_its_members(repo, tmp_path):
+    """With `held_out` sets present, evaluate_ensemble searches the declared weights on them, records
+    the choice (metrics.json, the run's weight_search.json) and registers the pair only where it
+    beats its better member alone there; without, its declared weights stand and the card says so."""
+    import mlflow
+
+    from handsign import tracking
+
+    chosen = json.loads((repo / layout.ExperimentPaths("fingers_ensemble_chosen").metrics).read_text())
+    assert chosen["weight_pixel"] in (0.25, 1.0) and chosen["weight_landmarks"] == 1.0
+    beats = chosen["held_out_score"] > chosen["best_member_held_out_score"]
+    assert chosen["registered"] == float(beats)
+    # The held-out score is the mean of the sets' accuracies at the chosen weights (external.json).
+    external = json.loads((repo / layout.ExperimentPaths("fingers_ensemble_chosen").external_metrics).read_text())
+    held = [external[s]["accuracy"] for s in ("fingers_other_camera", "fingers_someone")]
+    assert chosen["held_out_score"] == pytest.approx(np.mean(held), abs=1e-6)
+    client = mlflow.MlflowClient(tracking.tracking_uri(repo))
+    names = {m.name for m in client.search_registered_models()}
+    assert ("handsign-fingers_ensemble_chosen-synthetic" in names) == beats
+    run = client.search_runs([client.get_experiment_by_name("handsign-fingers_ensemble_chosen").experiment_id])[0]
+    search = json.loads(Path(client.download_artifacts(run.info.run_id, "weight_search.json", str(tmp_path))).read_text())
+    assert [t["weights"] for t in search["tried"]] == [[0.25, 1.0], [1.0, 1.0]]
+    assert max(t["score"] for t in search["tried"]) == pytest.approx(chosen["held_out_score"])
+    plain = json.loads((repo / layout.ExperimentPaths("fingers_ensemble").metrics).read_text())
+    assert "held_out_score" not in plain and "handsign-fingers_ensemble-synthetic" in names
+    card = client.get_registered_model("handsign-fingers_ensemble-synthetic").description
+    assert "No held-out people: its weights are as declared and its validation split picks its champion." in card

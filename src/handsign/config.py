@@ -72,6 +72,13 @@ class EnsembleParams:
     # Each member's probabilities are raised to its weight before the product (1 unless given; 0:
     # it takes no part, and the ensemble answers as the other alone).
     weights: dict[str, float] = field(default_factory=dict)
+    # External sets of people neither member trained on. Where any is present, the member weights are
+    # chosen on them from `search` (values per member; the combination with the best held-out score,
+    # registry.choose_by), and the ensemble is registered only where it beats its better member alone
+    # there. Absent (or none present: the synthetic demo's), `weights` stand and the validation split
+    # moves its champion, as the stage and the model card say.
+    held_out: tuple[str, ...] = ()
+    search: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     def weight(self, role: str) -> float:
         return self.weights.get(role, 1.0)
@@ -593,6 +600,13 @@ def _check_ensemble(p: Params, name: str, ens: EnsembleParams, seen: dict[str, s
         raise ConfigError(f"{where}.weights: pixel and landmarks only, not {', '.join(unknown)}")
     if any(w < 0 for w in ens.weights.values()) or not (ens.weight("pixel") or ens.weight("landmarks")):
         raise ConfigError(f"{where}.weights: each 0 or more, not both 0, got {ens.weights}")
+    unknown = sorted(set(ens.search) - {"pixel", "landmarks"})
+    if unknown or any(not values or any(w <= 0 for w in values) for values in ens.search.values()):
+        raise ConfigError(f"{where}.search: pixel and landmarks, each a list of weights above 0 "
+                          f"(a member alone is always compared), got {ens.search}")  # fmt: skip
+    for set_name in ens.held_out:
+        if set_name not in p.external or p.external[set_name].dataset != ens.dataset:
+            raise ConfigError(f"{where}.held_out: {set_name!r} is not an external set of {ens.dataset} (params.yaml's external:)")
     for role, section in (("pixel", "experiments"), ("landmarks", "landmark_experiments")):
         member = getattr(ens, role)
         if member not in getattr(p, section):

@@ -9,6 +9,7 @@ where every member can abstain, the scores also say how often a hand was found."
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,9 +96,10 @@ class Results:
     skipped: dict[str, str] = field(default_factory=dict)  # an external set that could not be scored: why
 
 
-def score_members(members: list[Member], paths: ExperimentPaths, title: str) -> Results:
+def score_members(members: list[Member], paths: ExperimentPaths, title: str, external: External | None = None) -> Results:
     """The members answering together on their shared test split (checked to be the same samples
-    and classes) and on every external set of their dataset; the figures drawn into `paths`."""
+    and classes) and on every external set of their dataset (`external`: their probabilities there,
+    where already computed); the figures drawn into `paths`."""
     first = members[0]
     names = first.class_names
     test_idx = first.data.rows("test")
@@ -119,26 +121,76 @@ def score_members(members: list[Member], paths: ExperimentPaths, title: str) -> 
     if per_group:
         figures.append(paths.figures / "per_group_accuracy.png")
         report.plot_per_group(per_group, figures[-1], title, group_kind)
-    scored, skipped = score_external(members)
+    scored, skipped = score_external(members, external)
     return Results(summary, per_class, {"group": group_kind, "test": per_group}, predictions, figures, scored, skipped)
 
 
-def score_external(members: list[Member]) -> tuple[dict[str, Scored], dict[str, str]]:
-    """The members on each external set of their dataset (data/external/<dataset>/): each reads what
-    `model_inputs` gives it (a landmark model the hands found in colour, a pixel model the images
-    prepared as its training images were); a set none can read is skipped, with the reason."""
+def score_external(members: list[Member], each: External | None = None) -> tuple[dict[str, Scored], dict[str, str]]:
+    """The members on each external set of their dataset (`external_probabilities`, or `each` where
+    they were already computed); a set none can read is skipped, with the reason."""
+    probs, skipped = each or external_probabilities(members)
     names = members[0].class_names
-    scored, skipped = {}, {}
+    scored = {}
+    for name, (s, per_member) in probs.items():
+        y_pred = answer(per_member, [m.weight for m in members])
+        scored[name] = score(s.table["label"].to_numpy(), y_pred, names, s.table["file"].tolist(), can_abstain(members))
+    return scored, skipped
+
+
+# Each external set's name: the set and every member's probabilities on it; and the sets skipped, why.
+External = tuple[dict[str, tuple[externalsets.ExternalSet, list[np.ndarray]]], dict[str, str]]
+
+
+def external_probabilities(members: list[Member]) -> External:
+    """Every member's probabilities on each external set of their dataset (data/external/<dataset>/):
+    each reads what `model_inputs` gives it (a landmark model the hands found in colour, a pixel model
+    the images prepared as its training images were)."""
+    probs, skipped = {}, {}
     for s in externalsets.sets_of(members[0].exp.dataset):
         inputs = [s.absent or model_inputs(s, m.checkpoint) for m in members]
         why = next((i for i in inputs if isinstance(i, str)), None)
         if why is not None:
             skipped[s.name] = why
             continue
-        each = [probabilities(m.model, rows, np.arange(len(rows))) for m, rows in zip(members, inputs, strict=True)]
-        y_pred = answer(each, [m.weight for m in members])
-        scored[s.name] = score(s.table["label"].to_numpy(), y_pred, names, s.table["file"].tolist(), can_abstain(members))
-    return scored, skipped
+        probs[s.name] = (s, [probabilities(m.model, rows, np.arange(len(rows))) for m, rows in zip(members, inputs, strict=True)])
+    return probs, skipped
+
+
+@dataclass
+class WeightChoice:
+    """The member weights chosen on held-out people, and how the ensemble then compares with each
+    member alone there (the score: registry.choose_by over the held-out sets' accuracies)."""
+
+    weights: list[float]
+    score: float
+    member_scores: dict[str, float]
+    tried: list[dict[str, Any]]  # every combination: its weights, each set's accuracy, the score
+
+    @property
+    def best_member(self) -> str:
+        return max(self.member_scores, key=self.member_scores.__getitem__)
+
+    @property
+    def beats_its_members(self) -> bool:
+        return self.score > self.member_scores[self.best_member]
+
+
+def choose_weights(names: list[str], held: dict[str, tuple[np.ndarray, list[np.ndarray]]], grid: list[list[float]],
+                   choose_by: str) -> WeightChoice:  # fmt: skip
+    """The weights of `grid` (one list per member, every weight above 0) with the best held-out score
+    on `held` (each set's true labels and every member's probabilities there); each member alone,
+    `names`, is scored the same way, to compare."""
+
+    def scored(weights: list[float]) -> dict[str, Any]:
+        accuracy = {n: float((answer(each, weights) == y_true).mean()) for n, (y_true, each) in held.items()}
+        values = list(accuracy.values())
+        score = min(values) if choose_by == "worst" else float(np.mean(values))
+        return {"weights": weights, "accuracy": accuracy, "score": score}
+
+    tried = [scored(list(w)) for w in itertools.product(*grid)]
+    best = max(tried, key=lambda t: t["score"])  # the first of equals: the grid's order
+    alone = {name: scored([float(i == j) for j in range(len(names))])["score"] for i, name in enumerate(names)}
+    return WeightChoice(best["weights"], best["score"], alone, tried)
 
 
 def validation_accuracy(members: list[Member]) -> float:
@@ -151,10 +203,11 @@ def validation_accuracy(members: list[Member]) -> float:
 
 def publish(name: str, source: str, paths: ExperimentPaths, results: Results, run_id: str, val_score: float,
             log_model: Callable[[str, str], None], artifacts: list[Path], stage: str,
-            metrics: dict[str, float] | None = None) -> str:  # fmt: skip
+            metrics: dict[str, float] | None = None, not_registered: str = "", card_note: str = "") -> str:  # fmt: skip
     """Write the scores to reports/<name>/, log them, the report files and the model (`log_model(run id,
     tracking URI)`) to the run, which then ends, and register the model as handsign-<name>-<source>
-    (champion by `val_score`); `metrics` adds to the run's. Returns what was registered."""
+    (champion by `val_score`) unless `not_registered` says why not; `metrics` adds to the run's,
+    `card_note` to the model card. Returns what was registered ("" for nothing)."""
     report.write_reports(paths, results.summary, results.per_class, results.per_group, results.predictions)
     write_scores(paths, results.external, results.skipped, name)
     logged, external_files = run_metrics(paths, results.summary, results.external)
@@ -162,14 +215,15 @@ def publish(name: str, source: str, paths: ExperimentPaths, results: Results, ru
     tracking.log_results(root, run_id, logged | (metrics or {}), [*artifacts, paths.metrics, paths.per_class, paths.per_group,
                                                 *results.figures, *external_files])  # fmt: skip
     log_model(run_id, tracking.tracking_uri(root))
-    card = model_card(name, source, results, root)
-    registered = tracking.register(root, run_id, tracking.registered_model_name(name, source), val_score, card=card)
+    card = model_card(name, source, results, root, note=card_note)
+    registered = "" if not_registered else tracking.register(root, run_id, tracking.registered_model_name(name, source),
+                                                             val_score, card=card)  # fmt: skip
     print(f"{stage}: {name}: " + _scores(results.summary))
     for set_name, s in results.external.items():
         print(f"{stage}: {name} on {set_name}: " + _scores(s.summary))
     for set_name, why in results.skipped.items():
         print(f"{stage}: {name}: external set {set_name} skipped: {why}")
-    print(f"{stage}: registered {registered}")
+    print(f"{stage}: registered {registered}" if registered else f"{stage}: {name} not registered: {not_registered}")
     return registered
 
 
@@ -179,9 +233,9 @@ INTENDED_USE = ("Intended use: research and prototyping of hand-gesture recognit
                 "trusting it on yours. Not for decisions about people.")
 
 
-def model_card(name: str, source: str, results: Results, root: Path, trained_on: str = "") -> str:
+def model_card(name: str, source: str, results: Results, root: Path, trained_on: str = "", note: str = "") -> str:
     """The registered model's description: what it was trained on, its in-domain and external-set
-    numbers, the environment lock it came from and its intended use."""
+    numbers (and `note`: how it was chosen), the environment lock it came from and its intended use."""
     s = results.summary
     lines = [f"handsign model `{name}`, trained on {source} data{f' ({trained_on})' if trained_on else ''}."]
     if "accuracy" in s:
@@ -194,6 +248,8 @@ def model_card(name: str, source: str, results: Results, root: Path, trained_on:
     for set_name, scored in results.external.items():
         found = f", hand found {scored.summary['hand_found']:.0%}" if "hand_found" in scored.summary else ""
         lines.append(f"External set {set_name}: accuracy {scored.summary['accuracy']:.2%}{found}.")
+    if note:
+        lines.append(note)
     lines.append(f"Environment: requirements.lock sha256 {tracking.environment_lock(root)}.")
     lines.append(INTENDED_USE)
     return "\n".join(lines)
