@@ -58,8 +58,12 @@ def no_tracking_uri_leaks() -> Iterator[None]:
 def without_external_sets(params: dict) -> dict:
     """The committed params (as loaded YAML) without external sets and the combined splits and
     experiments that train on them: for tests of other things, which then need no detection of
-    those photos (tests/test_external.py and tests/test_pipeline.py cover them); cross-validations too."""
+    those photos (tests/test_external.py and tests/test_pipeline.py cover them); cross-validations too,
+    and the ensembles' held-out people."""
     params["external"] = {}
+    for ensemble in params.get("ensembles", {}).values():  # no held-out people to choose weights on
+        ensemble.pop("held_out", None)
+        ensemble.pop("search", None)
     for copy in params["data"].values():
         combined = copy.pop("combined", {})
         for section in ("experiments", "landmark_experiments", "crossval", "landmark_crossval"):

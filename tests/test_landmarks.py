@@ -316,3 +316,26 @@ def test_detection_on_a_two_worker_dask_cluster_gives_exactly_the_local_results(
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
     with pytest.raises(RuntimeError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9 .*unset it to detect in local"):
         landmarks.detect_all(grey[:2], settings, MODEL)
+
+
+@pytest.mark.slow  # seconds: the detector on every attempt, then each alone
+@needs_model
+@pytest.mark.skipif(not FINGERS_SAMPLE.exists(), reason=f"{FINGERS_SAMPLE} is only present in the project's workplace")
+def test_bench_landmarks_times_every_attempt_on_a_sample_of_a_real_archive():
+    """Where the landmarks stage's time goes: every reading of a seeded sample of the real archive,
+    then each attempt alone, timed; a hand found by any attempt is found by every-reading detection."""
+    import re
+
+    from typer.testing import CliRunner
+
+    from handsign.cli import app
+
+    out = CliRunner().invoke(app, ["bench", "landmarks", "--archive", str(FINGERS_SAMPLE), "--dataset", "fingers",
+                                   "--images", "12", "--every", "--workers", "1"])  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "landmarks: 12 real fingers images of 300" in out.output and "the whole archive would take" in out.output
+    every = float(re.search(r"every reading: .* a hand in ([\d.]+)%", out.output).group(1))
+    rows = [line.split(" | ") for line in out.output.splitlines() if re.match(r"\d+ Attempt\(", line)]
+    assert len(rows) == len(shipped_params().landmarks["fingers"].attempts)
+    alone = [float(r[3].rstrip("%")) for r in rows]
+    assert all(0 <= a <= every for a in alone) and max(alone) > 0 and all(float(r[2]) > 0 for r in rows)

@@ -313,7 +313,8 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     answer = served.predict(pd.DataFrame({"image": [encode_file(f) for f in files]}))
     local = from_checkpoint(repo / "models/fingers_cnn/model.pt")
     probabilities = local.probabilities([Image.open(f) for f in files])
-    assert list(answer.columns[2:]) == local.preprocessing.class_names == ["0", "1", "2", "3", "4", "5"]
+    assert list(answer.columns[2:-1]) == local.preprocessing.class_names == ["0", "1", "2", "3", "4", "5"]
+    assert list(answer["error"]) == [""] * len(files)  # every row readable
     assert answer[local.preprocessing.class_names].to_numpy() == pytest.approx(probabilities, abs=1e-5)
     assert list(answer["label"]) == [local.preprocessing.class_names[i] for i in probabilities.argmax(1)]
     assert local.preprocessing.image_size == 32 and local.preprocessing.resize == "stretch"

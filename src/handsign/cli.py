@@ -123,11 +123,11 @@ def score(
     typer.echo(json.dumps({"checkpoint": str(checkpoint), "data": str(data), "split": split, **summary}, indent=2))
 
 
-def _bench(name: str, *args: Any) -> None:
+def _bench(name: str, *args: Any, **kwargs: Any) -> None:
     """Run handsign.pipeline.bench.<name>, printing its lines; its errors end the command with their message."""
     from handsign.pipeline import bench
 
-    getattr(bench, name)(*args, echo=typer.echo)
+    getattr(bench, name)(*args, echo=typer.echo, **kwargs)
 
 
 MODEL_HELP = "A checkpoint (models/<exp>/model.pt) or an MLflow model URI (models:/handsign-<exp>-<source>@champion)."
@@ -453,12 +453,16 @@ def bench_time_to_accuracy(
 
 @command(bench_app, "landmarks")
 def bench_landmarks(
-    images: int = typer.Option(600, help="Synthetic Fingers images (128x128) to detect hands in."),
+    images: int = typer.Option(600, help="Images to detect hands in: rendered, or a seeded sample of --archive's."),
     workers: int = typer.Option(None, help="Detector processes (default: one per core)."),
+    archive: Path = typer.Option(None, exists=True, help="A real download of --dataset (zip or folder, as source: local)."),
+    dataset: str = typer.Option("fingers", help="Whose format and landmarks: settings (params.yaml)."),
+    every: bool = typer.Option(False, "--every", help="Every attempt on every image (readings: every), then each alone."),
 ) -> None:
-    """Hand landmark detection rate and speed on synthetic Fingers images, with params.yaml's
-    `landmarks.fingers` settings and one detector per process, as the landmarks stage runs it."""
-    _bench("landmark_rate", images, workers)
+    """Hand landmark detection rate and speed with params.yaml's `landmarks.<dataset>` settings and one
+    detector per process, as the landmarks stage runs it: on synthetic Fingers images, or a sample of a
+    real archive; with --every, the time each attempt takes (where the landmarks stage's time goes)."""
+    _bench("landmark_rate", images, workers, archive=archive, dataset=dataset, every=every)
 
 
 @command(bench_app, "live")

@@ -211,25 +211,50 @@ def time_to_accuracy(data: Path, experiment: str, max_epochs: int, params_file: 
             echo(f"{epochs} | {result.train_seconds:.1f} | {1 - wrong / len(test):.4%} | {wrong}")
 
 
-def landmark_rate(images: int, workers: int | None, echo: Echo = print) -> None:
-    """Hand landmark detection on synthetic Fingers images with params.yaml's settings."""
-    from handsign.hands.landmarks import detect_all, find_model, read_for_landmarks
-    from handsign.synth import render_dataset
+def landmark_rate(images: int, workers: int | None, echo: Echo = print, archive: Path | None = None,
+                  dataset: str = "fingers", every: bool = False) -> None:  # fmt: skip
+    """Hand landmark detection with params.yaml's `landmarks.<dataset>` settings, one detector per
+    process as the landmarks stage runs it: on `images` synthetic Fingers images, or on a seeded
+    sample of that many from a real `archive` of `dataset` (its download, as `source: local` reads
+    it). With `every`, every attempt on every image (`readings: every`), and then each attempt alone,
+    timed: where detection's time goes."""
+    from handsign.config import DatasetParams
+    from handsign.hands.landmarks import detect_all, detect_every, find_model, read_for_landmarks
+    from handsign.pipeline.sources import fetch
 
-    settings = load_params(repo_root() / "params.yaml").landmarks["fingers"]
-    per_class = max(1, images // 12)
-    params = SyntheticParams(seed=0, per_class_train=per_class, per_class_test=1, subjects=4, frames_per_gesture=1)
+    params = load_params(repo_root() / "params.yaml")
+    if dataset not in params.landmarks:
+        raise ValueError(f"no landmarks.{dataset} in params.yaml ({', '.join(params.landmarks)})")
+    settings = params.landmarks[dataset]
+    synthetic = SyntheticParams(seed=0, per_class_train=max(1, images // 12), per_class_test=1, subjects=4, frames_per_gesture=1)
+    source = DatasetParams(source="local", local_path=str(archive)) if archive else DatasetParams()
     with tempfile.TemporaryDirectory() as tmp:
-        render_dataset("fingers", Path(tmp) / "raw", params, 0)
-        data, aspect = read_for_landmarks(Path(tmp) / "raw", "fingers", settings)
+        start = time.perf_counter()
+        raw = fetch(dataset, source, synthetic, Path(tmp) / "raw", repo_root())
+        data, aspect = read_for_landmarks(raw, dataset, settings)
+        read_seconds = time.perf_counter() - start
+    pick = np.sort(np.random.default_rng(0).permutation(len(data.labels))[:images])
+    frames, n, model = data.images[pick], len(pick), find_model()
+    what = f"{n} {'real' if archive else 'synthetic'} {dataset} images of {len(data.labels)} ({archive or 'rendered'})"
+    procs = workers or os.cpu_count()
+    echo(f"landmarks: {what}, read at {settings.image_size}x{settings.image_size} in {read_seconds:.1f} s; {procs} processes")
     start = time.perf_counter()
-    found = detect_all(data.images, settings, find_model(), aspect, workers=workers)
+    found = detect_every(frames, settings, model, aspect, workers=workers)[0] if every else \
+        detect_all(frames, settings, model, aspect, workers=workers)  # fmt: skip
     seconds = time.perf_counter() - start
-    n = len(data.labels)
-    by_attempt = found.found_by_attempt(len(settings.attempts))
-    echo(f"landmarks on {n} synthetic Fingers images {settings.image_size}x{settings.image_size}, "
-         f"{workers or os.cpu_count()} processes: {seconds:.1f} s = {n / seconds:.1f} images/s; "
-         f"a hand in {found.found.mean():.1%}, by attempt {by_attempt}")  # fmt: skip
+    attempts = len(settings.attempts)
+    echo(f"{'every reading' if every else 'first reading'}: {seconds:.1f} s = {n / seconds:.1f} images/s; "
+         f"a hand in {found.found.mean():.1%}, first found by attempt {found.found_by_attempt(attempts)}; "
+         f"the whole archive would take {len(data.labels) / (n / seconds) / 60:.1f} min")  # fmt: skip
+    if not every:
+        return
+    echo("attempt | seconds | images/s | a hand in")
+    for k, attempt in enumerate(settings.attempts):
+        alone = dataclasses.replace(settings, attempts=(attempt,))
+        start = time.perf_counter()
+        hands = detect_all(frames, alone, model, aspect, workers=workers)
+        took = time.perf_counter() - start
+        echo(f"{k} {attempt} | {took:.1f} | {n / took:.1f} | {hands.found.mean():.1%}")
 
 
 def live_rate(models: list[str], frames: int, size: tuple[int, int], echo: Echo = print) -> None:
