@@ -339,3 +339,37 @@ def test_bench_landmarks_times_every_attempt_on_a_sample_of_a_real_archive():
     assert len(rows) == len(shipped_params().landmarks["fingers"].attempts)
     alone = [float(r[3].rstrip("%")) for r in rows]
     assert all(0 <= a <= every for a in alone) and max(alone) > 0 and all(float(r[2]) > 0 for r in rows)
+
+
+@pytest.mark.slow  # seconds: detection three times over
+@needs_model
+@pytest.mark.skipif(not FINGERS_SAMPLE.exists(), reason=f"{FINGERS_SAMPLE} is only present in the project's workplace")
+def test_a_detection_already_made_is_read_back_and_anything_it_depends_on_makes_it_again(tmp_path, monkeypatch):
+    """The detection cache: every reading of ten real photos is kept (two chunks of up to eight), and
+    read back exactly with a detector that would fail if asked; other settings or one changed pixel
+    detect again (that chunk only); HANDSIGN_DETECTION_CACHE=off keeps nothing."""
+    from handsign.hands import detectcache
+
+    monkeypatch.setenv(detectcache.CACHE_ENV, str(tmp_path / "cache"))
+    settings = shipped_params().landmark_settings("fingers")
+    grey = np.stack([sample_photo(i) for i in range(0, 40, 4)])[:, None]
+    made = landmarks.detect_every(grey, settings, MODEL, workers=1)
+    assert len(list((tmp_path / "cache").rglob("*.npz"))) == 2 and made[0].found.sum() >= 8
+
+    def refuse(self, frame):
+        raise RuntimeError("detected again")
+
+    monkeypatch.setattr(landmarks.Detector, "readings", refuse)  # the forked worker inherits it
+    for kept, again in zip(made, landmarks.detect_every(grey, settings, MODEL, workers=1), strict=True):
+        for field in dataclasses.fields(kept):
+            assert np.array_equal(getattr(kept, field.name), getattr(again, field.name), equal_nan=True), field.name
+    with pytest.raises(RuntimeError, match="detected again"):
+        landmarks.detect_every(grey, dataclasses.replace(settings, confidence=settings.confidence + 0.01), MODEL, workers=1)
+    touched = grey.copy()
+    touched[9, 0, 0, 0] ^= 1  # the second chunk's last image
+    with pytest.raises(RuntimeError, match="detected again"):
+        landmarks.detect_every(touched, settings, MODEL, workers=1)
+    assert landmarks.detect_every(touched[:8], settings, MODEL, workers=1)[0].found.sum() == made[0].found[:8].sum()
+    monkeypatch.setenv(detectcache.CACHE_ENV, "off")
+    with pytest.raises(RuntimeError, match="detected again"):
+        landmarks.detect_every(grey, settings, MODEL, workers=1)

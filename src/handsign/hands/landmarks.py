@@ -17,7 +17,9 @@ into which it is downloaded when there is a network); a file with another hash i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import hashlib
 import multiprocessing
 import os
 import sys
@@ -33,6 +35,7 @@ import numpy as np
 
 from handsign.core import weights
 from handsign.core.schema import Attempt, LandmarkParams
+from handsign.hands import detectcache
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -431,9 +434,39 @@ def _detect(rows: tuple[int, int]) -> tuple[int, list]:
     assert getattr(_worker, "job", None) is not None, "a landmark worker starts with _start"
     job, detector = _worker.job, _worker.detector
     start, stop = rows
-    if isinstance(job, _Job) and job.every:
-        return start, [hand for i in range(start, stop) for hand in detector.readings(job.frame(i))]
-    return start, [detector.detect(job.frame(i)) for i in range(start, stop)]
+    every = isinstance(job, _Job) and job.every
+    frames = [job.frame(i) for i in range(start, stop)]
+    where = detectcache.folder()
+    if where is not None:  # the hands of these very frames, found before with these settings and this code
+        name = detectcache.key(frames, f"{job.params!r} every={every}", _model_digest(job.model), _CODE)
+        if (kept := detectcache.load(where, name)) is not None:
+            return start, _hands(kept)
+    hands = [hand for frame in frames for hand in detector.readings(frame)] if every else \
+        [detector.detect(frame) for frame in frames]  # fmt: skip
+    if where is not None:
+        detectcache.save(where, name, _arrays(hands))
+    return start, hands
+
+
+_CODE = Path(__file__).read_bytes()  # the detection code: a changed detector detects again
+
+
+@functools.lru_cache(maxsize=4)
+def _model_digest(model: Path | bytes) -> str:
+    return hashlib.sha256(model if isinstance(model, bytes) else Path(model).read_bytes()).hexdigest()
+
+
+def _arrays(hands: list[Hand]) -> dict[str, np.ndarray]:
+    rows = Landmarks.empty(len(hands))
+    for i, hand in enumerate(hands):
+        rows.put(i, hand)
+    return dataclasses.asdict(rows)
+
+
+def _hands(arrays: dict[str, np.ndarray]) -> list[Hand]:
+    rows = Landmarks(**arrays)
+    return [Hand(rows.image[i], rows.world[i], int(rows.right[i]), float(rows.score[i]), int(rows.attempt[i]))
+            for i in range(len(rows.attempt))]  # fmt: skip
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
