@@ -36,10 +36,12 @@ def webcam_photos(dest: Path, every: int, count: int = 6) -> list[Path]:
     return [dest / n for n in names]
 
 
-# The test files that take longest, run first. With `--dist loadfile` (the Makefile) a file runs on
-# one worker; collected in name order, test_stages.py would start last and run on alone for half a
-# minute after the other worker had finished everything else.
-LONGEST_FIRST = ("test_pipeline.py", "test_stages.py", "test_repro.py", "test_workflow.py")
+# The test files that take longest, run first (longest first, the short ones fill in at the end).
+# With `--dist loadfile` (the Makefile) a file runs on one worker; collected in name order,
+# test_stages.py would start last and run on alone for half a minute after the other worker had
+# finished everything else.
+LONGEST_FIRST = ("test_pipeline.py", "test_sharing.py", "test_stages.py", "test_repro.py", "test_workflow.py",
+                 "test_real_data.py", "test_transfer.py", "test_training.py", "test_external.py", "test_autoencoder.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 
+import pytest
 import yaml
 from conftest import BIN, run, tool_env
 
@@ -42,6 +43,7 @@ def table_rows(markdown):
     return rows
 
 
+@pytest.mark.slow  # seconds (git, DVC or a fresh interpreter as subprocesses): make test runs it
 def test_diff_tables_every_experiment_the_params_and_both_sides_figures(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -49,6 +49,7 @@ def test_precision_auto_is_bf16_only_where_the_device_has_bf16_units_and_a_force
     assert not fast_bf16(torch.device("meta"))
 
 
+@pytest.mark.slow  # seconds (git, DVC or a fresh interpreter as subprocesses): make test runs it
 def test_avx2_kernels_make_auto_float32_on_any_cpu():
     """How an AMX machine stands in for the AVX2 CPUs most users have (docs/benchmarks.md)."""
     code = ("import torch; from handsign.core.runtime import resolve_precision; "

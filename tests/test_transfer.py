@@ -3,7 +3,6 @@ start from an earlier run's weights (a checkpoint file or an MLflow model URI)."
 
 import pytest
 import torch
-import torchvision
 from conftest import tiny_experiment, training
 
 from handsign.core.runtime import seed_everything
@@ -24,6 +23,8 @@ def is_head(name: str) -> bool:
 def test_a_frozen_backbone_sees_each_image_once_and_only_the_head_changes(root, tmp_path):
     exp, store, split = tiny_experiment(root, per_class_train=8, model="resnet18", freeze_backbone=True, augment=False,
                                         optimizer="adam", lr=1e-2, epochs=3, batch_size=16)  # fmt: skip
+    import torchvision  # here, not at the top: seconds to import, which every pytest worker would pay collecting
+
     seed_everything(exp.training.seed)
     start = build_model("resnet18", len(store.class_names), 1, exp.image_size).state_dict()
     seen = []
