@@ -41,7 +41,9 @@ def webcam_photos(dest: Path, every: int, count: int = 6) -> list[Path]:
 # test_stages.py would start last and run on alone for half a minute after the other worker had
 # finished everything else.
 LONGEST_FIRST = ("test_pipeline.py", "test_sharing.py", "test_stages.py", "test_repro.py", "test_workflow.py",
-                 "test_real_data.py", "test_transfer.py", "test_training.py", "test_external.py", "test_autoencoder.py")
+                 "test_real_data.py", "test_transfer.py", "test_synth.py", "test_training.py", "test_external.py",
+                 "test_config.py", "test_dvc_yaml.py", "test_autoencoder.py", "test_cli.py", "test_landmarks.py",
+                 "test_serving.py", "test_models.py", "test_images.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

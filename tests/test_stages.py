@@ -274,6 +274,7 @@ def test_with_every_reading_a_landmark_model_also_trains_on_each_attempts_hand(r
     assert summary["train_samples"] == {"fingers": (data.column("split") == "train").sum()}
 
 
+@pytest.mark.slow  # seconds on the shared repository: make test runs it
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
 def test_an_ensemble_answers_the_product_of_its_members_probabilities(repo, monkeypatch):
     """On the test split (a missed hand: the pixel model decides) and on an external set, where the
@@ -489,6 +490,7 @@ def test_a_landmark_checkpoint_from_before_it_carried_its_settings_is_named(repo
         from_checkpoint(tmp_path / "old.pt")
 
 
+@pytest.mark.slow  # seconds on the shared repository: make test runs it
 @needs_detector
 def test_score_finds_the_hands_with_the_checkpoints_settings_and_agrees_with_evaluate(repo, monkeypatch):
     """`handsign score` of the landmark model on the same files: every hand found (the test's made-up
@@ -521,6 +523,7 @@ def test_a_landmark_model_exports_to_onnx_with_parity_on_its_test_hands(repo, mo
     assert "landmarks" in json.loads((tmp_path / "preprocessing.json").read_text())
 
 
+@pytest.mark.slow  # seconds on the shared repository: make test runs it
 @needs_detector
 def test_live_finds_the_hand_anywhere_in_the_frame_and_says_when_there_is_none(repo, tmp_path, monkeypatch):
     """`handsign live` with a landmark model on a 640x480 video of the test hands drifting across the
@@ -585,6 +588,7 @@ def test_live_shows_a_greyscale_cameras_frames_to_the_detector_in_colour(repo, t
     assert (labels[:4] == "no hand").all() and (labels[4:] != "no hand").mean() >= 0.95 and result.hands >= 46
 
 
+@pytest.mark.slow  # seconds on the shared repository: make test runs it
 @needs_detector
 def test_live_with_an_ensemble_multiplies_the_pixel_models_reading_of_the_tracked_hand(repo, tmp_path, monkeypatch):
     """`live -m PIXEL -m LANDMARKS`: per frame, the landmark model's answer on the hand it tracks times
