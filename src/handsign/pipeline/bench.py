@@ -219,6 +219,7 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print, archive:
     it). With `every`, every attempt on every image (`readings: every`), and then each attempt alone,
     timed: where detection's time goes."""
     from handsign.config import DatasetParams
+    from handsign.hands import detectcache
     from handsign.hands.landmarks import detect_all, detect_every, find_model, read_for_landmarks
     from handsign.pipeline.sources import fetch
 
@@ -233,6 +234,7 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print, archive:
         raw = fetch(dataset, source, synthetic, Path(tmp) / "raw", repo_root())
         data, aspect = read_for_landmarks(raw, dataset, settings)
         read_seconds = time.perf_counter() - start
+    os.environ[detectcache.CACHE_ENV] = "off"  # time the detector, not the cache (this process and its workers)
     pick = np.sort(np.random.default_rng(0).permutation(len(data.labels))[:images])
     frames, n, model = data.images[pick], len(pick), find_model()
     what = f"{n} {'real' if archive else 'synthetic'} {dataset} images of {len(data.labels)} ({archive or 'rendered'})"
