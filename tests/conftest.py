@@ -36,10 +36,10 @@ def webcam_photos(dest: Path, every: int, count: int = 6) -> list[Path]:
     return [dest / n for n in names]
 
 
-# The test files that take longest, run first (longest first, the short ones fill in at the end).
-# With `--dist loadfile` (the Makefile) a file runs on one worker; collected in name order,
-# test_stages.py would start last and run on alone for half a minute after the other worker had
-# finished everything else.
+# The test files that take longest, run first (the short ones fill in at the end). With `--dist
+# loadfile` (the Makefile) a file runs on one worker; in xdist's own order (files by their number of
+# tests) a long file such as test_stages.py could start late and run on alone after the other worker
+# had finished everything else.
 LONGEST_FIRST = ("test_pipeline.py", "test_sharing.py", "test_stages.py", "test_repro.py", "test_workflow.py",
                  "test_real_data.py", "test_transfer.py", "test_synth.py", "test_training.py", "test_external.py",
                  "test_config.py", "test_dvc_yaml.py", "test_autoencoder.py", "test_cli.py", "test_landmarks.py",
