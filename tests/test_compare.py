@@ -95,3 +95,29 @@ def test_diff_tables_every_experiment_the_params_and_both_sides_figures(tmp_path
                         capture_output=True, text=True).stdout  # fmt: skip
     assert table_rows(md)["b"] == ["0.8000", "0.6000", "-0.2000", "0.7000", "0.5000", "-0.2000"]
     assert "**Not like with like**: b ran on different data sources" in md
+
+
+def test_a_snapshot_copies_the_reports_an_experiment_ref_holds(tmp_path):
+    """`handsign results --snapshot REF NAMES` (what `make real` runs): each named experiment's
+    metrics, external and per-group reports and its config, as the git revision holds them, into
+    reports/real/; a name the revision lacks is left out, and the workspace's own copies are not read."""
+    from handsign.evaluation.results import snapshot
+
+    repo = tmp_path / "repo"
+    (repo / "reports/configs/a").mkdir(parents=True)
+    (repo / "reports/a").mkdir()
+    run(["git", "init", "-q"], repo)
+    for key, value in (("user.email", "tests@handsign.invalid"), ("user.name", "handsign tests")):
+        run(["git", "config", key, value], repo)
+    files = {"reports/a/metrics.json": '{"accuracy": 0.5}', "reports/a/external.json": "{}",
+             "reports/configs/a/config.json": '{"name": "a"}'}  # fmt: skip
+    for rel, text in files.items():
+        (repo / rel).write_text(text)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "an experiment's reports"], repo)
+    (repo / "reports/a/metrics.json").write_text('{"accuracy": 0.9}')  # the workspace differs: not copied
+    out = repo / "reports/real"
+    assert snapshot("HEAD", ["a", "b"], out, repo) == ["a"]
+    assert (out / "a/metrics.json").read_text() == '{"accuracy": 0.5}'
+    assert (out / "configs/a/config.json").read_text() == '{"name": "a"}' and (out / "a/external.json").exists()
+    assert not (out / "a/per_group.json").exists() and not (out / "b").exists()

@@ -280,6 +280,12 @@ def test_real_colour_photos_reach_the_detector_in_colour():
     assert found >= 45, f"a hand in {found} of 50 colour photos (48 when they reach the detector in colour)"
 
 
+def assert_same_hands(ours: landmarks.Landmarks, theirs: landmarks.Landmarks) -> None:
+    """Every array of two detections equal, no-hand NaNs included."""
+    for field in dataclasses.fields(ours):
+        assert np.array_equal(getattr(ours, field.name), getattr(theirs, field.name), equal_nan=True), field.name
+
+
 @pytest.mark.slow  # a two-worker Dask cluster starts in seconds
 @needs_model
 @pytest.mark.skipif(not (FINGERS_SAMPLE.exists() and COUNTS.exists()), reason="the real samples are only in ../shared/data/")
@@ -310,8 +316,7 @@ def test_detection_on_a_two_worker_dask_cluster_gives_exactly_the_local_results(
         pictures = landmarks.detect_pictures(colour, settings, MODEL)
         assert len(dask.scheduler.workers) == 2 and "detect_job" in dask.scheduler.task_prefixes  # sent there
     for ours, theirs in ((first, local_first), (every, local_every), (pictures, local_pictures)):
-        for field in dataclasses.fields(ours):
-            assert np.array_equal(getattr(ours, field.name), getattr(theirs, field.name), equal_nan=True), field.name
+        assert_same_hands(ours, theirs)
     monkeypatch.setenv(cluster.SCHEDULER_ENV, "tcp://127.0.0.1:9")  # nothing listens there
     monkeypatch.setattr(cluster, "CONNECT_SECONDS", 2)
     with pytest.raises(RuntimeError, match=r"no Dask scheduler answers at tcp://127.0.0.1:9 .*unset it to detect in local"):
@@ -361,8 +366,7 @@ def test_a_detection_already_made_is_read_back_and_anything_it_depends_on_makes_
 
     monkeypatch.setattr(landmarks.Detector, "readings", refuse)  # the forked worker inherits it
     for kept, again in zip(made, landmarks.detect_every(grey, settings, MODEL, workers=1), strict=True):
-        for field in dataclasses.fields(kept):
-            assert np.array_equal(getattr(kept, field.name), getattr(again, field.name), equal_nan=True), field.name
+        assert_same_hands(kept, again)
     with pytest.raises(RuntimeError, match="detected again"):
         landmarks.detect_every(grey, dataclasses.replace(settings, confidence=settings.confidence + 0.01), MODEL, workers=1)
     touched = grey.copy()

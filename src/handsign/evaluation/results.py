@@ -111,15 +111,14 @@ def snapshot(rev: str, names: list[str], out: Path, root: Path) -> list[str]:
     experiment's ref: DVC commits the reports it wrote there), copied to `out/<name>/` with their
     configs (`out/configs/<name>/`), so the docs' tables of real data are generated from files in the
     repository: `handsign results --snapshot <ref> <names>`. Returns the names it found."""
-    import subprocess
-
     from handsign.core.atomic import write_text
+    from handsign.evaluation.compare import read_at
 
     found = []
     for name in names:
         for rel in [*(f"{name}/{f}" for f in SNAPSHOT_FILES), f"configs/{name}/config.json"]:
-            shown = subprocess.run(["git", "show", f"{rev}:reports/{rel}"], cwd=root, capture_output=True, text=True)
-            if shown.returncode == 0:
-                write_text(out / rel, shown.stdout)
+            shown = read_at(root, rev, f"reports/{rel}")
+            if shown is not None:
+                write_text(out / rel, shown.decode())
                 found.append(name)
     return list(dict.fromkeys(found))

@@ -2,8 +2,9 @@
 
 Set `HANDSIGN_DASK_SCHEDULER` to a running scheduler's address (`tcp://host:8786`; `dask scheduler`
 and `dask worker tcp://host:8786` on each machine, with handsign installed there) and every detection
-of the landmarks stage, the external stage, `handsign landmarks detect` and `score` runs on its
-workers; unset, they run in local processes, as before. The answers are the same either way (tested
+of the landmarks stage, the external stage and `handsign landmarks detect` runs on its workers;
+unset, they run in local processes, as before. (A model in use, predict, serve and live, finds its
+hands itself, one image at a time.) The answers are the same either way (tested
 on a local cluster of two workers): each worker builds the same pinned detector and reads the same
 images. The address is where the work runs, not what it computes, so it is an environment variable
 and not a parameter: moving a run onto a cluster reruns nothing.
