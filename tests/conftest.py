@@ -74,8 +74,21 @@ def without_external_sets(params: dict) -> dict:
         ensemble.pop("search", None)
     for copy in params["data"].values():
         combined = copy.pop("combined", {})
-        for section in ("experiments", "landmark_experiments", "crossval", "landmark_crossval"):
+        for section in ("experiments", "crossval"):
             params[section] = {k: v for k, v in params.get(section, {}).items() if v.get("split") not in combined}
+    return params
+
+
+def with_reads(params: dict) -> dict:
+    """`params` (loaded YAML) with every experiment's and cross-validation's `reads` set from its
+    dataset, image size and model, as a test that moves an entry to another copy must."""
+    from handsign.models import Kind, kind_of
+
+    for section in ("experiments", "crossval"):
+        for entry in params.get(section, {}).values():
+            model = entry.get("model") or params["recipes"][entry["recipe"]]["model"]
+            copy = f"{entry['dataset']}_{entry['image_size']}"
+            entry["reads"] = f"data/landmarks/{entry['dataset']}" if kind_of(model) is Kind.LANDMARKS else f"data/prepared/{copy}"
     return params
 
 

@@ -81,11 +81,11 @@ def write(tmp_path, **changes):
         ),
         (
             {"ensembles__sign_mnist_ensemble__pixel": "sign_mnist_landmarks"},
-            "ensembles.sign_mnist_ensemble.pixel: 'sign_mnist_landmarks' is not declared under experiments:",
+            "ensembles.sign_mnist_ensemble.pixel: 'sign_mnist_landmarks' is no pixel classifier under experiments:",
         ),
         (
             {"ensembles__sign_mnist_ensemble__landmarks": "sign_mnist_cnn"},
-            "ensembles.sign_mnist_ensemble.landmarks: 'sign_mnist_cnn' is not declared under landmark_experiments:",
+            "ensembles.sign_mnist_ensemble.landmarks: 'sign_mnist_cnn' is no landmark classifier under experiments:",
         ),
         (
             {"ensembles__sign_mnist_ensemble__pixel": "sign_mnist_cnn_webcam"},

@@ -27,7 +27,7 @@ def test_every_stage_depends_on_its_scripts_fingerprint_and_no_source_file():
     assert sorted(next(iter(o)) for o in code["outs"]) == [f"{CODE.as_posix()}/{s}.txt" for s in SCRIPTS]
     for name, stage in stages.items():
         body = stage.get("do") or stage
-        script = body["cmd"].split("stages/")[1].split(".py")[0]  # train_landmarks runs train.py
+        script = body["cmd"].split("stages/")[1].split(".py")[0]
         deps = [d for d in body["deps"] if isinstance(d, str)]
         assert f"{CODE.as_posix()}/{script}.txt" in deps, f"{name}: does not depend on its script's fingerprint"
         assert not [d for d in deps if d.startswith(("src/", "stages/"))], f"{name}: lists source files"
@@ -125,7 +125,7 @@ def test_dvc_yaml_params_are_the_keys_the_loader_reads():
     fields = {f.name for f in dataclasses.fields(Params)} - {"train_launcher"}
     assert fields <= used, f"params no stage depends on: {sorted(fields - used)}"
     declared = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    training = ("train", "crossval", "train_landmarks", "crossval_landmarks")
+    training = ("train", "crossval")
     assert all(declared[n]["do"]["cmd"].startswith("${train_launcher} ") for n in training)
 
 
@@ -134,6 +134,7 @@ def test_dvc_yaml_paths_are_layouts():
     and reads it, for every dataset, prepared copy and experiment of params.yaml."""
     from handsign.config import load_params
     from handsign.core import layout
+    from handsign.models import Kind
 
     raw = yaml.safe_load((REPO / "params.yaml").read_text())
     p = load_params(REPO / "params.yaml")
@@ -156,23 +157,23 @@ def test_dvc_yaml_paths_are_layouts():
         assert rel(layout.landmark_summary(dataset)) in listed(stages[f"landmarks@{dataset}"], "metrics")
     assert rel(layout.CONFIGS) in listed(stages["configure"], "outs")
     for where, exp in p.every_experiment():
-        section = where.split(".")[0]  # experiments, crossval, landmark_experiments, landmark_crossval
-        group = "_landmarks" if section.startswith("landmark_") else ""  # their stages: train_landmarks@...
-        kind = "crossval" if section.endswith("crossval") else "train"
+        kind = where.split(".")[0].replace("experiments", "train")  # train@<name> or crossval@<name>
         paths = layout.ExperimentPaths(exp.name)
         prepared, split_file = (rel(f) for f in exp.data_paths)
-        reads = listed(stages[f"{kind}{group}@{exp.name}"], "deps")
+        reads = listed(stages[f"{kind}@{exp.name}"], "deps")
         assert {rel(paths.config), prepared, split_file} <= reads, exp.name
-        assert (rel(layout.landmarks(exp.dataset)) in reads) == bool(group), exp.name  # landmark models read landmarks
+        # Landmark models read the hands landmarks@ found; nothing else does (detection retrains no pixel model).
+        hands = exp.kind is Kind.LANDMARKS
+        assert (rel(layout.landmarks(exp.dataset)) in reads) == hands, exp.name
         if kind == "train":
-            written = set().union(*(listed(stages[f"train{group}@{exp.name}"], s) for s in ("outs", "metrics")))
+            written = set().union(*(listed(stages[f"train@{exp.name}"], s) for s in ("outs", "metrics")))
             assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.train_summary)} <= written
-            assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.config)} <= listed(
-                stages[f"evaluate{group}@{exp.name}"], "deps"
-            )
-            stage = stages[f"evaluate{group}@{exp.name}"]
+            evaluated = listed(stages[f"evaluate@{exp.name}"], "deps")
+            assert {rel(paths.model), rel(paths.mlflow_run), rel(paths.history), rel(paths.config)} <= evaluated
+            assert (rel(layout.landmarks(exp.dataset)) in evaluated) == hands, exp.name
+            stage = stages[f"evaluate@{exp.name}"]
         else:
-            stage = stages[f"crossval{group}@{exp.name}"]
+            stage = stages[f"crossval@{exp.name}"]
         written = set().union(*(listed(stage, s) for s in ("outs", "metrics", "plots")))
         assert {
             rel(paths.metrics),

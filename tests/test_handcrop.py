@@ -56,8 +56,8 @@ def test_hand_crop_is_for_pixel_models_and_carries_the_datasets_detector_setting
     assert exp.training.hand_crop == 1.5
     assert exp.hand_box_settings == params.landmark_settings("fingers")
     assert params.experiment("sign_mnist_seed").hand_box == {}
-    bad = {**raw, "landmark_experiments": {**raw["landmark_experiments"]}}
-    bad["landmark_experiments"]["fingers_landmarks"] = {**raw["landmark_experiments"]["fingers_landmarks"], "hand_crop": 1.0}
+    bad = {**raw, "experiments": {**raw["experiments"]}}
+    bad["experiments"]["fingers_landmarks"] = {**raw["experiments"]["fingers_landmarks"], "hand_crop": 1.0}
     with pytest.raises(ConfigError, match="fingers_landmarks.hand_crop: for pixel models"):
         params_from_dict(bad)
     raw["experiments"]["fingers_cnn"]["hand_crop"] = -1

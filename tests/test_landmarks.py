@@ -161,7 +161,7 @@ def test_the_stage_writes_a_row_per_sample_and_detection_rates(tmp_path, monkeyp
     params["synthetic"] = {"seed": 0, "per_class_train": 2, "per_class_test": 1, "subjects": 2, "frames_per_gesture": 1}
     params["landmarks"] = {"fingers": params["landmarks"]["fingers"]}
     params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "splits": ["official"]}}
-    for key in ("experiments", "crossval", "landmark_experiments", "landmark_crossval", "ensembles"):
+    for key in ("experiments", "crossval", "ensembles"):
         params[key] = {}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     (tmp_path / "dvc.yaml").write_text("stages: {}\n")
@@ -244,8 +244,8 @@ def test_landmarks_detect_reports_the_rate_per_class(tmp_path):
     assert "a hand in 8 of 8 images (100.0%)" in result.output and "  ok: 1/1" in result.output
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     del params["landmarks"]["leapgestrecog"]
-    params["landmark_experiments"] = {k: v for k, v in params["landmark_experiments"].items() if v["dataset"] != "leapgestrecog"}
-    params["landmark_crossval"] = {}
+    for section in ("experiments", "crossval"):
+        params[section] = {k: v for k, v in params[section].items() if v["dataset"] != "leapgestrecog"}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     unknown = CliRunner().invoke(app, ["landmarks", "detect", str(LEAP_SAMPLE), "--dataset", "leapgestrecog",
                                        "--params", str(tmp_path / "params.yaml")])  # fmt: skip

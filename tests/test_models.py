@@ -199,7 +199,8 @@ x = torch.randint(0, 256, (4, 1, 32, 32)).float()
 assert model(x).shape == (4, 6) and torch.equal(model.head(model.features(x)), model(x))
 assert kind_of("cnn_wide") is Kind.PIXELS
 raw = yaml.safe_load(open({str(REPO / "params.yaml")!r}))
-raw["experiments"]["fingers_cnn_wide"] = dict(dataset="fingers", image_size=64, split="official", model="cnn_wide")
+raw["experiments"]["fingers_cnn_wide"] = dict(dataset="fingers", image_size=64, split="official",
+                                              reads="data/prepared/fingers_64", model="cnn_wide")
 check(params_from_dict(raw).experiment("fingers_cnn_wide"), "experiments.fingers_cnn_wide")
 print("ok")
 """

@@ -46,12 +46,13 @@ def test_a_new_dataset_is_a_module_a_registry_line_and_params(repo_copy, monkeyp
                 (crops / gesture).mkdir(parents=True, exist_ok=True)
                 Image.fromarray(pixels).save(crops / gesture / f"{subject}_{n}.png")
     params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["datasets"]["subject_folders"] = {"source": "local", "local_path": str(crops)}
     without_external_sets(params)  # (which every evaluate depends on; they have their own tests)
-    params["data"]["subject_folders_32"] = {"dataset": "subject_folders", "image_size": 32, "splits": ["subject"]}
-    params["experiments"]["subject_folders_cnn"] = {
-        "dataset": "subject_folders", "image_size": 32, "split": "subject", "model": "cnn_small", "epochs": 2,
-    }  # fmt: skip
+    # The guide's params.yaml entries, word for word, with the crops' folder and two epochs.
+    declared = yaml.safe_load(guide.split("its source is `local`")[1].split("```yaml\n", 1)[1].split("```", 1)[0])
+    for section, entries in declared.items():
+        params[section].update(entries)
+    params["datasets"]["subject_folders"]["local_path"] = str(crops)
+    params["experiments"]["subject_folders_cnn"]["epochs"] = 2
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
     # The stages run the copy's handsign, new module included: so does the warm host they are sent

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import BIN, run, synthetic_params, tool_env
+from conftest import BIN, run, synthetic_params, tool_env, with_reads
 from PIL import Image
 
 from handsign.config import params_from_dict
@@ -62,6 +62,8 @@ def shrink(repo):
     }
     params["data"]["images_32"] = {"dataset": "images", "image_size": 32, "resize": "letterbox", "splits": ["random"]}
     conv = params["experiments"]["sign_mnist_autoencoder_conv"]
+    landmark_model = params["experiments"]["fingers_landmarks"]
+    landmark_loso = params["crossval"]["leapgestrecog_landmarks_loso"]
     mlp = {**params["experiments"]["sign_mnist_autoencoder_mlp"], "dataset": "images", "image_size": 32, "split": "random"}
     params["experiments"] = {name: params["experiments"][name] for name in EXPERIMENTS}
     params["experiments"]["sign_mnist_autoencoder_conv"] = {**conv, "epochs": 3}
@@ -77,20 +79,12 @@ def shrink(repo):
     params["crossval"] = {"leapgestrecog_cnn_loso": cnn}
     # The hand-landmark route beside the pixels: finger counting, and leave one subject out.
     params["landmarks"] = {name: params["landmarks"][name] for name in ("fingers", "leapgestrecog", "sign_mnist")}
-    params["landmark_experiments"] = {
-        "fingers_landmarks": {**params["landmark_experiments"]["fingers_landmarks"], "image_size": 32, "epochs": 30}
-    }
-    params["landmark_crossval"] = {
-        "leapgestrecog_landmarks_loso": {
-            **params["landmark_crossval"]["leapgestrecog_landmarks_loso"],
-            "image_size": 32,
-            "epochs": 10,
-        }
-    }
+    params["experiments"]["fingers_landmarks"] = {**landmark_model, "image_size": 32, "epochs": 30}
+    params["crossval"]["leapgestrecog_landmarks_loso"] = {**landmark_loso, "image_size": 32, "epochs": 10}
     # The two finger counters together, as make real runs sign_mnist_ensemble.
     params["ensembles"] = {"fingers_ensemble": {"dataset": "fingers", "image_size": 32, "split": "official",
                                                 "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"}}  # fmt: skip
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    path.write_text(yaml.safe_dump(with_reads(params), sort_keys=False))
     params_from_dict(params)  # still valid
     run(["git", "commit", "-qam", "shrink"], repo)
 
@@ -138,8 +132,8 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
         path.unlink()
     renderer.write_text(drawn)
 
-    # Landmark classifiers, in their own stages; finger counting from 21 points learns (chance 1/6).
-    assert ran(out, "landmarks@fingers") and ran(out, "train_landmarks@fingers_landmarks")
+    # Landmark classifiers, after their hands are found; finger counting from 21 points learns (chance 1/6).
+    assert ran(out, "landmarks@fingers") and ran(out, "train@fingers_landmarks")
     hands = json.loads((repo / "reports/fingers_landmarks/metrics.json").read_text())
     assert hands["accuracy"] > 0.6 and hands["hand_found"] > 0.9, hands
     # Every classifier of Fingers is scored on its external sets, the absent one named as skipped.
@@ -295,8 +289,8 @@ def test_every_experiment_in_one_pipeline(repo_copy, stage_host):
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     again = run([str(BIN / "handsign"), "repro"], repo).stdout
     assert ran(again, "external@fingers") and ran(again, "evaluate@fingers_cnn")
-    assert ran(again, "evaluate_landmarks@fingers_landmarks")
-    untouched = ("train@fingers_cnn", "train_landmarks@fingers_landmarks", "evaluate@sign_mnist_seed")
+    assert ran(again, "evaluate@fingers_landmarks")
+    untouched = ("train@fingers_cnn", "train@fingers_landmarks", "evaluate@sign_mnist_seed")
     assert not [stage for stage in untouched if ran(again, stage)]
     rescored = json.loads((repo / "reports/fingers_cnn/external.json").read_text())
     assert rescored["my_counts_again"] == rescored["my_counts"] == carried["my_counts"]

@@ -22,7 +22,8 @@ def shrink_to_fingers(repo):
     params["data"] = {"fingers_32": {"dataset": "fingers", "image_size": 32, "resize": "stretch", "splits": ["official"]}}
     params["experiments"] = {"fingers_cnn": {**params["experiments"]["fingers_cnn"], "image_size": 32, "epochs": 2}}
     params["crossval"] = {}
-    params["landmark_experiments"], params["landmark_crossval"], params["ensembles"] = {}, {}, {}
+    params["experiments"]["fingers_cnn"]["reads"] = "data/prepared/fingers_32"
+    params["ensembles"] = {}
     params["landmarks"] = {}  # the landmarks stages have their own tests (test_landmarks.py)
     params["external"] = {}  # and the external sets theirs (test_external.py, test_pipeline.py)
     path.write_text(yaml.safe_dump(params, sort_keys=False))

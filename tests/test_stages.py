@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from conftest import REPO, SHARED_WEIGHTS
+from conftest import REPO, SHARED_WEIGHTS, with_reads
 from PIL import Image
 
 from handsign.config import load_params
@@ -47,13 +47,10 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
         # Trained on both sources; a photo from elsewhere is cut to its hand (hand_crop), added ones too.
         "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small",
                              "mirror": 0.5, "hand_crop": 1.0},
+        "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"},
     },
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "split": "loso",
                                              "model": "cnn_small"}},
-    "landmark_experiments": {
-        "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"}
-    },
-    "landmark_crossval": {},
     "ensembles": {"fingers_ensemble": {"dataset": "fingers", "image_size": 64, "split": "official",
                                        "pixel": "fingers_cnn", "landmarks": "fingers_landmarks"},
                   # The same pair, its weights chosen on the two sets of other hands neither member trained on.
@@ -71,8 +68,9 @@ PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "
 # Leave one source out: the official split plus the two sets, each held out in turn.
 PARAMS["data"]["fingers_64"]["combined"]["sources"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
                                                        "hold_out": True}
-PARAMS["landmark_crossval"] = {"fingers_landmarks_sources": {"dataset": "fingers", "image_size": 64, "split": "sources",
-                                                             "recipe": "landmark_mlp", "epochs": 3}}
+PARAMS["crossval"]["fingers_landmarks_sources"] = {"dataset": "fingers", "image_size": 64, "split": "sources",
+                                                  "recipe": "landmark_mlp", "epochs": 3}
+with_reads(PARAMS)
 
 
 MISSED = 5  # test images whose hand the detector is made to miss

@@ -58,8 +58,8 @@ class ExternalSetParams:
 
 @dataclass(frozen=True)
 class EnsembleParams:
-    """`ensembles.<name>`: a pixel classifier (`experiments:`) and a landmark classifier
-    (`landmark_experiments:`) of one dataset, scored together on their shared test split and on every
+    """`ensembles.<name>`: a pixel classifier and a landmark classifier (both under `experiments:`)
+    of one dataset, scored together on their shared test split and on every
     external set of the dataset, their probabilities multiplied (handsign.recognition.ensemble). Both
     must be declared on the `dataset`, `image_size` and `split` named here, the copy and split file
     whose test rows they share. Nothing is trained: the stage reads the two checkpoints."""
@@ -189,14 +189,9 @@ TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
 DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 # The top-level params an experiment is resolved from (Params.experiment): the configure stage's
 # params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
-EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "landmark_experiments", "landmark_crossval",
-                   "on_synthetic", "landmarks", *DEFAULT_KEYS)  # fmt: skip
+EXPERIMENT_KEYS = ("datasets", "recipes", "experiments", "crossval", "on_synthetic", "landmarks", *DEFAULT_KEYS)
 # Where params.yaml declares experiments, and the stage that ends each (what `dvc repro` targets).
-SECTIONS = {"experiments": "evaluate", "crossval": "crossval", "landmark_experiments": "evaluate_landmarks",
-            "landmark_crossval": "crossval_landmarks"}  # fmt: skip
-# The sections whose models read hand landmarks, and whose stages (dvc.yaml's *_landmarks groups)
-# also depend on landmarks@<dataset>; every other section's models read pixels.
-HAND_SECTIONS = ("landmark_experiments", "landmark_crossval")
+SECTIONS = {"experiments": "evaluate", "crossval": "crossval"}
 
 
 @dataclass(frozen=True)
@@ -221,6 +216,13 @@ class Experiment:
     def kind(self) -> Kind:
         """What kind of model it trains (handsign.models.Kind): the one answer every stage asks."""
         return kind_of(self.training.model)
+
+    @property
+    def reads(self) -> Path:
+        """What it learns from besides its split file (params.yaml's `reads:`, the path dvc.yaml's
+        train, evaluate and crossval depend on): its dataset's hands for a landmark model, else its
+        prepared copy."""
+        return layout.landmarks(self.dataset) if self.kind is Kind.LANDMARKS else layout.prepared(self.data_copy)
 
     @property
     def data_paths(self) -> tuple[Path, Path]:
@@ -256,10 +258,6 @@ class Params(TrainingDefaults):
     recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
-    # Classifiers of hand landmarks (data/landmarks/<dataset>) instead of pixels: declared as
-    # experiments are, in their own sections, because their stages depend on the landmark stage.
-    landmark_experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    landmark_crossval: dict[str, dict[str, Any]] = field(default_factory=dict)
     # A pixel and a landmark classifier combined (evaluate_ensemble@<name>): no training of its own.
     ensembles: dict[str, EnsembleParams] = field(default_factory=dict)
     registry: RegistryParams = field(default_factory=RegistryParams)
@@ -290,11 +288,9 @@ class Params(TrainingDefaults):
 
     def every_experiment(self) -> list[tuple[str, Experiment]]:
         """Every experiment and cross-validation resolved, each with where params.yaml declares it
-        (`experiments.<name>`, `crossval.<name>`, `landmark_experiments.<name>`, ...)."""
-        single = {**self.experiments, **self.landmark_experiments}
-        folds = {**self.crossval, **self.landmark_crossval}
-        return [(f"{self.section(n)}.{n}", self.experiment(n)) for n in single] + [
-            (f"{self.section(n)}.{n}", self.crossval_experiment(n)) for n in folds
+        (`experiments.<name>` or `crossval.<name>`)."""
+        return [(f"experiments.{n}", self.experiment(n)) for n in self.experiments] + [
+            (f"crossval.{n}", self.crossval_experiment(n)) for n in self.crossval
         ]
 
     def section(self, name: str) -> str:
@@ -310,11 +306,10 @@ class Params(TrainingDefaults):
 
     def experiment(self, name: str) -> Experiment:
         """The experiment `name` with every shared default it does not override filled in."""
-        single = {**self.experiments, **self.landmark_experiments}
-        if name not in single:
-            raise ConfigError(f"no experiment {name!r}; known: {', '.join(single) or 'none'}")
-        where = f"{self.section(name)}.{name}"
-        exp = self._resolve(name, dict(single[name]), where)
+        if name not in self.experiments:
+            raise ConfigError(f"no experiment {name!r}; known: {', '.join(self.experiments) or 'none'}")
+        where = f"experiments.{name}"
+        exp = self._resolve(name, dict(self.experiments[name]), where)
         if exp.split == LOSO:
             raise ConfigError(f"{where}.split: {LOSO} folds are for cross-validation; declare it under crossval:")
         return exp
@@ -322,11 +317,10 @@ class Params(TrainingDefaults):
     def crossval_experiment(self, name: str) -> Experiment:
         """The cross-validation `name`: an experiment trained once per fold of its split: `loso`
         (leave one subject out), or a combined split with `hold_out` (leave one source out)."""
-        folds = {**self.crossval, **self.landmark_crossval}
-        if name not in folds:
-            raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(folds) or 'none'}")
-        where = f"{self.section(name)}.{name}"
-        exp = self._resolve(name, dict(folds[name]), where)
+        if name not in self.crossval:
+            raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(self.crossval) or 'none'}")
+        where = f"crossval.{name}"
+        exp = self._resolve(name, dict(self.crossval[name]), where)
         copy = self.data[exp.data_copy]
         if exp.split != LOSO and not (exp.split in copy.combined and copy.combined[exp.split].hold_out):
             raise ConfigError(f"{where}.split: {LOSO} (leave one subject out) or a combined split of data.{exp.data_copy} "
@@ -357,10 +351,10 @@ class Params(TrainingDefaults):
 
     def _resolve(self, name: str, raw: dict[str, Any], where: str) -> Experiment:
         raw = self._with_recipe(raw, where)
-        missing = [k for k in ("dataset", "image_size", "split", "model") if k not in raw]
+        missing = [k for k in ("dataset", "image_size", "split", "reads", "model") if k not in raw]
         if missing:
             raise ConfigError(f"{where}: must name {', '.join(missing)}")
-        known = {"dataset", "image_size", "split", "on_synthetic", *TRAINING_KEYS}
+        known = {"dataset", "image_size", "split", "reads", "on_synthetic", *TRAINING_KEYS}
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -388,12 +382,19 @@ class Params(TrainingDefaults):
         known = (*self.data[copy].splits, *self.data[copy].combined)
         if split not in known:
             raise ConfigError(f"{where}: split {split!r} is not among data.{copy}.splits or .combined ({', '.join(known)})")
+        try:
+            kind = kind_of(training.model)
+        except ValueError as e:
+            raise ConfigError(f"{where}.model: {e}") from None
         hand_box = {}
         if training.hand_crop > 0:
-            if self.section(name) in HAND_SECTIONS:
+            if kind is Kind.LANDMARKS:
                 raise ConfigError(f"{where}.hand_crop: for pixel models (a landmark model reads the hand's points already)")
             hand_box = dataclasses.asdict(self.landmark_settings(dataset))
         exp = Experiment(name, dataset, self.datasets[dataset].source, image_size, split, training, hand_box)
+        if raw["reads"] != exp.reads.as_posix():
+            what = "a landmark model reads its dataset's hands" if kind is Kind.LANDMARKS else "it reads its prepared copy"
+            raise ConfigError(f"{where}.reads: {exp.reads.as_posix()} ({training.model}: {what}), not {raw['reads']!r}")
         _check_training(exp.training, f"{where}.")
         return exp
 
@@ -585,7 +586,7 @@ def _check(p: Params) -> None:
                 raise ConfigError(f"{section}.{name}: {seen[name]} has this name too; reports/{name}/ can hold one")
             seen[name] = f"{section}.{name}"
     for where, exp in p.every_experiment():
-        if where.split(".")[0] in HAND_SECTIONS and exp.dataset not in p.landmarks:
+        if exp.kind is Kind.LANDMARKS and exp.dataset not in p.landmarks:
             raise ConfigError(f"{where}: its dataset {exp.dataset} has no landmarks.{exp.dataset} entry (how to find its hands)")
     for name, ens in p.ensembles.items():
         _check_ensemble(p, name, ens, seen)
@@ -607,10 +608,11 @@ def _check_ensemble(p: Params, name: str, ens: EnsembleParams, seen: dict[str, s
     for set_name in ens.held_out:
         if set_name not in p.external or p.external[set_name].dataset != ens.dataset:
             raise ConfigError(f"{where}.held_out: {set_name!r} is not an external set of {ens.dataset} (params.yaml's external:)")
-    for role, section in (("pixel", "experiments"), ("landmarks", "landmark_experiments")):
+    for role, kind in (("pixel", Kind.PIXELS), ("landmarks", Kind.LANDMARKS)):
         member = getattr(ens, role)
-        if member not in getattr(p, section):
-            raise ConfigError(f"{where}.{role}: {member!r} is not declared under {section}: ({', '.join(getattr(p, section))})")
+        fits = [n for n in p.experiments if p.experiment(n).kind is kind]
+        if member not in fits:
+            raise ConfigError(f"{where}.{role}: {member!r} is no {kind.value} under experiments: ({', '.join(fits)})")
         exp = p.experiment(member)
         for key in ("dataset", "image_size", "split"):
             if getattr(exp, key) != getattr(ens, key):

@@ -85,7 +85,7 @@ def tables(reports: Path, params: Params, dataset: str = "") -> dict[str, str]:
     from handsign.datasets import get_spec
     from handsign.evaluation.external import carry_over_table
 
-    single = ("experiments", "landmark_experiments")  # cross-validations have a model per fold, not one
+    single = ("experiments",)  # cross-validations have a model per fold, not one
     resolved = [(where.split(".")[0], e) for where, e in params.every_experiment() if not dataset or e.dataset == dataset]
     classifiers = [(e.name, e.dataset) for section, e in resolved if section in single]
     classifiers += [(n, ens.dataset) for n, ens in params.ensembles.items() if not dataset or ens.dataset == dataset]

@@ -7,8 +7,8 @@ from: `random`, `imagenet` for the torchvision families (`PRETRAINED`), or an ea
 Every model is `head(features(x))`: `freeze_backbone` trains `head` alone. Its `Kind` is the one
 answer to "what is this model": a pixel classifier, an autoencoder (it learns to reconstruct its
 input: `handsign.training.tasks`), or a classifier of hand landmarks (rows of `handsign.hands.handfeatures`, not
-pixels: its experiments are declared under landmark_experiments: / landmark_crossval: and read
-data/landmarks/<dataset>). Everything that asks, from the config check to serving, asks `kind_of`.
+pixels: its experiments read data/landmarks/<dataset>, and say so: `reads:` in params.yaml).
+Everything that asks, from the config check to serving, asks `kind_of`.
 """
 
 from __future__ import annotations

@@ -149,7 +149,7 @@ def dvc_stages(root: Path, stages: tuple[str, ...], force: bool = False, env: di
     ]
 
 
-LONG = ("crossval@", "crossval_landmarks@")  # stage groups that train several models
+LONG = ("crossval@",)  # the stage group that trains several models
 STAGE_LINE = re.compile(r"^(Running stage|Stage) '[^']+'")
 
 

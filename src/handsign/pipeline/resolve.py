@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from handsign.config import HAND_SECTIONS, Experiment
+from handsign.config import Experiment
 from handsign.core import layout
 from handsign.core.atomic import atomic_path
 from handsign.core.schema import ConfigError
-from handsign.models import LANDMARK_MODELS, Kind, check_model
+from handsign.models import Kind, check_model
 
 
 def check(experiment: Experiment, where: str) -> None:
@@ -15,12 +15,8 @@ def check(experiment: Experiment, where: str) -> None:
     t = experiment.training
     try:
         check_model(t.model, t.init, t.holdout_class)
-        kind = experiment.kind
-        if experiment.split == "loso" and kind is Kind.AUTOENCODER:
+        if experiment.split == "loso" and experiment.kind is Kind.AUTOENCODER:
             raise ValueError(f"{t.model} learns without labels: cross-validate a classifier")
-        if (where.split(".")[0] in HAND_SECTIONS) != (kind is Kind.LANDMARKS):
-            section = "landmark_experiments: or landmark_crossval:" if kind is Kind.LANDMARKS else "experiments: or crossval:"
-            raise ValueError(f"model {t.model} belongs under {section} (landmark models: {', '.join(LANDMARK_MODELS)})")
     except ValueError as e:
         raise ConfigError(f"{where}: {e}") from None
 
