@@ -286,6 +286,26 @@ def assert_same_hands(ours: landmarks.Landmarks, theirs: landmarks.Landmarks) ->
         assert np.array_equal(getattr(ours, field.name), getattr(theirs, field.name), equal_nan=True), field.name
 
 
+@pytest.mark.slow  # seconds: every attempt on 25 real photos, twice
+@needs_model
+@pytest.mark.skipif(not FINGERS_SAMPLE.exists(), reason=f"{FINGERS_SAMPLE} is only present in the project's workplace")
+def test_every_reading_of_some_images_keeps_each_images_first_hand(monkeypatch):
+    """`only` (the landmarks stage: the download's training images): those images get every attempt's
+    reading as when all do, the others none, and every image the same first hand as detect_all's."""
+    monkeypatch.setenv("HANDSIGN_DETECTION_CACHE", "off")
+    settings = shipped_params().landmark_settings("fingers")
+    grey = np.stack([sample_photo(i) for i in range(0, 300, 12)])[:, None]
+    per = len(settings.attempts)
+    first, every = landmarks.detect_every(grey, settings, MODEL, workers=2)
+    only = np.arange(len(grey)) % 3 != 0
+    some_first, some_every = landmarks.detect_every(grey, settings, MODEL, workers=2, only=only)
+    assert_same_hands(some_first, first)
+    assert_same_hands(some_first, landmarks.detect_all(grey, settings, MODEL, workers=2))
+    read = np.flatnonzero(np.repeat(only, per))
+    assert_same_hands(some_every.take(read), every.take(read))
+    assert every.found.reshape(-1, per)[~only].any() and not some_every.found.reshape(-1, per)[~only].any()
+
+
 @pytest.mark.slow  # a two-worker Dask cluster starts in seconds
 @needs_model
 @pytest.mark.skipif(not (FINGERS_SAMPLE.exists() and COUNTS.exists()), reason="the real samples are only in ../shared/data/")
@@ -339,6 +359,7 @@ def test_bench_landmarks_times_every_attempt_on_a_sample_of_a_real_archive():
                                    "--images", "12", "--every", "--workers", "1"])  # fmt: skip
     assert out.exit_code == 0, out.output
     assert "landmarks: 12 real fingers images of 300" in out.output and "the whole archive would take" in out.output
+    assert re.search(r"the landmarks stage \(every reading of the \d+ images .* the first of its \d+\) would take", out.output)
     every = float(re.search(r"every reading: .* a hand in ([\d.]+)%", out.output).group(1))
     rows = [line.split(" | ") for line in out.output.splitlines() if re.match(r"\d+ Attempt\(", line)]
     assert len(rows) == len(shipped_params().landmarks["fingers"].attempts)

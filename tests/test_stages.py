@@ -46,7 +46,7 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
         "fingers_cnn": {"dataset": "fingers", "image_size": 64, "split": "official", "model": "cnn_small"},
         # Trained on both sources; a photo from elsewhere is cut to its hand (hand_crop), added ones too.
         "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small",
-                             "mirror": 0.5, "hand_crop": 1.0},
+                             "mirror": 0.5, "hand_crop": 1.0, "added_repeat": 3},
         "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"},
     },
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "split": "loso",
@@ -180,6 +180,8 @@ def test_a_combined_split_trains_on_both_sources_and_tests_on_the_official_test_
     pd.testing.assert_frame_equal(split.iloc[: len(official)], official)  # the official rows as they are
     summary = json.loads((repo / layout.ExperimentPaths("fingers_cnn_more").train_summary).read_text())
     assert summary["train_samples"] == {"fingers": int((official["split"] == "train").sum()), "fingers_other_camera": 12}
+    # added_repeat: 3, each added image shown three times an epoch
+    assert summary["samples_per_process_min"] == int((official["split"] == "train").sum()) + 3 * 12
     metrics = json.loads((repo / layout.ExperimentPaths("fingers_cnn_more").metrics).read_text())
     assert metrics["n_test"] == 24  # the official test folder alone
 
@@ -251,7 +253,10 @@ def test_with_every_reading_a_landmark_model_also_trains_on_each_attempts_hand(r
     attempts = len(PARAMS["landmarks"]["fingers"]["attempts"])
     assert len(every.attempt) == attempts * len(first.attempt)
     by_image = every.found.reshape(-1, attempts)
-    kept = first.found  # miss_hands took some test hands away afterwards: the rest are the first readings
+    # The download's own test images are read once (training alone reads every reading).
+    tested = (pd.read_csv(folder / "samples.csv", dtype=str, keep_default_na=False)["official_split"] == "test").to_numpy()
+    assert tested.any() and not by_image[tested].any() and first.found[tested].any()
+    kept = first.found & ~tested  # miss_hands took some test hands away afterwards: the rest are the first readings
     assert (by_image.any(1)[kept]).all() and (by_image.argmax(1)[kept] == first.attempt[kept]).all()
     assert np.allclose(every.image.reshape(-1, attempts, 21, 3)[kept, first.attempt[kept]], first.image[kept], equal_nan=True)
     assert (by_image.sum(1) > 1).sum() > 0  # more than one attempt finds most hands

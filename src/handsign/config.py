@@ -178,6 +178,9 @@ class Training(TrainingDefaults):
     # The share of training samples shown mirrored left to right (with augment): a hand signed with
     # the other hand, or through a selfie camera, is the mirror image of the dataset's.
     mirror: float = 0.0
+    # A combined split's added people (add: in data:) are a few hundred photos beside a dataset's
+    # tens of thousands: each of their training images is shown this many times an epoch.
+    added_repeat: int = 1
     # Pixel models: an image from elsewhere (predict, serve, score, live, external and added sets) is
     # first cut to the square around the hand the detector finds in it (landmarks.<dataset>'s
     # settings), hand_crop times the landmarks' box; 0: shown whole. The dataset's own images are
@@ -490,7 +493,7 @@ def _check_training(t: Training, where: str) -> None:
         raise ConfigError(f"{where}hand_crop: 0 (images shown whole) or the crop's side in hand boxes, got {t.hand_crop}")
     _one_of(f"{where}device", t.device, DEVICES)
     _one_of(f"{where}precision", t.precision, PRECISIONS)
-    for key in ("epochs", "batch_size"):
+    for key in ("epochs", "batch_size", "added_repeat"):
         if getattr(t, key) < 1:
             raise ConfigError(f"{where}{key}: must be at least 1, got {getattr(t, key)}")
     if t.threads < 0:

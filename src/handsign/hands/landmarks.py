@@ -88,6 +88,11 @@ class Landmarks:
         """These rows, in this order."""
         return Landmarks(self.image[rows], self.world[rows], self.right[rows], self.score[rows], self.attempt[rows])
 
+    def place(self, rows: np.ndarray, other: Landmarks) -> None:
+        """`other`'s rows written at `rows`, in order."""
+        for name in ("image", "world", "right", "score", "attempt"):
+            getattr(self, name)[rows] = getattr(other, name)
+
     def found_by_attempt(self, attempts: int) -> list[int]:
         """How many hands each of the `attempts` attempts found, in order."""
         return np.bincount(self.attempt[self.found], minlength=attempts).tolist()
@@ -338,14 +343,24 @@ def detect_all(images: np.ndarray, params: LandmarkParams, model: Path, aspect: 
 
 
 def detect_every(images: np.ndarray, params: LandmarkParams, model: Path, aspect: float = 1.0, workers: int | None = None,
-                 progress: str = "") -> tuple[Landmarks, Landmarks]:  # fmt: skip
-    """As `detect_all`, with every attempt run on every image: the first reading that finds a hand
-    (`detect_all`'s answer), and every attempt's reading, N x attempts rows (row i * attempts + k is
-    attempt k's reading of image i)."""
-    per = len(params.attempts)
-    every = _run(_Job(images, params, model, aspect, every=True), len(images) * per, workers, progress, per)
+                 progress: str = "", only: np.ndarray | None = None) -> tuple[Landmarks, Landmarks]:  # fmt: skip
+    """As `detect_all`, with every attempt run on every image (or on those where the boolean `only`
+    is true): the first reading that finds a hand (`detect_all`'s answer, for every image), and every
+    attempt's reading, N x attempts rows (row i * attempts + k is attempt k's reading of image i; no
+    hand in the rows of an image outside `only`)."""
+    per, n = len(params.attempts), len(images)
+    chosen = np.arange(n) if only is None else np.flatnonzero(only)
+    picked = images if only is None else images[chosen]
+    read = _run(_Job(picked, params, model, aspect, every=True), len(chosen) * per, workers, progress, per)
+    every = read if only is None else Landmarks.empty(n * per)
+    if only is not None:
+        every.place((chosen[:, None] * per + np.arange(per)).ravel(), read)
+    first = Landmarks.empty(n)
     # The first attempt that found a hand; where none did, attempt 0's empty reading.
-    first = every.take(np.arange(len(images)) * per + every.found.reshape(-1, per).argmax(1))
+    first.place(chosen, read.take(np.arange(len(chosen)) * per + read.found.reshape(-1, per).argmax(1)))
+    rest = np.setdiff1d(np.arange(n), chosen)
+    if rest.size:
+        first.place(rest, detect_all(images[rest], params, model, aspect, workers, f"{progress} (first hand)"))
     return first, every
 
 

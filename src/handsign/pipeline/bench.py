@@ -217,7 +217,7 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print, archive:
     process as the landmarks stage runs it: on `images` synthetic Fingers images, or on a seeded
     sample of that many from a real `archive` of `dataset` (its download, as `source: local` reads
     it). With `every`, every attempt on every image (`readings: every`), and then each attempt alone,
-    timed: where detection's time goes."""
+    timed: where detection's time goes, and what the landmarks stage would take."""
     from handsign.config import DatasetParams
     from handsign.hands import detectcache
     from handsign.hands.landmarks import detect_all, detect_every, find_model, read_for_landmarks
@@ -250,6 +250,15 @@ def landmark_rate(images: int, workers: int | None, echo: Echo = print, archive:
          f"the whole archive would take {len(data.labels) / (n / seconds) / 60:.1f} min")  # fmt: skip
     if not every:
         return
+    # The stage reads every way only where training needs it (outside the download's test set).
+    start = time.perf_counter()
+    detect_all(frames, settings, model, aspect, workers=workers)
+    first = time.perf_counter() - start
+    tested = int((data.samples()["official_split"] == "test").sum())
+    stage = ((len(data.labels) - tested) * seconds + tested * first) / n / 60
+    echo(f"first reading: {first:.1f} s = {n / first:.1f} images/s; the landmarks stage (every reading of the "
+         f"{len(data.labels) - tested} images outside the download's test set, the first of its {tested}) would take "
+         f"{stage:.1f} min")  # fmt: skip
     echo("attempt | seconds | images/s | a hand in")
     for k, attempt in enumerate(settings.attempts):
         alone = dataclasses.replace(settings, attempts=(attempt,))

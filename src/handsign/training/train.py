@@ -29,6 +29,7 @@ from handsign.config import Experiment, Training
 from handsign.core.atomic import atomic_path
 from handsign.core.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.data import preprocessing
+from handsign.data.externalsets import EXTERNAL_SOURCE
 from handsign.datasets import PreparedStore
 from handsign.hands import handfeatures
 from handsign.models import Kind, build_model, is_warm_start
@@ -45,7 +46,9 @@ class SplitImages(Dataset):
     `without` names a class left out (an autoencoder's `holdout_class`). Landmark rows where
     no hand was found (NaN) are left out: there is nothing to learn from them."""
 
-    def __init__(self, store: PreparedStore, split: np.ndarray, name: str, kind: Kind, without: str = "") -> None:
+    def __init__(
+        self, store: PreparedStore, split: np.ndarray, name: str, kind: Kind, without: str = "", added_repeat: int = 1
+    ) -> None:
         keep = split == name
         if without:
             if without not in store.class_names:
@@ -56,6 +59,9 @@ class SplitImages(Dataset):
         self.rows = np.flatnonzero(keep)
         if self.rows.size == 0:
             raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
+        if added_repeat > 1:  # the added sets' images (a combined split) shown added_repeat times each
+            added = self.rows[store.samples["source"].iloc[self.rows].str.startswith(EXTERNAL_SOURCE).to_numpy()]
+            self.rows = np.concatenate([self.rows, *[added] * (added_repeat - 1)])
         self.images = store.images
         self.labels = torch.from_numpy(store.samples["label"].to_numpy()[self.rows].astype(np.int64))
 
@@ -282,7 +288,7 @@ def fit(
     bf16 = precision == "bf16"
     if t.batch_size // procs.world_size < 2:
         raise ValueError(f"batch_size {t.batch_size} leaves fewer than 2 images per process on {procs.world_size} processes")
-    train_set: Dataset = SplitImages(store, split, "train", exp.kind, t.holdout_class)
+    train_set: Dataset = SplitImages(store, split, "train", exp.kind, t.holdout_class, t.added_repeat)
     val_set: Dataset = SplitImages(store, split, "val", exp.kind, t.holdout_class)
     shape = store.images.shape[1:]  # channels, height, width; or a landmark row's width
     model = build_model(t.model, len(store.class_names), shape[0], shape[-1], t.init)
