@@ -189,6 +189,30 @@ def test_collected_images_flow_through_download_and_prepare(trained, tmp_path):
         collect(str(video), "fingers", "7X", dataset)
 
 
+def test_collected_letters_are_colour_photos_in_an_external_sets_class_folders(tmp_path):
+    """Sign MNIST's download is a CSV: its letters are collected as an external set is laid out
+    (<letter>/<n>.png, colour, 224 x 224), numbered on from what the folder holds."""
+    from handsign.data.external import class_of, labelled_files
+
+    video = tmp_path / "letters.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (320, 240))
+    for _ in range(8):
+        frame = np.full((240, 320, 3), 40, np.uint8)
+        frame[40:200, 80:240] = (60, 110, 210)  # BGR: a skin-coloured square, red above blue
+        writer.write(frame)
+    writer.release()
+    letters = tmp_path / "my_letters"
+    first = collect(str(video), "sign_mnist", "B", letters, headless=True, every=4)
+    again = collect(str(video), "sign_mnist", "B", letters, headless=True, every=4)
+    assert [p.relative_to(letters).as_posix() for p in first + again] == [f"B/{i:05d}.png" for i in range(4)]
+    pixels = np.asarray(Image.open(first[0]))
+    assert pixels.shape == (224, 224, 3) and pixels[..., 0].mean() > pixels[..., 2].mean() + 100  # RGB, colour kept
+    files = [name for name, _ in labelled_files(letters)]
+    assert [class_of(n.split("/")[0], list(get_spec("sign_mnist").class_names), {}, "mine") for n in files] == ["B"] * 4
+    with pytest.raises(ValueError, match="'J' is no class of sign_mnist"):
+        collect(str(video), "sign_mnist", "J", letters, headless=True)
+
+
 def logged_as_evaluate_logs(trained, tmp_path, name: str, register: bool = False) -> tuple[str, str]:
     """The trained checkpoint logged to a new run of a store in tmp_path as evaluate logs it (and
     registered as handsign-<name>-synthetic); returns the tracking URI and the run id."""

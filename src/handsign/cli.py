@@ -275,9 +275,12 @@ def demo_video_command(
 
 @command(app)
 def collect(
-    label: str = typer.Option(..., help="What the images show: Fingers 0L..5R (count, hand); LeapGestRecog palm, l, fist, ..."),
-    out: Path = typer.Option(..., help="The dataset folder to add to (use it as datasets.<name>.local_path, source: local)."),
-    dataset: str = typer.Option("fingers", help="The layout and naming to write: fingers | leapgestrecog."),
+    label: str = typer.Option(..., help="What the images show: Fingers 0L..5R (count, hand); "
+                              "LeapGestRecog palm, l, fist, ...; Sign MNIST A..Y."),
+    out: Path = typer.Option(..., help="The folder to add to: datasets.<name>.local_path (source: local), "
+                             "or for Sign MNIST an external set's path."),
+    dataset: str = typer.Option("fingers", help="The layout and naming to write: fingers | leapgestrecog (their downloads') | "
+                                "sign_mnist (colour class folders OUT/<letter>/<n>.png: an external set to add to training)."),
     source: str = typer.Option("0", help="A camera index (0) or a video file."),
     split: str = typer.Option("train", help="Fingers: the train or test folder."),
     subject: str = typer.Option("00", help="LeapGestRecog: the subject folder (two digits)."),
@@ -287,8 +290,10 @@ def collect(
     max_frames: int = typer.Option(None, help="Stop after this many frames."),
 ) -> None:
     """Collect training images from a camera or video: the region of interest is saved on `c` (q
-    quits), greyscale at the dataset's size and in its folder layout and file naming, so `download`
-    (source: local) and `prepare` read the folder unchanged."""
+    quits). Fingers and LeapGestRecog: greyscale at the dataset's size and in its folder layout and
+    file naming, so `download` (source: local) and `prepare` read the folder unchanged. Sign MNIST
+    (a CSV download): colour 224x224 photos in class folders, a set to declare under `external:`
+    and add to a combined split (docs/pipeline.md: More than one source)."""
     from handsign.use.collect import collect as run_collect
 
     saved = run_collect(source, dataset, label, out, split, subject, roi, headless, every, max_frames)

@@ -350,12 +350,10 @@ def detect_every(images: np.ndarray, params: LandmarkParams, model: Path, aspect
     hand in the rows of an image outside `only`)."""
     per, n = len(params.attempts), len(images)
     chosen = np.arange(n) if only is None else np.flatnonzero(only)
-    picked = images if only is None else images[chosen]
+    picked = images if only is None else images[chosen]  # (a memory-mapped download stays mapped)
     read = _run(_Job(picked, params, model, aspect, every=True), len(chosen) * per, workers, progress, per)
-    every = read if only is None else Landmarks.empty(n * per)
-    if only is not None:
-        every.place((chosen[:, None] * per + np.arange(per)).ravel(), read)
-    first = Landmarks.empty(n)
+    every, first = Landmarks.empty(n * per), Landmarks.empty(n)
+    every.place((chosen[:, None] * per + np.arange(per)).ravel(), read)
     # The first attempt that found a hand; where none did, attempt 0's empty reading.
     first.place(chosen, read.take(np.arange(len(chosen)) * per + read.found.reshape(-1, per).argmax(1)))
     rest = np.setdiff1d(np.arange(n), chosen)
