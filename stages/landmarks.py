@@ -25,19 +25,21 @@ def landmarks(dataset: str) -> None:
     settings = load_params().landmark_settings(dataset)
     model = weights.verified(layout.landmarker(), weights.HAND_LANDMARKER)  # the landmarker stage's output
     data, aspect = read_for_landmarks(layout.raw(dataset), dataset, settings)
+    listed = data.samples()
     start = time.perf_counter()
     every = None
     if settings.readings == "every":
         # Only training reads every reading (splitdata.with_every_reading): the download's own test
         # images, which an official split never trains on, get the first hand found alone (a fifth of
-        # Sign MNIST, a sixth of its detection time). A random split that trains on some gets one each.
-        tested = data.samples()["official_split"].to_numpy() == "test"
+        # Sign MNIST; the stage's estimate 34.3 -> 30.4 min, docs/pipeline.md). A random split that
+        # trains on some gets one reading each.
+        tested = listed["official_split"].to_numpy() == "test"
         found, every = detect_every(data.images, settings, model, aspect, progress=f"landmarks {dataset} (every attempt)",
                                     only=~tested)  # fmt: skip
     else:
         found = detect_all(data.images, settings, model, aspect, progress=f"landmarks {dataset}")
     seconds = time.perf_counter() - start
-    samples = data.samples().assign(found=found.found, right=found.right, score=found.score.round(4), attempt=found.attempt)
+    samples = listed.assign(found=found.found, right=found.right, score=found.score.round(4), attempt=found.attempt)
     with atomic_path(layout.landmarks(dataset)) as tmp:
         tmp.mkdir()
         found.save(tmp / "landmarks.npz")

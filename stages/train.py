@@ -12,7 +12,7 @@ from handsign.config import load_experiment
 from handsign.core import layout
 from handsign.core.atomic import atomic_path, write_json
 from handsign.core.layout import repo_root
-from handsign.data.externalsets import EXTERNAL_SOURCE
+from handsign.data.externalsets import is_added
 from handsign.data.splitdata import SplitData, load_split
 from handsign.pipeline.stage import run_stage
 from handsign.training import distributed
@@ -74,7 +74,7 @@ def train(name: str) -> None:
 def training_sources(data: SplitData, dataset: str) -> dict[str, int]:
     """Training samples per source: the dataset's own, and each external set's (group) in a combined split."""
     train = data.table[data.column("split") == "train"]
-    added = train["source"].astype(str).str.startswith(EXTERNAL_SOURCE)
+    added = is_added(train["source"])
     return {dataset: int((~added).sum()), **{str(k): int(v) for k, v in train[added].groupby("group").size().items()}}
 
 

@@ -209,6 +209,8 @@ def test_collected_letters_are_colour_photos_in_an_external_sets_class_folders(t
     assert pixels.shape == (224, 224, 3) and pixels[..., 0].mean() > pixels[..., 2].mean() + 100  # RGB, colour kept
     files = [name for name, _ in labelled_files(letters)]
     assert [class_of(n.split("/")[0], list(get_spec("sign_mnist").class_names), {}, "mine") for n in files] == ["B"] * 4
+    first[0].unlink()  # a photo deleted: the next goes after the last, overwriting none
+    assert [p.name for p in collect(str(video), "sign_mnist", "B", letters, headless=True, every=8)] == ["00004.png"]
     with pytest.raises(ValueError, match="'J' is no class of sign_mnist"):
         collect(str(video), "sign_mnist", "J", letters, headless=True)
 

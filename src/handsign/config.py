@@ -613,10 +613,10 @@ def _check_ensemble(p: Params, name: str, ens: EnsembleParams, seen: dict[str, s
             raise ConfigError(f"{where}.held_out: {set_name!r} is not an external set of {ens.dataset} (params.yaml's external:)")
     for role, kind in (("pixel", Kind.PIXELS), ("landmarks", Kind.LANDMARKS)):
         member = getattr(ens, role)
-        fits = [n for n in p.experiments if p.experiment(n).kind is kind]
-        if member not in fits:
+        exp = p.experiment(member) if member in p.experiments else None
+        if exp is None or exp.kind is not kind:
+            fits = [n for n in p.experiments if p.experiment(n).kind is kind]  # resolved for the message alone
             raise ConfigError(f"{where}.{role}: {member!r} is no {kind.value} under experiments: ({', '.join(fits)})")
-        exp = p.experiment(member)
         for key in ("dataset", "image_size", "split"):
             if getattr(exp, key) != getattr(ens, key):
                 raise ConfigError(f"{where}.{role}: {member} has {key} {getattr(exp, key)!r}, the ensemble "

@@ -33,7 +33,7 @@ from handsign.datasets.images import SUFFIXES
 
 if TYPE_CHECKING:
     from handsign.core.schema import LandmarkParams
-    from handsign.hands.landmarks import Hand, Landmarks
+    from handsign.hands.landmarks import Landmarks
 
 
 def absent_reason(p: ExternalSetParams, repo: Path) -> str:
@@ -219,14 +219,9 @@ def hands_in(pictures: list[np.ndarray], digests: list[str], settings: LandmarkP
     if todo:
         found = detect_pictures([pictures[i] for i in todo], settings, landmarker, progress=f"landmarks {name}")
         for j, i in enumerate(todo):
-            seen[keys[i]] = _row(found, j)
+            seen[keys[i]] = found.hand(j)
     out = Landmarks.empty(len(pictures))
     for i, k in enumerate(keys):
         out.put(i, seen[k])
     return out
 
-
-def _row(found: Landmarks, j: int) -> Hand:
-    from handsign.hands.landmarks import Hand
-
-    return Hand(found.image[j], found.world[j], int(found.right[j]), float(found.score[j]), int(found.attempt[j]))

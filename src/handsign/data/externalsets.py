@@ -87,6 +87,11 @@ def sets_of(dataset: str) -> list[ExternalSet]:
 EXTERNAL_SOURCE = "external:"  # a split file's `source` of an external set's image: external:<set>/<file>
 
 
+def is_added(sources: pd.Series) -> pd.Series:
+    """Which rows of a split file's (or a grown store's) `source` column are an added set's images."""
+    return sources.astype(str).str.startswith(EXTERNAL_SOURCE)
+
+
 def training_rows(dataset: str, name: str, first_id: int = -1) -> pd.DataFrame:
     """Split-file rows (all `train`) of the external set `name`'s images, for a combined split:
     negative sample ids from `first_id` down (the prepared copy's are 0 and up; a second set starts

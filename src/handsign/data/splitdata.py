@@ -56,7 +56,7 @@ def load_split(exp: Experiment) -> SplitData:
         hint = f"add {exp.split} to data.{exp.data_copy}.splits in params.yaml and " if exp.split == "loso" else ""
         raise FileNotFoundError(f"{split_file} is missing: {hint}run the split stage (dvc repro split@{exp.data_copy})")
     table = pd.read_csv(split_file, keep_default_na=False, dtype={"group": str, "official_split": str, "source": str})
-    added = table["source"].str.startswith(externalsets.EXTERNAL_SOURCE)
+    added = externalsets.is_added(table["source"])
     table, extra = table[~added].reset_index(drop=True), table[added].reset_index(drop=True)
     joined = join_on_sample_id(store.samples, table, split_file)
     if exp.kind is Kind.LANDMARKS and store.landmarks.readings == "every":

@@ -84,6 +84,10 @@ class Landmarks:
             hand.attempt,
         )
 
+    def hand(self, i: int) -> Hand:
+        """Row `i` as one Hand (what `put` wrote)."""
+        return Hand(self.image[i], self.world[i], int(self.right[i]), float(self.score[i]), int(self.attempt[i]))
+
     def take(self, rows: np.ndarray) -> Landmarks:
         """These rows, in this order."""
         return Landmarks(self.image[rows], self.world[rows], self.right[rows], self.score[rows], self.attempt[rows])
@@ -470,16 +474,12 @@ def _model_digest(model: Path | bytes) -> str:
 
 
 def _arrays(hands: list[Hand]) -> dict[str, np.ndarray]:
-    rows = Landmarks.empty(len(hands))
-    for i, hand in enumerate(hands):
-        rows.put(i, hand)
-    return dataclasses.asdict(rows)
+    return dataclasses.asdict(Landmarks.of(hands))
 
 
 def _hands(arrays: dict[str, np.ndarray]) -> list[Hand]:
     rows = Landmarks(**arrays)
-    return [Hand(rows.image[i], rows.world[i], int(rows.right[i]), float(rows.score[i]), int(rows.attempt[i]))
-            for i in range(len(rows.attempt))]  # fmt: skip
+    return [rows.hand(i) for i in range(len(rows.attempt))]
 
 
 def _chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

@@ -29,7 +29,7 @@ from handsign.config import Experiment, Training
 from handsign.core.atomic import atomic_path
 from handsign.core.runtime import pick_device, resolve_precision, seed_everything, to_device, use_threads
 from handsign.data import preprocessing
-from handsign.data.externalsets import EXTERNAL_SOURCE
+from handsign.data.externalsets import is_added
 from handsign.datasets import PreparedStore
 from handsign.hands import handfeatures
 from handsign.models import Kind, build_model, is_warm_start
@@ -60,7 +60,7 @@ class SplitImages(Dataset):
         if self.rows.size == 0:
             raise ValueError(f"the {name} split is empty; check split.* in params.yaml")
         if added_repeat > 1:  # the added sets' images (a combined split) shown added_repeat times each
-            added = self.rows[store.samples["source"].iloc[self.rows].str.startswith(EXTERNAL_SOURCE).to_numpy()]
+            added = self.rows[is_added(store.samples["source"].iloc[self.rows]).to_numpy()]
             self.rows = np.concatenate([self.rows, *[added] * (added_repeat - 1)])
         self.images = store.images
         self.labels = torch.from_numpy(store.samples["label"].to_numpy()[self.rows].astype(np.int64))

@@ -38,7 +38,8 @@ def collected_path(out: Path, dataset: str, label: str, split: str = "train", su
         return spec.collect_path(out, label, split, subject)
     if label not in spec.class_names:
         raise ValueError(f"--label {label!r} is no class of {dataset} ({', '.join(spec.class_names)})")
-    return out / label / f"{len(list((out / label).glob('*.png'))):05d}.png"
+    numbers = [int(p.stem) for p in (out / label).glob("*.png") if p.stem.isdigit()]
+    return out / label / f"{max(numbers, default=-1) + 1:05d}.png"  # after the last: a deleted photo leaves a gap
 
 def collect(
     source: str,
