@@ -159,6 +159,41 @@ def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds(tmp_path):
         params.crossval_experiment("nope")
 
 
+def test_a_crossvals_search_lists_each_combination_and_the_demo_its_own():
+    """search: every combination of the declared values, in the declared order, each a training of
+    its own; the synthetic source takes on_synthetic's search, real data the entry's."""
+    real = {"datasets.sign_mnist.source": "local", "datasets.sign_mnist.local_path": "x"}
+    cv = load_params(REPO / "params.yaml", real).crossval_experiment("sign_mnist_landmarks_signers")
+    assert [(s, e.training.added_repeat) for s, e in cv.candidates()] == [({"added_repeat": 1}, 1), ({"added_repeat": 10}, 10)]
+    assert all(e.search == {} and e.training.epochs == 60 for _, e in cv.candidates())
+    demo = load_params(REPO / "params.yaml").crossval_experiment("sign_mnist_landmarks_signers")
+    assert demo.search == {"added_repeat": (1, 2)} and demo.training.epochs == 15
+    two = load_params(REPO / "params.yaml", {**real, "crossval.sign_mnist_landmarks_signers.search.lr": [0.01, "1e-3"]})
+    settings = [s for s, _ in two.crossval_experiment("sign_mnist_landmarks_signers").candidates()]
+    assert settings == [{"added_repeat": a, "lr": lr} for a in (1, 10) for lr in (0.01, 0.001)]
+    # a plain experiment has one candidate, itself
+    single = load_params(REPO / "params.yaml").experiment("sign_mnist_landmarks")
+    assert single.candidates() == [({}, single)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"search.seed": [0, 1]}, "search: seed cannot be searched"),
+        ({"search.model": ["landmark_mlp"]}, "search: model cannot be searched"),
+        ({"search.added_repeat": []}, "search.added_repeat: expected a non-empty list"),
+        ({"search.added_repeat": [1, "x"]}, r"search.added_repeat\[1\]: expected an integer"),
+        ({"search.added_repeat": [0, 10]}, "added_repeat: must be at least 1"),
+        ({"mirror": 0.5, "search.mirror": [0.0, 0.5]}, "search: mirror also set by the entry"),
+    ],
+)
+def test_a_bad_search_is_named(changes, message):
+    real = {"datasets.sign_mnist.source": "local", "datasets.sign_mnist.local_path": "x"}
+    changes = {f"crossval.sign_mnist_landmarks_signers.{k}": v for k, v in changes.items()}
+    with pytest.raises(ConfigError, match=message):
+        load_params(REPO / "params.yaml", real | changes).crossval_experiment("sign_mnist_landmarks_signers")
+
+
 def test_an_experiment_takes_its_recipe_and_overrides_what_differs():
     params = load_params(REPO / "params.yaml")
     r18, r50 = params.experiment("leapgestrecog_resnet18"), params.experiment("leapgestrecog_resnet50")

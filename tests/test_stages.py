@@ -68,8 +68,9 @@ PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "
 # Leave one source out: the official split plus the two sets, each held out in turn.
 PARAMS["data"]["fingers_64"]["combined"]["sources"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
                                                        "hold_out": True}
+# Its settings searched: each added source's images once or three times an epoch.
 PARAMS["crossval"]["fingers_landmarks_sources"] = {"dataset": "fingers", "image_size": 64, "split": "sources",
-                                                  "recipe": "landmark_mlp", "epochs": 3}
+                                                  "recipe": "landmark_mlp", "epochs": 3, "search": {"added_repeat": [1, 3]}}
 with_reads(PARAMS)
 
 
@@ -663,6 +664,29 @@ def test_leaving_one_source_out_tests_each_source_on_a_model_that_never_saw_it(r
     accuracies = [per_group["test"][s]["accuracy"] for s in sources]
     assert metrics["accuracy_mean"] == pytest.approx(np.mean(accuracies)) and metrics["group_accuracy_min"] == min(accuracies)
     assert metrics["folds"] == 2 and "hand_found" in metrics
+    # Both settings cross-validated; the one with the best held-out mean (the first of equals) chosen,
+    # reported and trained on everything.
+    search = json.loads((repo / paths.search).read_text())
+    assert [t["settings"] for t in search["tried"]] == [{"added_repeat": 1}, {"added_repeat": 3}]
+    scores = [t["score"] for t in search["tried"]]
+    best = search["tried"][scores.index(max(scores))]
+    assert search["chosen"] == best["settings"] and metrics["settings_tried"] == 2
+    assert best["accuracy"] == {s: per_group["test"][s]["accuracy"] for s in sources}
+    assert all(t["score"] == pytest.approx(np.mean(list(t["accuracy"].values()))) for t in search["tried"])
+    from handsign.recognition.checkpoint import load_checkpoint
+
+    model, checkpoint = load_checkpoint(repo / paths.model)
+    assert checkpoint.config["training.added_repeat"] == best["settings"]["added_repeat"]
+    # ... and scored on the copy's own test rows (in no fold), as `evaluate` scores a model.
+    from handsign.config import load_experiment
+    from handsign.data.splitdata import load_split
+    from handsign.recognition.inference import predict
+
+    monkeypatch.chdir(repo)
+    data = load_split(load_experiment(paths.config))
+    test = data.rows("test")
+    assert len(test) == metrics["own_test_n"] == (official_test := (table["split"] == "test").sum()) and official_test > 0
+    assert metrics["own_test_accuracy"] == pytest.approx((predict(model, data.images, test) == data.column("label")[test]).mean())
     # Then the recipe on every source, registered, its champion chosen by the held-out mean (registry:).
     import mlflow
 
@@ -680,11 +704,12 @@ def test_leaving_one_source_out_tests_each_source_on_a_model_that_never_saw_it(r
 
     from handsign.cli import app
 
-    monkeypatch.chdir(repo)
     shown = CliRunner().invoke(app, ["results"]).output
-    assert "| each source held out | fingers_other_camera | fingers_someone | mean | worst |" in shown, shown
+    assert "| each source held out | fingers_other_camera | fingers_someone | mean | worst | own test split |" in shown, shown
     cells = [f"{a:.2%}" for a in accuracies] + [f"**{np.mean(accuracies):.2%}**", f"{min(accuracies):.2%}"]
-    assert "| `fingers_landmarks_sources` | " + " | ".join(cells) + " |" in shown, shown
+    cells.append(f"{metrics['own_test_accuracy']:.2%}")
+    chosen = f"added_repeat {best['settings']['added_repeat']}, chosen of 2"
+    assert f"| `fingers_landmarks_sources` ({chosen}) | " + " | ".join(cells) + " |" in shown, shown
 
 
 def test_leaving_one_source_out_needs_a_source(tmp_path):

@@ -11,6 +11,7 @@ experiments, each of which may override any training default, and the cross-vali
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import types
 import typing
@@ -189,6 +190,9 @@ class Training(TrainingDefaults):
 
 
 TRAINING_KEYS = tuple(f.name for f in dataclasses.fields(Training))
+# The training keys a cross-validation may search (`search:`): how it learns, not what model it is,
+# where it runs, or its seed (a search over seeds picks luck).
+SEARCHABLE = ("optimizer", "lr", "momentum", "weight_decay", "epochs", "batch_size", "augment", "mirror", "added_repeat")
 DEFAULT_KEYS = tuple(f.name for f in dataclasses.fields(TrainingDefaults))
 # The top-level params an experiment is resolved from (Params.experiment): the configure stage's
 # params in dvc.yaml (tests/test_dvc_yaml.py checks the two agree).
@@ -210,6 +214,16 @@ class Experiment:
     # With training.hand_crop: how the detector is shown an image to find the hand to crop to
     # (landmarks.<dataset>, as written out); empty otherwise.
     hand_box: dict[str, Any] = field(default_factory=dict)
+    # A cross-validation's settings to choose among (`search:`): each training key's values, every
+    # combination cross-validated in turn and the best held-out score (registry.choose_by) kept.
+    search: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def candidates(self) -> list[tuple[dict[str, Any], Experiment]]:
+        """Each combination of the `search` values (in the order declared; the first of equal
+        scores wins) and the experiment trained with it; without a search, the experiment alone."""
+        keys = list(self.search)
+        combos = [dict(zip(keys, values, strict=True)) for values in itertools.product(*self.search.values())]
+        return [(c, dataclasses.replace(self, training=dataclasses.replace(self.training, **c), search={})) for c in combos]
 
     @property
     def data_copy(self) -> str:
@@ -323,7 +337,17 @@ class Params(TrainingDefaults):
         if name not in self.crossval:
             raise ConfigError(f"no cross-validation {name!r}; known: {', '.join(self.crossval) or 'none'}")
         where = f"crossval.{name}"
-        exp = self._resolve(name, dict(self.crossval[name]), where)
+        raw = dict(self.crossval[name])
+        search, set_by_entry = raw.pop("search", {}), set(raw)
+        demo = dict(_coerce(raw.get("on_synthetic", {}), dict[str, Any], f"{where}.on_synthetic"))
+        if "on_synthetic" in raw:
+            raw["on_synthetic"] = {k: v for k, v in demo.items() if k != "search"}
+        dataset = self.datasets.get(str(raw.get("dataset")))
+        if dataset is not None and dataset.source == "synthetic":  # the demo: its own, smaller search
+            search, set_by_entry = demo.get("search", search), set_by_entry | set(demo)
+        exp = self._resolve(name, raw, where)
+        if search:
+            exp = _with_search(exp, search, set_by_entry, f"{where}.search")
         copy = self.data[exp.data_copy]
         if exp.split != LOSO and not (exp.split in copy.combined and copy.combined[exp.split].hold_out):
             raise ConfigError(f"{where}.split: {LOSO} (leave one subject out) or a combined split of data.{exp.data_copy} "
@@ -400,6 +424,25 @@ class Params(TrainingDefaults):
             raise ConfigError(f"{where}.reads: {exp.reads.as_posix()} ({training.model}: {what}), not {raw['reads']!r}")
         _check_training(exp.training, f"{where}.")
         return exp
+
+
+def _with_search(exp: Experiment, search: Any, set_by_entry: set[str], where: str) -> Experiment:
+    """`exp` with its `search:` checked: searchable training keys, each a list of values of the key's
+    type, none also set by the entry itself (which would be silently overridden), and every
+    combination a valid training."""
+    search = _coerce(search, dict[str, tuple[Any, ...]], where)
+    bad = sorted(set(search) - set(SEARCHABLE))
+    if bad:
+        raise ConfigError(f"{where}: {', '.join(bad)} cannot be searched; training keys among {', '.join(SEARCHABLE)}")
+    both = sorted(k for k in search if k in set_by_entry)
+    if both:
+        raise ConfigError(f"{where}: {', '.join(both)} also set by the entry; a searched key takes the listed values only")
+    hints = typing.get_type_hints(Training)
+    search = {k: tuple(_coerce(v, hints[k], f"{where}.{k}[{i}]") for i, v in enumerate(values)) for k, values in search.items()}
+    exp = dataclasses.replace(exp, search=search)
+    for settings, candidate in exp.candidates():
+        _check_training(candidate.training, f"{where} {settings}: ")
+    return exp
 
 
 def data_copy_name(dataset: str, image_size: int) -> str:

@@ -121,6 +121,11 @@ class ExperimentPaths:
         return REPORTS / self.name / "external"
 
     @property
+    def search(self) -> Path:
+        """A cross-validation's settings tried (search:): each one's held-out accuracies and score, the choice."""
+        return REPORTS / self.name / "search.json"
+
+    @property
     def per_group(self) -> Path:
         """Test accuracy per subject (LeapGestRecog) or hand (Fingers)."""
         return REPORTS / self.name / "per_group.json"

@@ -183,9 +183,7 @@ def choose_weights(names: list[str], held: dict[str, tuple[np.ndarray, list[np.n
 
     def scored(weights: list[float]) -> dict[str, Any]:
         accuracy = {n: float((answer(each, weights) == y_true).mean()) for n, (y_true, each) in held.items()}
-        values = list(accuracy.values())
-        score = min(values) if choose_by == "worst" else float(np.mean(values))
-        return {"weights": weights, "accuracy": accuracy, "score": score}
+        return {"weights": weights, "accuracy": accuracy, "score": report.held_out_score(list(accuracy.values()), choose_by)}
 
     tried = [scored(list(w)) for w in itertools.product(*grid)]
     best = max(tried, key=lambda t: t["score"])  # the first of equals: the grid's order

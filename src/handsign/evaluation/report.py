@@ -106,6 +106,12 @@ def group_summary(per_group: dict[str, dict]) -> dict[str, float]:
     return {"group_accuracy_min": min(accuracies), "group_accuracy_std": float(np.std(accuracies))}
 
 
+def held_out_score(accuracies: list[float], choose_by: str) -> float:
+    """What chooses among models by people never seen (registry.choose_by): the mean of the held-out
+    groups' accuracies, or the worst."""
+    return min(accuracies) if choose_by == "worst" else float(np.mean(accuracies))
+
+
 def write_curves(history: pd.DataFrame, folder: Path) -> None:
     """One long-format CSV per metric the loop reported (`epoch,curve,loss` with curve = train |
     validation), so DVC's `curves` template draws both curves of one metric in one plot."""

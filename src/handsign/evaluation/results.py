@@ -15,7 +15,9 @@ from handsign.config import Params
 
 def held_out_table(reports: Path, crossvals: list[str]) -> str:
     """Markdown, one table per kind of group held out (subject, source): a row per cross-validation
-    with a column per group, then the mean and the worst; "" where none has been run."""
+    with a column per group, then the mean and the worst, and beside them the model trained on
+    everything on the copy's own test split (the Kaggle test file) where it has one; a row whose
+    settings were searched says which were chosen among how many. "" where none has been run."""
     rows: dict[str, list[tuple[str, dict[str, float], dict]]] = {}
     for name in crossvals:
         per_group, metrics = reports / name / "per_group.json", reports / name / "metrics.json"
@@ -27,12 +29,27 @@ def held_out_table(reports: Path, crossvals: list[str]) -> str:
     lines = []
     for unit, entries in rows.items():
         columns = sorted({g for _, accuracy, _ in entries for g in accuracy})
-        lines += ["", f"| each {unit} held out | " + " | ".join(columns) + " | mean | worst |", "|---" * (len(columns) + 3) + "|"]
+        own = any("own_test_accuracy" in m for _, _, m in entries)
+        head = ["own test split"] if own else []
+        lines += ["", f"| each {unit} held out | " + " | ".join([*columns, "mean", "worst", *head]) + " |",
+                  "|---" * (len(columns) + 3 + len(head)) + "|"]  # fmt: skip
         for name, accuracy, m in entries:
             cells = [f"{accuracy[g]:.2%}" if g in accuracy else "-" for g in columns]
-            summary = f"**{m['accuracy_mean']:.2%}** | {m['group_accuracy_min']:.2%}"
-            lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {summary} |")
+            cells += [f"**{m['accuracy_mean']:.2%}**", f"{m['group_accuracy_min']:.2%}"]
+            cells += [f"{m['own_test_accuracy']:.2%}" if "own_test_accuracy" in m else "-"] if own else []
+            lines.append(f"| `{name}`{_chosen(reports / name / 'search.json')} | " + " | ".join(cells) + " |")
     return "\n".join(lines).lstrip("\n")
+
+
+def _chosen(search: Path) -> str:
+    """What a cross-validation's search chose, as ` (added_repeat 10, chosen of 2)`; "" without one."""
+    if not search.exists():
+        return ""
+    found = json.loads(search.read_text())
+    if len(found["tried"]) < 2:
+        return ""
+    settings = ", ".join(f"{k} {v}" for k, v in found["chosen"].items())
+    return f" ({settings}, chosen of {len(found['tried'])})"
 
 
 def demo_table(reports: Path, experiments: list[tuple[str, str]], chance: dict[str, int]) -> str:
@@ -103,7 +120,7 @@ def tables(reports: Path, params: Params, dataset: str = "") -> dict[str, str]:
     return out
 
 
-SNAPSHOT_FILES = ("metrics.json", "external.json", "per_group.json")
+SNAPSHOT_FILES = ("metrics.json", "external.json", "per_group.json", "search.json")
 
 
 def snapshot(rev: str, names: list[str], out: Path, root: Path) -> list[str]:
