@@ -1,6 +1,8 @@
 """What a landmark classifier sees (handsign.hands.handfeatures): rows that do not change with where the
 hand is or how large it appears, NaN where no hand was found, and augmentation in landmark space."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +98,46 @@ def test_mirrored_images_are_flipped_left_to_right_per_sample():
     x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(2, 1, 3, 4)
     assert torch.equal(mirror_images(x, torch.Generator().manual_seed(0), 1.0), x.flip(-1))
     assert torch.equal(mirror_images(x, torch.Generator().manual_seed(0), 0.0), x)
+
+
+def open_hand(curled: tuple[int, ...] = ()) -> torch.Tensor:
+    """21 x 3 world points of a flat hand, the wrist at the origin, fingers straight along y from their
+    knuckles (the thumb out along -x); each finger in `curled` (0 thumb .. 4 little) folds towards
+    the palm (-z), 70 degrees more at each joint."""
+    points = torch.zeros(21, 3)
+    for f, chain in enumerate(handfeatures.FINGERS):
+        points[chain[1]] = torch.tensor([-0.6, 0.3, 0.0]) if f == 0 else torch.tensor([0.3 * (f - 2.5), 1.0, 0.0])
+        for j, i in enumerate(chain[2:], 1):
+            angle = math.radians(70 * j) if f in curled else 0.0
+            along = torch.tensor([-0.8, 0.6]) if f == 0 else torch.tensor([0.0, 1.0])  # the finger's line in the palm
+            step = torch.cat([along * math.cos(angle), torch.tensor([-math.sin(angle)])]) * 0.35
+            points[i] = points[chain[j]] + step
+    return points
+
+
+def test_the_joints_are_a_pose_that_neither_side_nor_turn_nor_view_changes():
+    """handfeatures.joints: straight fingers bend by cosines near 1, a curled one below; mirroring the
+    hand (the other hand) or turning it in 3-D (another view) leaves every number as it was."""
+    straight, two_curled = open_hand(), open_hand(curled=(3, 4))
+    pose = handfeatures.joints(torch.stack([straight, two_curled]))
+    assert pose.shape == (2, handfeatures.JOINT_FEATURES)
+    bends = pose[:, :15].reshape(2, 5, 3)
+    assert (bends[0] > 0.9).all()  # every finger straight
+    assert torch.equal(bends[1, :3], bends[0, :3]) and (bends[1, 3:] < 0.5).all()  # ring and little curled
+    turn = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(0)))[0]
+    mirrored = straight * torch.tensor([-1.0, 1.0, 1.0])
+    for other in (straight @ turn.T, mirrored, mirrored @ turn.T):
+        assert torch.allclose(handfeatures.joints(other[None]), pose[:1], atol=1e-5)
+    # and the model reading it answers the same for either hand
+    from handsign.models import build_model
+
+    model = build_model("landmark_mlp_joints", num_classes=6, in_channels=handfeatures.WIDTH).eval()
+    rows = torch.zeros(2, handfeatures.WIDTH)
+    rows[0, handfeatures.WORLD], rows[1, handfeatures.WORLD] = straight.flatten(), mirrored.flatten()
+    rows[:, handfeatures.HANDEDNESS] = torch.tensor([[1.0], [-1.0]])
+    with torch.no_grad():
+        out = model(rows)
+    assert torch.allclose(out[0], out[1], atol=1e-5)
+    rows[1, handfeatures.WORLD] = two_curled.flatten()
+    with torch.no_grad():
+        assert not torch.allclose(model(rows)[0], model(rows)[1], atol=1e-3)

@@ -53,6 +53,26 @@ def _normalised(points: np.ndarray) -> np.ndarray:
     return centred / np.where(palm > 0, palm, np.nan)[:, None, None]
 
 
+# Each finger's chain from the wrist: thumb, index, middle, ring, little.
+FINGERS = ((0, 1, 2, 3, 4), (0, 5, 6, 7, 8), (0, 9, 10, 11, 12), (0, 13, 14, 15, 16), (0, 17, 18, 19, 20))
+JOINT_FEATURES = 5 * 3 + 4 + 2  # each finger's three bends, four spreads, the thumb tip's two reaches
+
+
+def joints(world: torch.Tensor) -> torch.Tensor:
+    """What a hand's pose is, whatever its side, turn or view: N x 21 x 3 world points (wrist-centred,
+    in palm units) to N x JOINT_FEATURES numbers. Each finger's three bends (the cosine between
+    consecutive bones: 1 straight, below 0 curled), the spread between neighbouring fingers (the
+    cosine between their first bones past the knuckle), and how far the thumb's tip is from the
+    index and little fingers' knuckles (thumb in or out). Mirroring and rotating leave all unchanged."""
+    bones = torch.stack([world[:, list(chain[1:])] - world[:, list(chain[:-1])] for chain in FINGERS], 1)  # N x 5 x 4 x 3
+    bones = bones / bones.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+    bends = (bones[:, :, 1:] * bones[:, :, :-1]).sum(-1).flatten(1)  # N x 15
+    spreads = (bones[:, 1:, 1] * bones[:, :-1, 1]).sum(-1)  # N x 4
+    tip = world[:, 4]
+    reach = torch.stack([(tip - world[:, 5]).norm(dim=-1), (tip - world[:, 17]).norm(dim=-1)], 1)
+    return torch.cat([bends, spreads, reach], 1)
+
+
 def mirror(rows: torch.Tensor, generator: torch.Generator, share: float) -> torch.Tensor:
     """`share` of the rows mirrored left to right, drawn per row: every x (image and world) negated
     (the points are wrist-centred) and the handedness swapped, as the other hand making the same sign."""

@@ -51,6 +51,8 @@ MODELS: dict[str, Entry] = {
     "landmark_mlp": Entry("landmark", "LandmarkMLP", {}, Kind.LANDMARKS),
     # The 3-D world points alone: what carried over better from Sign MNIST (docs/results.md).
     "landmark_mlp_world": Entry("landmark", "LandmarkMLP", {"inputs": "world"}, Kind.LANDMARKS),
+    # The hand's pose alone (bends, spreads, the thumb's reach): the same for either hand, any turn or view.
+    "landmark_mlp_joints": Entry("landmark", "LandmarkMLP", {"inputs": "joints"}, Kind.LANDMARKS),
 }
 
 

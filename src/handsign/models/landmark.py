@@ -14,22 +14,28 @@ class LandmarkMLP(nn.Module):
     LayerNorm, not BatchNorm: a batch of one hand (the live camera) is normalised as in training.
 
     `inputs` picks the columns it reads: `all` of the row, or `world`, MediaPipe's 3-D points alone
-    (not the image points, not the handedness). The row stays whole everywhere else (augmentation,
-    mirroring, serving, export): the choice lives in the network, a fixed index into the row."""
+    (not the image points, not the handedness), or `joints`, the pose computed from those points
+    (handfeatures.joints: each finger's bends and spreads, the thumb's reach). The row stays whole
+    everywhere else (augmentation, mirroring, serving, export): the choice lives in the network."""
 
     def __init__(self, num_classes: int, in_channels: int, image_size: int = 0, hidden: int = 256,
                  inputs: str = "all") -> None:  # fmt: skip
         super().__init__()
         world = handfeatures.WORLD
-        columns = {"all": range(in_channels), "world": range(world.start, world.stop)}
+        columns = {"all": range(in_channels), "world": range(world.start, world.stop), "joints": range(world.start, world.stop)}
         if inputs not in columns:
             raise ValueError(f"unknown landmark inputs {inputs!r}; known: {', '.join(columns)}")
+        self.joints = inputs == "joints"
         self.register_buffer("columns", torch.tensor(list(columns[inputs])), persistent=False)
+        width = handfeatures.JOINT_FEATURES if self.joints else len(self.columns)
         self.features = nn.Sequential(
-            nn.Linear(len(self.columns), hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(0.2),
+            nn.Linear(width, hidden), nn.LayerNorm(hidden), nn.GELU(), nn.Dropout(0.2),
             nn.Linear(hidden, hidden // 2), nn.LayerNorm(hidden // 2), nn.GELU(), nn.Dropout(0.2),
         )  # fmt: skip
         self.head = nn.Linear(hidden // 2, num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x.index_select(1, self.columns)))
+        x = x.index_select(1, self.columns)
+        if self.joints:  # the pose computed from the world points
+            x = handfeatures.joints(x.reshape(len(x), handfeatures.POINTS, 3))
+        return self.head(self.features(x))
