@@ -107,7 +107,7 @@ def write(tmp_path, **changes):
         ({"landmarks__sign_mnist__readings": "all"}, "landmarks.sign_mnist.readings: 'all' is not one of first, every"),
         ({"experiments__fingers_cnn__added_repeat": 0}, "experiments.fingers_cnn.added_repeat: must be at least 1, got 0"),
         ({"experiments__fingers_landmarks__reads": "data/prepared/fingers_64"},
-         "experiments.fingers_landmarks.reads: data/landmarks/fingers (landmark_mlp: a landmark model reads its "
+         "experiments.fingers_landmarks.reads: data/landmarks/fingers (landmark_mlp_joints: a landmark model reads its "
          "dataset's hands), not 'data/prepared/fingers_64'"),
         ({"experiments__fingers_cnn__reads": "data/landmarks/fingers"},
          "experiments.fingers_cnn.reads: data/prepared/fingers_64 (cnn_small: it reads its prepared copy), not"),

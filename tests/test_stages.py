@@ -47,7 +47,8 @@ PARAMS = yaml.safe_load((REPO / "params.yaml").read_text()) | {
         # Trained on both sources; a photo from elsewhere is cut to its hand (hand_crop), added ones too.
         "fingers_cnn_more": {"dataset": "fingers", "image_size": 64, "split": "official_more", "model": "cnn_small",
                              "mirror": 0.5, "hand_crop": 1.0, "added_repeat": 3},
-        "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp"},
+        "fingers_landmarks": {"dataset": "fingers", "image_size": 64, "split": "official", "recipe": "landmark_mlp",
+                              "model": "landmark_mlp_joints"},  # as params.yaml counts
     },
     "crossval": {"leapgestrecog_cnn_loso": {"dataset": "leapgestrecog", "image_size": 24, "split": "loso",
                                              "model": "cnn_small"}},
@@ -225,7 +226,7 @@ def test_a_cropping_model_sees_every_image_from_elsewhere_cut_to_its_hand(repo, 
 @pytest.mark.skipif(not HAS_DETECTOR, reason=f"{SHARED_WEIGHTS / MODEL_FILE} is only present in the project's workplace")
 def test_a_landmark_classifier_trains_and_counts_a_missed_hand_as_an_error(repo):
     paths = layout.ExperimentPaths("fingers_landmarks")
-    assert json.loads((repo / paths.config).read_text())["training"]["model"] == "landmark_mlp"
+    assert json.loads((repo / paths.config).read_text())["training"]["model"] == "landmark_mlp_joints"
     metrics = json.loads((repo / paths.metrics).read_text())
     predictions = pd.read_csv(repo / paths.predictions, dtype=str)
     missed = predictions["predicted"] == "no hand"

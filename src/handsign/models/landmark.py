@@ -37,5 +37,5 @@ class LandmarkMLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.index_select(1, self.columns)
         if self.joints:  # the pose computed from the world points
-            x = handfeatures.joints(x.reshape(len(x), handfeatures.POINTS, 3))
+            x = handfeatures.joints(x.reshape(-1, handfeatures.POINTS, 3))  # -1: a traced export takes any batch
         return self.head(self.features(x))
