@@ -55,8 +55,9 @@ class Folds:
     histories: list[pd.DataFrame]
 
     def accuracies(self, y_true: np.ndarray, groups: np.ndarray) -> dict[str, float]:
-        return {g: float((self.y_pred[self.held_out & (groups == g)] == y_true[self.held_out & (groups == g)]).mean())
-                for g in self.per_fold}  # fmt: skip
+        """Each held-out subject's or source's accuracy, by the model that never saw it."""
+        held = self.held_out
+        return {g: v["accuracy"] for g, v in report.per_group_accuracy(y_true[held], self.y_pred[held], groups[held]).items()}
 
 
 def cross_validate(exp: Experiment, data: SplitData, run_id: str, prefix: str = "") -> Folds:
