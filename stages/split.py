@@ -89,8 +89,8 @@ def split(copy: str) -> None:
                     print(f"split: warning: {copy} {name}: external set {set_name} is absent; it adds nothing")
                 added.append(rows)
             table = pd.concat([tables[combined.split], *added], ignore_index=True)
-            if combined.hold_out:  # leave one source out: a fold per present set
-                present = [s for s, rows in zip(combined.add, added, strict=True) if not rows.empty]
+            if combined.held_out:  # leave one source out: a fold per present set held out
+                present = [s for s, rows in zip(combined.add, added, strict=True) if not rows.empty and s in combined.held_out]
                 table = pd.concat([table, leave_one_source_out(table, present)], axis=1)
                 summary[name]["folds"] = len(present)
             table.to_csv(tmp / f"{name}.csv", index=False)

@@ -73,7 +73,7 @@ def write(tmp_path, **changes):
         ({"experiments__leapgestrecog_resnet18__split": "loso"}, "experiments.leapgestrecog_resnet18.split: loso folds are for"),
         ({"crossval__leapgestrecog_resnet18_loso__split": "subject"},
          "crossval.leapgestrecog_resnet18_loso.split: loso (leave one subject out) or a combined split"),
-        ({"data__sign_mnist_28__combined__official_webcam__hold_out": "yes"}, "hold_out: expected true or false"),
+        ({"data__sign_mnist_28__combined__official_webcam__hold_out": "yes"}, "hold_out: true, false or a list of its add: sets"),
         ({"crossval__leapgestrecog_resnet18_loso__image_size": 64}, "split 'loso' is not among data.leapgestrecog_64.splits"),
         (
             {"crossval__fingers_cnn": {"dataset": "fingers", "image_size": 64, "model": "cnn_small"}},
@@ -157,6 +157,19 @@ def test_a_crossval_resolves_like_an_experiment_on_the_loso_folds(tmp_path):
     assert real.crossval_experiment("leapgestrecog_resnet18_loso").training == real.experiment("leapgestrecog_resnet18").training
     with pytest.raises(ConfigError, match="no cross-validation 'nope'"):
         params.crossval_experiment("nope")
+
+
+def test_a_combined_split_holds_out_every_added_set_or_those_it_lists():
+    params = load_params(REPO / "params.yaml")
+    assert params.data["sign_mnist_28"].combined["signers"].held_out == ("asl_letters_webcam", "asl_letters_signer2",
+                                                                          "asl_letters_signer3")  # fmt: skip
+    assert params.data["sign_mnist_28"].combined["official_webcam"].held_out == ()
+    one = load_params(REPO / "params.yaml", {"data.sign_mnist_28.combined.signers.hold_out": ["asl_letters_webcam"]})
+    assert one.data["sign_mnist_28"].combined["signers"].held_out == ("asl_letters_webcam",)
+    assert one.crossval_experiment("sign_mnist_landmarks_signers").split == "signers"  # still leaves sources out
+    for bad in (["nope"], []):
+        with pytest.raises(ConfigError, match="data.sign_mnist_28.combined.signers.hold_out: true, false or a list of its add: sets"):
+            load_params(REPO / "params.yaml", {"data.sign_mnist_28.combined.signers.hold_out": bad})
 
 
 def test_a_crossvals_search_lists_each_combination_and_the_demo_its_own():

@@ -69,6 +69,9 @@ PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "
 # Leave one source out: the official split plus the two sets, each held out in turn.
 PARAMS["data"]["fingers_64"]["combined"]["sources"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
                                                        "hold_out": True}
+# ... and one set held out while the other (renders, say) trains in every fold.
+PARAMS["data"]["fingers_64"]["combined"]["someone_out"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
+                                                           "hold_out": ["fingers_someone"]}
 # Its settings searched: each added source's images once or three times an epoch.
 PARAMS["crossval"]["fingers_landmarks_sources"] = {"dataset": "fingers", "image_size": 64, "split": "sources",
                                                   "recipe": "landmark_mlp", "epochs": 3, "search": {"added_repeat": [1, 3]}}
@@ -711,6 +714,17 @@ def test_leaving_one_source_out_tests_each_source_on_a_model_that_never_saw_it(r
     cells.append(f"{metrics['own_test_accuracy']:.2%}")
     chosen = f"added_repeat {best['settings']['added_repeat']}, chosen of 2"
     assert f"| `fingers_landmarks_sources` ({chosen}) | " + " | ".join(cells) + " |" in shown, shown
+
+
+@needs_detector
+def test_a_set_not_held_out_trains_in_every_fold(repo):
+    """`hold_out: [fingers_someone]`: one fold, that set's images its test; the other added set's
+    images train in it, as the copy's own rows do, and are never a test."""
+    table = pd.read_csv(repo / layout.split_dir("fingers_64") / "someone_out.csv", keep_default_na=False, dtype={"group": str})
+    assert [c for c in table.columns if c.startswith("fold_")] == ["fold_fingers_someone"]
+    fold, group = table["fold_fingers_someone"], table["group"]
+    assert set(fold[group == "fingers_someone"]) == {"test"} and (fold == "test").sum() == (group == "fingers_someone").sum()
+    assert set(fold[group == "fingers_other_camera"]) == {"train"} and (group == "fingers_other_camera").sum() > 0
 
 
 def test_leaving_one_source_out_needs_a_source(tmp_path):

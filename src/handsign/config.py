@@ -107,11 +107,20 @@ class CombinedSplit:
     With `hold_out: true` the added sets are the sources a cross-validation holds out in turn
     (leave one source out: a person's camera the model never saw): the file has a `fold_<set>`
     column per present set, in which that set's images are the test and the other sets' train; the
-    `split` strategy's rows keep their train and validation roles in every fold, its test rows none."""
+    `split` strategy's rows keep their train and validation roles in every fold, its test rows none.
+    `hold_out: [<set>, ...]` holds out those sets alone: the others (renders, a user's own photos)
+    train in every fold and are never a test."""
 
     split: str
     add: tuple[str, ...]
-    hold_out: bool = False
+    hold_out: bool | tuple[str, ...] = False
+
+    @property
+    def held_out(self) -> tuple[str, ...]:
+        """The added sets a cross-validation holds out in turn (none without `hold_out`)."""
+        if isinstance(self.hold_out, bool):
+            return self.add if self.hold_out else ()
+        return tuple(self.hold_out)
 
 
 @dataclass(frozen=True)
@@ -349,7 +358,7 @@ class Params(TrainingDefaults):
         if search:
             exp = _with_search(exp, search, set_by_entry, f"{where}.search")
         copy = self.data[exp.data_copy]
-        if exp.split != LOSO and not (exp.split in copy.combined and copy.combined[exp.split].hold_out):
+        if exp.split != LOSO and not (exp.split in copy.combined and copy.combined[exp.split].held_out):
             raise ConfigError(f"{where}.split: {LOSO} (leave one subject out) or a combined split of data.{exp.data_copy} "
                               f"with hold_out: true (leave one source out), not {exp.split!r}")  # fmt: skip
         return exp
@@ -596,6 +605,9 @@ def _check(p: Params) -> None:
             for added in c.add:
                 if added not in p.external or p.external[added].dataset != copy.dataset:
                     raise ConfigError(f"{where}.add: {added!r} is no external set of {copy.dataset} (external: in params.yaml)")
+            if not isinstance(c.hold_out, bool) and (not c.hold_out or not set(c.hold_out) <= set(c.add)):
+                raise ConfigError(f"{where}.hold_out: true, false or a list of its add: sets ({', '.join(c.add)}), "
+                                  f"not {c.hold_out!r}")  # fmt: skip
     for name, lm in p.landmarks.items():
         if name not in p.datasets:
             raise ConfigError(f"landmarks.{name}: {name!r} is not declared under datasets:")
