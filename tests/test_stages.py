@@ -70,8 +70,8 @@ PARAMS["external"] = {"fingers_other_camera": {"dataset": "fingers", "source": "
 PARAMS["data"]["fingers_64"]["combined"]["sources"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
                                                        "hold_out": True}
 # ... and one set held out while the other (renders, say) trains in every fold.
-PARAMS["data"]["fingers_64"]["combined"]["someone_out"] = {"split": "official", "add": ["fingers_other_camera", "fingers_someone"],
-                                                           "hold_out": ["fingers_someone"]}
+PARAMS["data"]["fingers_64"]["combined"]["someone_out"] = {"split": "official", "hold_out": ["fingers_someone"],
+                                                           "add": ["fingers_other_camera", "fingers_someone"]}
 # Its settings searched: each added source's images once or three times an epoch.
 PARAMS["crossval"]["fingers_landmarks_sources"] = {"dataset": "fingers", "image_size": 64, "split": "sources",
                                                   "recipe": "landmark_mlp", "epochs": 3, "search": {"added_repeat": [1, 3]}}
