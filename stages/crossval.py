@@ -108,24 +108,24 @@ def crossval(name: str) -> None:
     y_true = table["label"].to_numpy()
     groups = table["group"].astype(str).to_numpy()
     candidates = exp.candidates()
-    tried, chosen = [], None
+    tried, runs = [], []
     for settings, candidate in candidates:
         label = "_".join(f"{k}_{v}" for k, v in settings.items())
         if settings and procs.main:
             print(f"crossval: {name}: setting {len(tried) + 1}/{len(candidates)}: {settings}")
-        folds_run = cross_validate(candidate, data, run_id, f"{label}/" if settings else "")
+        runs.append(cross_validate(candidate, data, run_id, f"{label}/" if settings else ""))
         if not procs.main:
             continue
-        accuracy = folds_run.accuracies(y_true, groups)
+        accuracy = runs[-1].accuracies(y_true, groups)
         score = report.held_out_score(list(accuracy.values()), choose_by)
         tried.append({"settings": settings, "accuracy": accuracy, "mean": float(np.mean(list(accuracy.values()))),
                       "worst": min(accuracy.values()), "score": score})  # fmt: skip
-        if chosen is None or score > chosen[0]["score"]:  # the first of equals: the declared order
-            chosen = (tried[-1], candidate, folds_run)
         if settings:
             print(f"crossval: {name}: {settings}: held-out {choose_by} {score:.4f}")
-    # Every process trains the chosen setting (the main one chose it).
-    pick = distributed.gather(tried.index(chosen[0]) if procs.main else 0, procs)[0]
+    # The best held-out score (max keeps the first of equals: the declared order), chosen by the
+    # main process; every process trains it.
+    best = max(range(len(tried)), key=lambda i: tried[i]["score"]) if procs.main else 0
+    pick = distributed.gather(best, procs)[0]
     final = candidates[pick][1]
     # The recipe once more, on every subject and source: the model to use. The first fold's
     # validation rows alone are held back (they pick its epoch); its test rows train too.
@@ -142,8 +142,7 @@ def crossval(name: str) -> None:
     distributed.stop()
     if not procs.main:
         return
-    assert chosen is not None
-    result, folds_run = chosen[0], chosen[2]
+    result, folds_run = tried[pick], runs[pick]
     if unit == "subject" and not folds_run.held_out.all():
         raise ValueError(f"{split_file}: {(~folds_run.held_out).sum()} samples have no subject and were never held out")
     own_test = own_test_scores(final, data)
@@ -187,14 +186,13 @@ def crossval(name: str) -> None:
     artifacts = [paths.config, paths.metrics, paths.per_class, paths.per_group, paths.history, paths.search, *figures]
     logged = {f"test_{k}" if not k.startswith(("held_out_", "own_test_")) else k: v for k, v in summary.items()}
     tracking.log_results(root, run_id, logged, artifacts)
-    score = report.held_out_score(list(accuracies), choose_by)
     examples = [Image.fromarray(np.asarray(PreparedStore.load(exp.data_paths[0]).images[i, 0])) for i in range(2)]
     log_served_model(run_id, tracking.tracking_uri(root), paths.model, examples)
     how = f"every {unit}, after each was held out in turn"
     if len(tried) > 1:
         how += f"; its settings {result['settings']} chosen among {len(tried)} by the held-out {choose_by} (a selection score)"
     card = classifiers.model_card(name, exp.source, classifiers.Results(summary, per_class, {}, predictions, figures), root, how)
-    registered = tracking.register(root, run_id, tracking.registered_model_name(name, exp.source), score, card=card)
+    registered = tracking.register(root, run_id, tracking.registered_model_name(name, exp.source), result["score"], card=card)
     print(f"crossval: {name}: accuracy {mean:.4f} +- {std:.4f} (mean, std over {len(folds)} held-out {unit}s), "
           f"worst {unit} {summary['group_accuracy_min']:.4f}, pooled {pooled:.4f}")  # fmt: skip
     if own_test:
@@ -214,7 +212,7 @@ def own_test_scores(exp: Experiment, data: SplitData) -> dict[str, float]:
     y_true, y_pred = data.column("label")[test], predict(model, data.images, test)
     scores = {"own_test_accuracy": float((y_pred == y_true).mean()), "own_test_n": len(test)}
     if exp.kind is Kind.LANDMARKS:
-        scores["own_test_hand_found"] = float((y_pred != NO_HAND).mean())
+        scores["own_test_hand_found"] = hand_found_scores(y_true, y_pred)["hand_found"]
     return scores
 
 

@@ -41,6 +41,7 @@ def collected_path(out: Path, dataset: str, label: str, split: str = "train", su
     numbers = [int(p.stem) for p in (out / label).glob("*.png") if p.stem.isdigit()]
     return out / label / f"{max(numbers, default=-1) + 1:05d}.png"  # after the last: a deleted photo leaves a gap
 
+
 def collect(
     source: str,
     dataset: str,
